@@ -1,0 +1,96 @@
+//! The one permission table: what each role may do.
+//!
+//! Handlers and services ask `role_allows(role, permission)`; nothing else in
+//! the code base compares role names. Least privilege (45 CFR 164.502(b),
+//! minimum necessary; clinical.md §7.2): the director sees aggregates, not
+//! charts; the administrator manages accounts and the audit log, not charts.
+
+use crate::user::Role;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Permission {
+    /// The staff home page and its "what needs me now" counts.
+    StaffHome,
+    /// Read identifiable patient records (registry, chart header).
+    PatientRead,
+    /// Register a new patient.
+    PatientCreate,
+    /// Change a patient's demographics, contacts or status.
+    PatientUpdate,
+    /// Read the audit log.
+    AuditRead,
+    /// Add, disable and reset staff accounts.
+    UserManage,
+    /// Program aggregates without identifiers.
+    AggregateRead,
+}
+
+impl Permission {
+    pub const ALL: [Permission; 7] = [
+        Permission::StaffHome,
+        Permission::PatientRead,
+        Permission::PatientCreate,
+        Permission::PatientUpdate,
+        Permission::AuditRead,
+        Permission::UserManage,
+        Permission::AggregateRead,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Permission::StaffHome => "staff_home",
+            Permission::PatientRead => "patient_read",
+            Permission::PatientCreate => "patient_create",
+            Permission::PatientUpdate => "patient_update",
+            Permission::AuditRead => "audit_read",
+            Permission::UserManage => "user_manage",
+            Permission::AggregateRead => "aggregate_read",
+        }
+    }
+}
+
+/// The table. Written as one match so a reviewer reads every grant in one place.
+pub fn role_allows(role: Role, permission: Permission) -> bool {
+    use Permission as P;
+    use Role as R;
+    match permission {
+        P::StaffHome => role != R::Patient,
+        P::PatientRead => matches!(role, R::Physician | R::Nurse | R::Counselor | R::Frontdesk),
+        P::PatientCreate => matches!(role, R::Physician | R::Nurse | R::Frontdesk),
+        P::PatientUpdate => matches!(role, R::Physician | R::Nurse | R::Frontdesk),
+        P::AuditRead => role == R::Admin,
+        P::UserManage => role == R::Admin,
+        P::AggregateRead => matches!(role, R::Director | R::Physician | R::Admin),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[track_caller]
+    fn check(permission: Permission, expect: &[Role]) {
+        let allowed: Vec<Role> =
+            Role::ALL.into_iter().filter(|role| role_allows(*role, permission)).collect();
+        assert_eq!(allowed, expect, "{}", permission.as_str());
+    }
+
+    #[test]
+    fn the_table_grants_least_privilege() {
+        use Role::*;
+        check(Permission::StaffHome, &[Admin, Director, Physician, Nurse, Counselor, Frontdesk]);
+        check(Permission::PatientRead, &[Physician, Nurse, Counselor, Frontdesk]);
+        check(Permission::PatientCreate, &[Physician, Nurse, Frontdesk]);
+        check(Permission::PatientUpdate, &[Physician, Nurse, Frontdesk]);
+        check(Permission::AuditRead, &[Admin]);
+        check(Permission::UserManage, &[Admin]);
+        check(Permission::AggregateRead, &[Admin, Director, Physician]);
+    }
+
+    #[test]
+    fn patients_hold_no_staff_permission() {
+        for permission in Permission::ALL {
+            assert!(!role_allows(Role::Patient, permission), "{}", permission.as_str());
+        }
+    }
+}
