@@ -1,0 +1,415 @@
+//! The one suite every backend runs, each test on a fresh database.
+//!
+//! A backend's test file calls `conformance_tests!(async_fn_returning_store)`,
+//! which expands one `#[tokio::test]` per story below.
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use clinic_domain::audit::{Actor, AuditAction, AuditEvent, AuditTarget, Outcome};
+use clinic_domain::patient::{Contact, PatientDetails, PatientStatus, SexAtBirth, Substance};
+use clinic_domain::user::Role;
+use uuid::Uuid;
+
+use crate::error::StoreError;
+use crate::records::*;
+use crate::verify::verify_chain;
+use crate::Store;
+
+#[macro_export]
+macro_rules! conformance_tests {
+    ($make:path) => {
+        $crate::conformance_tests!(@each $make,
+            sites, users_and_credentials, sessions, disabling_and_password_changes_end_sessions,
+            patients_create_read_update, patient_list_search_and_paging, duplicate_candidates,
+            audit_commits_with_each_change, audit_list_filters_and_paging, sealing_builds_a_verifiable_chain,
+            concurrent_sealers_never_fork_the_chain);
+    };
+    (@each $make:path, $($name:ident),+) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                if let Some(store) = $make().await {
+                    $crate::conformance::$name(store).await;
+                }
+            }
+        )+
+    };
+}
+
+pub fn t0() -> DateTime<Utc> {
+    DateTime::<Utc>::from_timestamp(1_800_000_000, 0).unwrap_or_default()
+}
+
+fn event(action: AuditAction, target: AuditTarget, at: DateTime<Utc>) -> AuditEvent {
+    let actor = Actor { user_id: None, name: "tester".into(), role: Some("physician".into()), client_addr: Some("127.0.0.1".into()) };
+    AuditEvent::new(Uuid::now_v7(), at, &actor, action, target, Outcome::Success, None)
+}
+
+fn site() -> Site {
+    Site {
+        id: Uuid::now_v7(),
+        name: "Demo Clinic".into(),
+        time_zone: "America/New_York".into(),
+        phone: Some("+15550100100".into()),
+        address: None,
+        created_at: t0(),
+    }
+}
+
+fn details(given: &str, family: &str, dob: (i32, u32, u32)) -> PatientDetails {
+    PatientDetails {
+        given_name: given.into(),
+        family_name: family.into(),
+        date_of_birth: NaiveDate::from_ymd_opt(dob.0, dob.1, dob.2).unwrap_or_default(),
+        sex_at_birth: SexAtBirth::Female,
+        gender_identity: None,
+        phone: None,
+        email: None,
+        address: None,
+        substances: vec![Substance::Alcohol],
+        status: PatientStatus::Screening,
+        escort: None,
+        emergency_contacts: Vec::new(),
+    }
+}
+
+async fn new_user<S: Store>(store: &S, username: &str, role: Role) -> User {
+    let id = Uuid::now_v7();
+    let user = NewUser {
+        id,
+        username: username.into(),
+        display_name: format!("{username} display"),
+        role,
+        password_hash: "$argon2id$fake".into(),
+        created_at: t0(),
+    };
+    store
+        .create_user(&user, &event(AuditAction::UserCreate, AuditTarget::resource("user", id.to_string()), t0()))
+        .await
+        .unwrap()
+}
+
+async fn new_patient<S: Store>(store: &S, site_id: Uuid, details: PatientDetails) -> clinic_domain::patient::Patient {
+    let id = Uuid::now_v7();
+    let new = NewPatient { id, site_id, details, created_at: t0() };
+    store.create_patient(&new, &event(AuditAction::PatientCreate, AuditTarget::patient(id), t0())).await.unwrap()
+}
+
+pub async fn sites<S: Store>(store: S) {
+    assert!(store.list_sites().await.unwrap().is_empty());
+    let first = site();
+    assert_eq!(store.ensure_site(&first).await.unwrap(), first);
+    // A second call returns the existing site rather than adding one.
+    assert_eq!(store.ensure_site(&site()).await.unwrap(), first);
+    assert_eq!(store.list_sites().await.unwrap(), vec![first]);
+}
+
+pub async fn users_and_credentials<S: Store>(store: S) {
+    let nurse = new_user(&store, "nurse", Role::Nurse).await;
+    let admin = new_user(&store, "admin", Role::Admin).await;
+    assert_eq!(store.get_user(nurse.id).await.unwrap(), nurse);
+    assert!(matches!(store.get_user(Uuid::now_v7()).await, Err(StoreError::NotFound)));
+    let cred = store.find_credential("nurse").await.unwrap().unwrap();
+    assert_eq!(cred.user, nurse);
+    assert_eq!(cred.password_hash, "$argon2id$fake");
+    assert_eq!(store.find_credential("nobody").await.unwrap(), None);
+    let names: Vec<String> = store.list_users().await.unwrap().into_iter().map(|u| u.username).collect();
+    assert_eq!(names, ["admin", "nurse"]);
+    assert!(!admin.disabled);
+
+    let dup = NewUser {
+        id: Uuid::now_v7(),
+        username: "nurse".into(),
+        display_name: "Other".into(),
+        role: Role::Nurse,
+        password_hash: "x".into(),
+        created_at: t0(),
+    };
+    let audit = event(AuditAction::UserCreate, AuditTarget::resource("user", dup.id.to_string()), t0());
+    match store.create_user(&dup, &audit).await {
+        Err(StoreError::Conflict { constraint }) => assert_eq!(constraint, "users_username_key"),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    // The refused change left no audit event behind.
+    let page = store.list_audit(&AuditFilter { limit: 50, ..AuditFilter::default() }).await.unwrap();
+    assert!(page.items.iter().all(|e| e.id != audit.id));
+    assert_eq!(page.items.len(), 2);
+}
+
+fn session(user_id: Uuid, token_hash: &str) -> NewSession {
+    NewSession {
+        token_hash: token_hash.into(),
+        user_id,
+        csrf_token: format!("csrf-{token_hash}"),
+        created_at: t0(),
+        client_addr: Some("127.0.0.1".into()),
+    }
+}
+
+pub async fn sessions<S: Store>(store: S) {
+    let nurse = new_user(&store, "nurse", Role::Nurse).await;
+    let login = event(AuditAction::LoginSuccess, AuditTarget::resource("user", nurse.id.to_string()), t0());
+    store.create_session(&session(nurse.id, "h1"), &login).await.unwrap();
+    let got = store.get_session("h1").await.unwrap().unwrap();
+    assert_eq!(got.user, nurse);
+    assert_eq!(got.csrf_token, "csrf-h1");
+    assert_eq!(got.created_at, t0());
+    assert_eq!(got.last_seen_at, t0());
+    let later = t0() + Duration::minutes(5);
+    store.touch_session("h1", later).await.unwrap();
+    assert_eq!(store.get_session("h1").await.unwrap().unwrap().last_seen_at, later);
+    let logout = event(AuditAction::Logout, AuditTarget::resource("user", nurse.id.to_string()), later);
+    store.delete_session("h1", Some(&logout)).await.unwrap();
+    assert_eq!(store.get_session("h1").await.unwrap(), None);
+    assert_eq!(store.get_session("never").await.unwrap(), None);
+    let actions: Vec<String> =
+        store.list_audit(&AuditFilter { limit: 10, ..AuditFilter::default() }).await.unwrap().items.into_iter().map(|e| e.action).collect();
+    assert_eq!(actions, ["auth.logout", "auth.login", "user.create"]);
+}
+
+pub async fn disabling_and_password_changes_end_sessions<S: Store>(store: S) {
+    let nurse = new_user(&store, "nurse", Role::Nurse).await;
+    let audit = || event(AuditAction::LoginSuccess, AuditTarget::none("session"), t0());
+    store.create_session(&session(nurse.id, "a"), &audit()).await.unwrap();
+    store.set_password(nurse.id, "$argon2id$new", t0(), &audit()).await.unwrap();
+    assert_eq!(store.get_session("a").await.unwrap(), None);
+    assert_eq!(store.find_credential("nurse").await.unwrap().unwrap().password_hash, "$argon2id$new");
+    assert!(matches!(store.set_password(Uuid::now_v7(), "x", t0(), &audit()).await, Err(StoreError::NotFound)));
+
+    store.create_session(&session(nurse.id, "b"), &audit()).await.unwrap();
+    let later = t0() + Duration::hours(1);
+    let disabled = store.set_user_disabled(nurse.id, true, later, &audit()).await.unwrap();
+    assert!(disabled.disabled);
+    assert_eq!(disabled.updated_at, later);
+    assert_eq!(store.get_session("b").await.unwrap(), None);
+    let enabled = store.set_user_disabled(nurse.id, false, later, &audit()).await.unwrap();
+    assert!(!enabled.disabled);
+    assert!(matches!(store.set_user_disabled(Uuid::now_v7(), true, later, &audit()).await, Err(StoreError::NotFound)));
+}
+
+pub async fn patients_create_read_update<S: Store>(store: S) {
+    let site = store.ensure_site(&site()).await.unwrap();
+    let mut full = details("Ana", "Díaz", (1980, 2, 29));
+    full.phone = Some("5550100199".into());
+    full.email = Some("ana@example.org".into());
+    full.gender_identity = Some("woman".into());
+    full.address = Some("1 Main St".into());
+    full.substances = vec![Substance::Alcohol, Substance::Cocaine];
+    full.escort = Some(Contact { name: "Ben Díaz".into(), relationship: Some("brother".into()), phone: Some("5550100198".into()) });
+    full.emergency_contacts = vec![
+        Contact { name: "Cara".into(), relationship: None, phone: Some("5550100197".into()) },
+        Contact { name: "Dan".into(), relationship: Some("friend".into()), phone: None },
+    ];
+    let first = new_patient(&store, site.id, full.clone()).await;
+    let second = new_patient(&store, site.id, details("Bo", "Li", (1990, 1, 1))).await;
+    assert_eq!(first.mrn.as_str(), "K00000018");
+    assert_eq!(second.mrn.as_str(), "K00000026");
+    assert_eq!(first.version, 1);
+    let read = store.get_patient(first.id).await.unwrap();
+    assert_eq!(read, first);
+    assert_eq!(read.details, full);
+    assert_eq!(store.count_patients().await.unwrap(), 2);
+    assert!(matches!(store.get_patient(Uuid::now_v7()).await, Err(StoreError::NotFound)));
+
+    let mut changed = full.clone();
+    changed.status = PatientStatus::InTreatment;
+    changed.escort = None;
+    changed.substances = vec![Substance::Opioids];
+    let later = t0() + Duration::days(1);
+    let audit = event(AuditAction::PatientUpdate, AuditTarget::patient(first.id), later);
+    let updated = store.update_patient(first.id, 1, &changed, later, &audit).await.unwrap();
+    assert_eq!(updated.version, 2);
+    assert_eq!(updated.updated_at, later);
+    assert_eq!(updated.details, changed);
+    assert_eq!(store.get_patient(first.id).await.unwrap(), updated);
+
+    // A second writer holding version 1 is refused and changes nothing.
+    let stale_audit = event(AuditAction::PatientUpdate, AuditTarget::patient(first.id), later);
+    match store.update_patient(first.id, 1, &full, later, &stale_audit).await {
+        Err(StoreError::StaleVersion { current }) => assert_eq!(current, 2),
+        other => panic!("expected a stale version, got {other:?}"),
+    }
+    assert_eq!(store.get_patient(first.id).await.unwrap(), updated);
+    assert!(matches!(
+        store.update_patient(Uuid::now_v7(), 1, &full, later, &stale_audit).await,
+        Err(StoreError::NotFound)
+    ));
+    let page = store.list_audit(&AuditFilter { patient_id: Some(first.id), limit: 10, ..AuditFilter::default() }).await.unwrap();
+    let actions: Vec<&str> = page.items.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(actions, ["patient.update", "patient.create"]);
+}
+
+pub async fn patient_list_search_and_paging<S: Store>(store: S) {
+    let site = store.ensure_site(&site()).await.unwrap();
+    let names = [("Ana", "Diaz"), ("Bo", "Li"), ("Cy", "Abbott"), ("Di", "Zhou"), ("Ed", "Li"), ("Fay", "O'Neil_x")];
+    let mut created = Vec::new();
+    for (idx, (given, family)) in names.iter().enumerate() {
+        let mut d = details(given, family, (1980, 1, 1 + u32::try_from(idx).unwrap_or(0)));
+        if idx == 3 {
+            d.status = PatientStatus::Eligible;
+        }
+        created.push(new_patient(&store, site.id, d).await);
+    }
+    // Paging: two at a time, in name order, with no repeats or gaps.
+    let mut seen = Vec::new();
+    let mut filter = PatientFilter { limit: 2, ..PatientFilter::default() };
+    loop {
+        let page = store.list_patients(&filter).await.unwrap();
+        assert!(page.items.len() <= 2);
+        seen.extend(page.items.iter().map(|p| p.details.family_name.clone()));
+        match page.next_cursor {
+            None => break,
+            Some(cursor) => filter.after = Some(PatientCursor::decode(&cursor).unwrap()),
+        }
+    }
+    assert_eq!(seen, ["Abbott", "Diaz", "Li", "Li", "O'Neil_x", "Zhou"]);
+
+    let search = |q: &str| PatientFilter { q: Some(q.into()), limit: 50, ..PatientFilter::default() };
+    let found = |page: Page<clinic_domain::patient::Patient>| -> Vec<String> {
+        page.items.into_iter().map(|p| format!("{} {}", p.details.given_name, p.details.family_name)).collect()
+    };
+    assert_eq!(found(store.list_patients(&search("li")).await.unwrap()), ["Bo Li", "Ed Li"]);
+    assert_eq!(found(store.list_patients(&search("ANA d")).await.unwrap()), ["Ana Diaz"]);
+    assert_eq!(found(store.list_patients(&search("li, ed")).await.unwrap()), ["Ed Li"]);
+    // LIKE wildcards in the query are taken literally.
+    assert_eq!(found(store.list_patients(&search("_")).await.unwrap()), ["Fay O'Neil_x"]);
+    assert_eq!(found(store.list_patients(&search("%")).await.unwrap()), Vec::<String>::new());
+    let mrn = created[2].mrn.as_str().to_ascii_lowercase();
+    assert_eq!(found(store.list_patients(&search(&mrn)).await.unwrap()), ["Cy Abbott"]);
+    let by_dob = PatientFilter { date_of_birth: NaiveDate::from_ymd_opt(1980, 1, 2), limit: 50, ..PatientFilter::default() };
+    assert_eq!(found(store.list_patients(&by_dob).await.unwrap()), ["Bo Li"]);
+    let by_status = PatientFilter { status: Some(PatientStatus::Eligible), limit: 50, ..PatientFilter::default() };
+    assert_eq!(found(store.list_patients(&by_status).await.unwrap()), ["Di Zhou"]);
+    let all = store.list_patients(&PatientFilter { limit: 50, ..PatientFilter::default() }).await.unwrap();
+    assert_eq!(all.items.len(), 6);
+    assert_eq!(all.next_cursor, None);
+    assert!(all.items.iter().all(|p| p.details.substances == vec![Substance::Alcohol]));
+}
+
+pub async fn duplicate_candidates<S: Store>(store: S) {
+    let site = store.ensure_site(&site()).await.unwrap();
+    let mut a = details("Ana", "Diaz", (1980, 1, 1));
+    a.phone = Some("5550100199".into());
+    let a = new_patient(&store, site.id, a).await;
+    let b = new_patient(&store, site.id, details("Bo", "Li", (1990, 1, 1))).await;
+    let dob = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap_or_default();
+    let ids = |v: Vec<clinic_domain::patient::Patient>| v.into_iter().map(|p| p.id).collect::<Vec<_>>();
+    assert_eq!(ids(store.find_duplicate_candidates(dob(1980, 1, 1), None).await.unwrap()), [a.id]);
+    assert_eq!(ids(store.find_duplicate_candidates(dob(2000, 1, 1), Some("5550100199")).await.unwrap()), [a.id]);
+    assert_eq!(ids(store.find_duplicate_candidates(dob(1990, 1, 1), Some("5550100199")).await.unwrap()), [a.id, b.id]);
+    assert!(store.find_duplicate_candidates(dob(2000, 1, 1), Some("999")).await.unwrap().is_empty());
+}
+
+pub async fn audit_commits_with_each_change<S: Store>(store: S) {
+    let site = store.ensure_site(&site()).await.unwrap();
+    let patient = new_patient(&store, site.id, details("Ana", "Diaz", (1980, 1, 1))).await;
+    // A failed change (a patient on a missing site) writes no audit event.
+    let bad = NewPatient { id: Uuid::now_v7(), site_id: Uuid::now_v7(), details: details("X", "Y", (1980, 1, 1)), created_at: t0() };
+    let bad_audit = event(AuditAction::PatientCreate, AuditTarget::patient(bad.id), t0());
+    assert!(store.create_patient(&bad, &bad_audit).await.is_err());
+    let reads: Vec<AuditEvent> =
+        (0..3).map(|_| event(AuditAction::PatientRead, AuditTarget::patient(patient.id), t0())).collect();
+    store.append_audit(&reads).await.unwrap();
+    store.append_audit(&[]).await.unwrap();
+    let page = store.list_audit(&AuditFilter { limit: 50, ..AuditFilter::default() }).await.unwrap();
+    assert_eq!(page.items.len(), 4);
+    assert!(page.items.iter().all(|e| e.id != bad_audit.id));
+    let stored = page.items.iter().find(|e| e.id == reads[0].id).unwrap();
+    assert_eq!(stored, &reads[0]);
+    // The failed create did not consume an MRN.
+    let next = new_patient(&store, site.id, details("Bo", "Li", (1990, 1, 1))).await;
+    assert_eq!(next.mrn.as_str(), "K00000026");
+}
+
+pub async fn audit_list_filters_and_paging<S: Store>(store: S) {
+    let p1 = Uuid::now_v7();
+    let p2 = Uuid::now_v7();
+    let mut events = Vec::new();
+    for idx in 0..7i64 {
+        let patient = if idx % 2 == 0 { p1 } else { p2 };
+        let action = if idx < 5 { AuditAction::PatientRead } else { AuditAction::PatientUpdate };
+        let mut ev = event(action, AuditTarget::patient(patient), t0() + Duration::minutes(idx));
+        if idx == 6 {
+            ev.actor = "other".into();
+        }
+        events.push(ev);
+    }
+    store.append_audit(&events).await.unwrap();
+    let list = |filter: AuditFilter| {
+        let store = store.clone();
+        async move { store.list_audit(&filter).await.unwrap().items.into_iter().map(|e| e.id).collect::<Vec<_>>() }
+    };
+    let ids = |idxs: &[usize]| idxs.iter().map(|i| events[*i].id).collect::<Vec<_>>();
+    assert_eq!(list(AuditFilter { patient_id: Some(p1), limit: 50, ..Default::default() }).await, ids(&[6, 4, 2, 0]));
+    assert_eq!(list(AuditFilter { action: Some("patient.update".into()), limit: 50, ..Default::default() }).await, ids(&[6, 5]));
+    assert_eq!(list(AuditFilter { actor: Some("other".into()), limit: 50, ..Default::default() }).await, ids(&[6]));
+    let window = AuditFilter { from: Some(t0() + Duration::minutes(2)), to: Some(t0() + Duration::minutes(4)), limit: 50, ..Default::default() };
+    assert_eq!(list(window).await, ids(&[3, 2]));
+    let mut filter = AuditFilter { limit: 3, ..Default::default() };
+    let mut seen = Vec::new();
+    loop {
+        let page = store.list_audit(&filter).await.unwrap();
+        seen.extend(page.items.iter().map(|e| e.id));
+        match page.next_cursor {
+            None => break,
+            Some(cursor) => filter.before_id = Some(Uuid::try_parse(&cursor).unwrap()),
+        }
+    }
+    assert_eq!(seen, ids(&[6, 5, 4, 3, 2, 1, 0]));
+}
+
+pub async fn sealing_builds_a_verifiable_chain<S: Store>(store: S) {
+    let patient = Uuid::now_v7();
+    let events: Vec<AuditEvent> =
+        (0..5).map(|i| event(AuditAction::PatientRead, AuditTarget::patient(patient), t0() + Duration::seconds(i))).collect();
+    store.append_audit(&events).await.unwrap();
+    assert_eq!(store.oldest_unsealed().await.unwrap().map(|e| e.id), Some(events[0].id));
+    assert_eq!(store.orphan_audit_event().await.unwrap(), None);
+    assert_eq!(store.seal_audit(3, t0()).await.unwrap(), 3);
+    assert_eq!(store.oldest_unsealed().await.unwrap().map(|e| e.id), Some(events[3].id));
+    assert_eq!(store.seal_audit(100, t0()).await.unwrap(), 2);
+    assert_eq!(store.seal_audit(100, t0()).await.unwrap(), 0);
+    assert_eq!(store.oldest_unsealed().await.unwrap(), None);
+    let chain = store.audit_chain(0, 100).await.unwrap();
+    let seqs: Vec<i64> = chain.iter().map(|(link, _)| link.seq).collect();
+    assert_eq!(seqs, [1, 2, 3, 4, 5]);
+    let chained: Vec<Uuid> = chain.iter().map(|(link, _)| link.event_id).collect();
+    assert_eq!(chained, events.iter().map(|e| e.id).collect::<Vec<_>>());
+    assert_eq!(chain[2].1.as_ref(), Some(&events[2]));
+    assert_eq!(store.audit_chain(3, 1).await.unwrap().len(), 1);
+    let head = store.audit_chain_head().await.unwrap();
+    assert_eq!(head.seq, 5);
+    assert_eq!(head.hash, chain[4].0.hash);
+    let report = verify_chain(&store, t0(), Duration::minutes(1)).await.unwrap();
+    assert_eq!(report.n_sealed, 5);
+    assert!(!report.unsealed_waiting);
+
+    // An event left unsealed for too long fails verification.
+    let late = event(AuditAction::PatientRead, AuditTarget::patient(patient), t0());
+    store.append_audit(&[late.clone()]).await.unwrap();
+    assert!(verify_chain(&store, t0() + Duration::seconds(30), Duration::minutes(1)).await.unwrap().unsealed_waiting);
+    let err = verify_chain(&store, t0() + Duration::minutes(2), Duration::minutes(1)).await.unwrap_err();
+    assert!(err.to_string().contains(&late.id.to_string()), "{err}");
+}
+
+pub async fn concurrent_sealers_never_fork_the_chain<S: Store>(store: S) {
+    let mut tasks = Vec::new();
+    for worker in 0..4 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            for batch in 0..10 {
+                let events: Vec<AuditEvent> = (0..3)
+                    .map(|i| event(AuditAction::PatientRead, AuditTarget::patient(Uuid::now_v7()), t0() + Duration::seconds(worker * 100 + batch * 3 + i)))
+                    .collect();
+                store.append_audit(&events).await.unwrap();
+                store.seal_audit(5, t0()).await.unwrap();
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    while store.seal_audit(100, t0()).await.unwrap() > 0 {}
+    let report = verify_chain(&store, t0(), Duration::minutes(1)).await.unwrap();
+    assert_eq!(report.n_sealed, 120);
+    assert!(!report.unsealed_waiting);
+}
