@@ -1,0 +1,27 @@
+//! The database itself refuses to change or delete audit events.
+
+use clinic_domain::audit::{Actor, AuditAction, AuditEvent, AuditTarget, Outcome};
+use clinic_store::Store;
+use clinic_store_postgres::testing::fresh_database;
+use clinic_store_postgres::PgStore;
+
+#[tokio::test]
+async fn audit_rows_cannot_be_updated_or_deleted() {
+    let Some(options) = fresh_database().await.unwrap() else { return };
+    let store = PgStore::connect_with(options).await.unwrap();
+    let event = AuditEvent::new(uuid::Uuid::now_v7(), chrono::Utc::now(), &Actor::system_cli(), AuditAction::Seed, AuditTarget::none("system"), Outcome::Success, None);
+    store.append_audit(&[event.clone()]).await.unwrap();
+    store.seal_audit(10, chrono::Utc::now()).await.unwrap();
+    for sql in [
+        "UPDATE audit_events SET outcome = 'denied'",
+        "DELETE FROM audit_events",
+        "TRUNCATE audit_events CASCADE",
+        "UPDATE audit_chain SET seq = 7",
+        "DELETE FROM audit_chain",
+    ] {
+        let err = sqlx::query(sql).execute(store.pool()).await.unwrap_err();
+        assert!(err.to_string().contains("append-only"), "{sql}: {err}");
+    }
+    let page = store.list_audit(&clinic_store::records::AuditFilter { limit: 5, ..Default::default() }).await.unwrap();
+    assert_eq!(page.items, vec![event]);
+}
