@@ -1,0 +1,62 @@
+//! What a service operation can fail with.
+
+use clinic_domain::authz::Permission;
+use clinic_domain::field::FieldErrors;
+use clinic_store::error::StoreError;
+use uuid::Uuid;
+
+/// A record that looks like the patient being registered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DuplicateCandidate {
+    pub patient_id: Uuid,
+    pub mrn: String,
+    pub reason: &'static str,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    Invalid(#[from] FieldErrors),
+    #[error("sign in first")]
+    Unauthenticated,
+    #[error("wrong username or password")]
+    BadCredentials,
+    #[error("too many failed sign-ins; try again after {retry_after}")]
+    Throttled { retry_after: chrono::DateTime<chrono::Utc> },
+    #[error("your role may not {}", .permission.as_str())]
+    Forbidden { permission: Permission },
+    #[error("{resource} not found")]
+    NotFound { resource: &'static str },
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    #[error("the record changed since you read it (now version {current})")]
+    StaleVersion { current: i64 },
+    #[error("this looks like a patient already registered")]
+    LikelyDuplicate(Vec<DuplicateCandidate>),
+    #[error("the database is unavailable")]
+    Unavailable(#[source] anyhow::Error),
+    #[error(transparent)]
+    Internal(anyhow::Error),
+}
+
+impl ServiceError {
+    /// Maps a store error for an operation on `resource`.
+    pub fn from_store(resource: &'static str, err: StoreError) -> ServiceError {
+        match err {
+            StoreError::NotFound => ServiceError::NotFound { resource },
+            StoreError::Conflict { constraint } => ServiceError::Conflict {
+                code: "conflict",
+                message: format!("the {resource} conflicts with an existing one ({constraint})"),
+            },
+            StoreError::StaleVersion { current } => ServiceError::StaleVersion { current },
+            StoreError::Unavailable(source) => ServiceError::Unavailable(source),
+            StoreError::Other(source) => ServiceError::Internal(source),
+        }
+    }
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(err: StoreError) -> ServiceError {
+        ServiceError::from_store("record", err)
+    }
+}

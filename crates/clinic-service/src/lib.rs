@@ -1,0 +1,104 @@
+#![doc = include_str!("../README.md")]
+
+pub mod audit;
+pub mod audit_writer;
+pub mod auth;
+pub mod data;
+pub mod error;
+pub mod patients;
+pub mod sealer;
+pub mod seed;
+pub mod users;
+
+use std::sync::Arc;
+
+use clinic_domain::session::SessionPolicy;
+use clinic_domain::throttle::ThrottlePolicy;
+use clinic_store::Store;
+
+use crate::audit_writer::AuditWriter;
+use crate::auth::Throttles;
+use crate::data::DataFiles;
+
+/// Where the server runs. In `Production` the demo password never signs
+/// anyone in (DESIGN.md: under `serve`, no account can sign in with `demo`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeploymentMode {
+    Demo,
+    Production,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    pub mode: DeploymentMode,
+    pub session: SessionPolicy,
+    pub throttle_per_account: ThrottlePolicy,
+    pub throttle_per_client: ThrottlePolicy,
+    /// How often the sealer links new audit events into the chain.
+    pub sealer_interval: std::time::Duration,
+}
+
+impl ServiceConfig {
+    /// The shipped security settings: 30 min idle and 12 h absolute session
+    /// timeouts, 5 failed sign-ins per account or 20 per client address in
+    /// 15 minutes, sealing every second. Security settings, not clinical ones.
+    pub fn standard(mode: DeploymentMode) -> ServiceConfig {
+        ServiceConfig {
+            mode,
+            session: SessionPolicy {
+                idle_timeout: chrono::Duration::minutes(30),
+                absolute_timeout: chrono::Duration::hours(12),
+            },
+            throttle_per_account: ThrottlePolicy { max_failures: 5, window: chrono::Duration::minutes(15) },
+            throttle_per_client: ThrottlePolicy { max_failures: 20, window: chrono::Duration::minutes(15) },
+            sealer_interval: std::time::Duration::from_secs(1),
+        }
+    }
+}
+
+/// The running service: the store, its settings, the audit writer and the
+/// sign-in throttles. Cheap to clone.
+#[derive(Clone)]
+pub struct Clinic<S: Store> {
+    inner: Arc<Inner<S>>,
+}
+
+struct Inner<S: Store> {
+    store: S,
+    config: ServiceConfig,
+    data: DataFiles,
+    audit: AuditWriter,
+    throttles: Throttles,
+}
+
+impl<S: Store> Clinic<S> {
+    /// Starts the audit writer. Call `sealer::spawn` as well in a long-running process.
+    pub fn new(store: S, config: ServiceConfig, data: DataFiles) -> Clinic<S> {
+        let audit = AuditWriter::spawn(store.clone());
+        Clinic { inner: Arc::new(Inner { store, config, data, audit, throttles: Throttles::default() }) }
+    }
+
+    pub fn store(&self) -> &S {
+        &self.inner.store
+    }
+
+    pub fn config(&self) -> &ServiceConfig {
+        &self.inner.config
+    }
+
+    pub fn data(&self) -> &DataFiles {
+        &self.inner.data
+    }
+
+    pub fn audit_writer(&self) -> &AuditWriter {
+        &self.inner.audit
+    }
+
+    /// Flushes the audit writer and seals everything committed. Called on
+    /// shutdown and at the end of every operator command.
+    pub async fn flush(&self) -> Result<(), crate::error::ServiceError> {
+        self.inner.audit.flush().await?;
+        sealer::seal_all(self.store()).await?;
+        Ok(())
+    }
+}

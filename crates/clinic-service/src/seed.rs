@@ -1,0 +1,169 @@
+//! The demo clinic: six staff accounts and synthetic patients.
+//!
+//! Everything here is invented. Phone numbers use the 555-01xx range that is
+//! reserved for fiction; e-mail addresses use example.org (RFC 2606).
+
+use chrono::{Datelike, Utc};
+use clinic_domain::audit::{Actor, AuditAction, AuditEvent, AuditTarget, Outcome};
+use clinic_domain::patient::{ContactInput, PatientDetails, PatientInput, PatientStatus, Substance};
+use clinic_domain::user::{Role, Username};
+use clinic_store::records::{NewPatient, Site};
+use clinic_store::Store;
+use uuid::Uuid;
+
+use crate::auth::DEMO_PASSWORD;
+use crate::error::ServiceError;
+use crate::Clinic;
+
+pub const DEMO_ACCOUNTS: [(&str, &str, Role); 6] = [
+    ("admin", "Alex Admin", Role::Admin),
+    ("director", "Dana Director", Role::Director),
+    ("physician", "Dr. Priya Physician", Role::Physician),
+    ("nurse", "Noah Nurse", Role::Nurse),
+    ("counselor", "Casey Counselor", Role::Counselor),
+    ("frontdesk", "Frankie Frontdesk", Role::Frontdesk),
+];
+
+pub const DEMO_SEED_ACTOR: &str = "system:demo-seed";
+
+const GIVEN: [&str; 16] = [
+    "Avery", "Jordan", "Maria", "Samuel", "Keisha", "Luis", "Mei", "Owen", "Priya", "Rosa", "Tariq", "Hannah", "Diego",
+    "Grace", "Ivan", "Leila",
+];
+const FAMILY: [&str; 12] =
+    ["Alvarez", "Brooks", "Chen", "Dubois", "Evans", "Fischer", "Garcia", "Hughes", "Ito", "Johnson", "Kowalski", "Lopez"];
+
+pub const N_DEMO_PATIENTS: usize = 48;
+
+/// What seeding did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeedOutcome {
+    Seeded { n_users: usize, n_patients: usize },
+    AlreadySeeded,
+}
+
+pub fn demo_site() -> Site {
+    Site {
+        id: Uuid::now_v7(),
+        name: "Harbor Light Clinic (demo)".into(),
+        time_zone: "America/New_York".into(),
+        phone: Some("+1 555 010 0100".into()),
+        address: Some("100 Example Street, Springfield".into()),
+        created_at: Utc::now(),
+    }
+}
+
+/// The synthetic patient number `idx`, the same on every run.
+pub fn demo_patient(idx: usize, today: chrono::NaiveDate) -> PatientInput {
+    let given = GIVEN[idx % GIVEN.len()];
+    let family = FAMILY[(idx * 7 + idx / GIVEN.len()) % FAMILY.len()];
+    let substance_sets: [&[Substance]; 7] = [
+        &[Substance::Alcohol],
+        &[Substance::Cocaine],
+        &[Substance::Opioids],
+        &[Substance::Alcohol, Substance::Cocaine],
+        &[Substance::Stimulants],
+        &[Substance::Alcohol, Substance::Cannabis],
+        &[Substance::Opioids, Substance::Sedatives],
+    ];
+    let statuses = [
+        PatientStatus::Screening,
+        PatientStatus::InTreatment,
+        PatientStatus::Eligible,
+        PatientStatus::InTreatment,
+        PatientStatus::FollowUp,
+        PatientStatus::Inquiry,
+        PatientStatus::NotEligible,
+        PatientStatus::Discharged,
+    ];
+    let status = statuses[idx % statuses.len()];
+    let n = u32::try_from(idx).unwrap_or(0);
+    let age_years = 22 + (n * 13) % 45;
+    let year = today.year() - i32::try_from(age_years).unwrap_or(30);
+    let date_of_birth = format!("{year:04}-{:02}-{:02}", 1 + (n * 5) % 12, 1 + (n * 11) % 28);
+    let sex = if idx % 2 == 0 { "female" } else { "male" };
+    let escort = matches!(status, PatientStatus::InTreatment | PatientStatus::Eligible).then(|| ContactInput {
+        name: Some(format!("{} {}", GIVEN[(idx + 5) % GIVEN.len()], family)),
+        relationship: Some(if idx % 3 == 0 { "spouse" } else { "friend" }.into()),
+        phone: Some(format!("555-010-{:04}", 2000 + idx)),
+    });
+    PatientInput {
+        given_name: Some(given.into()),
+        family_name: Some(family.into()),
+        date_of_birth: Some(date_of_birth),
+        sex_at_birth: Some(sex.into()),
+        gender_identity: None,
+        phone: Some(format!("555-010-{:04}", 1000 + idx)),
+        email: (idx % 3 != 0).then(|| format!("{}.{}@example.org", given.to_lowercase(), family.to_lowercase())),
+        address: None,
+        substances: substance_sets[idx % substance_sets.len()].iter().map(|s| s.as_str().to_string()).collect(),
+        status: Some(status.as_str().into()),
+        escort,
+        emergency_contacts: Vec::new(),
+    }
+}
+
+impl<S: Store> Clinic<S> {
+    /// Seeds the demo clinic once: does nothing when any account exists.
+    pub async fn seed_demo(&self) -> Result<SeedOutcome, ServiceError> {
+        if !self.store().list_users().await?.is_empty() {
+            return Ok(SeedOutcome::AlreadySeeded);
+        }
+        let actor = Actor { user_id: None, name: DEMO_SEED_ACTOR.into(), role: None, client_addr: None };
+        let site = self.store().ensure_site(&demo_site()).await?;
+        for (username, display_name, role) in DEMO_ACCOUNTS {
+            let username = Username::parse(username)?;
+            self.insert_user(&actor, &username, display_name, role, DEMO_PASSWORD).await?;
+        }
+        let today = Self::site_today(&site);
+        for idx in 0..N_DEMO_PATIENTS {
+            let details = PatientDetails::parse(&demo_patient(idx, today), today)?;
+            let id = Uuid::now_v7();
+            let now = Utc::now();
+            let event = AuditEvent::new(
+                Uuid::now_v7(),
+                now,
+                &actor,
+                AuditAction::PatientCreate,
+                AuditTarget::patient(id),
+                Outcome::Success,
+                Some(serde_json::json!({ "source": "demo seed" }).to_string()),
+            );
+            let new = NewPatient { id, site_id: site.id, details, created_at: now };
+            self.store().create_patient(&new, &event).await?;
+        }
+        let event = AuditEvent::new(
+            Uuid::now_v7(),
+            Utc::now(),
+            &actor,
+            AuditAction::Seed,
+            AuditTarget::none("system"),
+            Outcome::Success,
+            Some(serde_json::json!({ "n_users": DEMO_ACCOUNTS.len(), "n_patients": N_DEMO_PATIENTS }).to_string()),
+        );
+        self.audit_writer().record(vec![event]).await?;
+        Ok(SeedOutcome::Seeded { n_users: DEMO_ACCOUNTS.len(), n_patients: N_DEMO_PATIENTS })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_demo_patient_is_valid_and_the_set_is_varied() {
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 27).unwrap();
+        let mut statuses = std::collections::BTreeSet::new();
+        let mut substances = std::collections::BTreeSet::new();
+        let mut names = std::collections::BTreeSet::new();
+        for idx in 0..N_DEMO_PATIENTS {
+            let details = PatientDetails::parse(&demo_patient(idx, today), today).unwrap();
+            statuses.insert(details.status);
+            substances.extend(details.substances.iter().copied());
+            names.insert((details.given_name.clone(), details.family_name.clone(), details.date_of_birth));
+        }
+        assert_eq!(statuses.len(), PatientStatus::ALL.len(), "every status appears");
+        assert!(substances.len() >= 6);
+        assert_eq!(names.len(), N_DEMO_PATIENTS, "no two demo patients look like duplicates");
+    }
+}
