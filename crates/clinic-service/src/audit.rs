@@ -70,7 +70,7 @@ impl<S: Store> Clinic<S> {
         let page = self.store().list_audit(&filter).await?;
         let event = AuditEvent::new(
             Uuid::now_v7(),
-            Utc::now(),
+            crate::now(),
             &principal.actor(),
             AuditAction::AuditRead,
             AuditTarget { resource_type: "audit", resource_id: None, patient_id },
@@ -84,6 +84,6 @@ impl<S: Store> Clinic<S> {
     /// Verifies the whole chain (the `ketaclinic audit verify` command).
     pub async fn verify_audit(&self) -> Result<ChainReport, VerifyError> {
         let interval = chrono::Duration::from_std(self.config().sealer_interval).unwrap_or(chrono::Duration::seconds(1));
-        verify_chain(self.store(), Utc::now(), interval + SEAL_GRACE).await
+        verify_chain(self.store(), crate::now(), interval + SEAL_GRACE).await
     }
 }

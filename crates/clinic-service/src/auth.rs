@@ -152,7 +152,7 @@ impl<S: Store> Clinic<S> {
     /// log keeps the reason.
     #[tracing::instrument(skip_all)]
     pub async fn login(&self, username: &str, password: &str, client_addr: Option<String>) -> Result<SignedIn, ServiceError> {
-        let now = Utc::now();
+        let now = crate::now();
         let username = username.trim().to_ascii_lowercase();
         if let Some(retry_after) = self.throttle_check(&username, client_addr.as_deref(), now) {
             self.audit_login_failure(&username, None, client_addr, Outcome::Denied, "throttled", now).await?;
@@ -209,7 +209,7 @@ impl<S: Store> Clinic<S> {
 
     /// Finds the session of a bearer token or cookie, ending it if it timed out.
     pub async fn authenticate(&self, token: &str, client_addr: Option<String>) -> Result<Principal, ServiceError> {
-        let now = Utc::now();
+        let now = crate::now();
         let token_hash = hash_token(token);
         let session = self.store().get_session(&token_hash).await?.ok_or(ServiceError::Unauthenticated)?;
         let policy = &self.config().session;
@@ -233,7 +233,7 @@ impl<S: Store> Clinic<S> {
     pub async fn logout(&self, principal: &Principal) -> Result<(), ServiceError> {
         let event = AuditEvent::new(
             Uuid::now_v7(),
-            Utc::now(),
+            crate::now(),
             &principal.actor(),
             AuditAction::Logout,
             AuditTarget::resource("user", principal.user.id.to_string()),
@@ -251,7 +251,7 @@ impl<S: Store> Clinic<S> {
         }
         let event = AuditEvent::new(
             Uuid::now_v7(),
-            Utc::now(),
+            crate::now(),
             &principal.actor(),
             AuditAction::PermissionDenied,
             AuditTarget::none("route"),

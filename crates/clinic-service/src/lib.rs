@@ -102,3 +102,10 @@ impl<S: Store> Clinic<S> {
         Ok(())
     }
 }
+
+/// The current time, truncated to the microseconds both databases keep, so a
+/// value reads back exactly as it was written.
+pub fn now() -> chrono::DateTime<chrono::Utc> {
+    use chrono::SubsecRound;
+    chrono::Utc::now().trunc_subsecs(6)
+}

@@ -1,6 +1,6 @@
 //! The patient registry: register, find, read and update patients.
 
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
 use clinic_domain::audit::{AuditAction, AuditEvent, AuditTarget, Outcome};
 use clinic_domain::authz::Permission;
 use clinic_domain::field::{FieldError, FieldErrors};
@@ -56,7 +56,7 @@ impl<S: Store> Clinic<S> {
 
     /// Today's date in the site's time zone.
     pub fn site_today(site: &Site) -> NaiveDate {
-        let now = Utc::now();
+        let now = crate::now();
         match site.time_zone.parse::<chrono_tz::Tz>() {
             Ok(tz) => now.with_timezone(&tz).date_naive(),
             Err(_) => now.date_naive(),
@@ -64,7 +64,7 @@ impl<S: Store> Clinic<S> {
     }
 
     async fn audit_reads(&self, principal: &Principal, action: AuditAction, patient_ids: &[Uuid]) -> Result<(), ServiceError> {
-        let now = Utc::now();
+        let now = crate::now();
         let actor = principal.actor();
         let events = patient_ids
             .iter()
@@ -94,7 +94,7 @@ impl<S: Store> Clinic<S> {
                 })
             })
             .collect();
-        let now = Utc::now();
+        let now = crate::now();
         if !likely.is_empty() {
             let ids: Vec<String> = likely.iter().map(|c| c.patient_id.to_string()).collect();
             let outcome = match duplicates {
@@ -181,6 +181,13 @@ impl<S: Store> Clinic<S> {
         Ok(page)
     }
 
+    /// The stored patient, for a client about to apply a partial update. The
+    /// update itself is audited; this read returns nothing to the client.
+    pub async fn patient_for_update(&self, principal: &Principal, id: Uuid) -> Result<Patient, ServiceError> {
+        self.authorize(principal, Permission::PatientUpdate, "update patient").await?;
+        self.store().get_patient(id).await.map_err(|e| ServiceError::from_store("patient", e))
+    }
+
     /// Replaces the patient's details with `input` (the caller has applied a
     /// partial update on top of the stored details), if `expected_version` is current.
     #[tracing::instrument(skip_all, fields(patient.id = %id))]
@@ -196,7 +203,7 @@ impl<S: Store> Clinic<S> {
         let site = self.main_site().await?;
         let details = PatientDetails::parse(input, Self::site_today(&site))?;
         let changed = changed_fields(&current.details, &details);
-        let now = Utc::now();
+        let now = crate::now();
         let event = AuditEvent::new(
             Uuid::now_v7(),
             now,

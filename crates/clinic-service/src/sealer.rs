@@ -15,7 +15,7 @@ const BATCH: i64 = 1_000;
 pub async fn seal_all<S: Store>(store: &S) -> Result<i64, ServiceError> {
     let mut total = 0;
     loop {
-        let n_sealed = store.seal_audit(BATCH, chrono::Utc::now()).await?;
+        let n_sealed = store.seal_audit(BATCH, crate::now()).await?;
         total += n_sealed;
         if n_sealed < BATCH {
             return Ok(total);

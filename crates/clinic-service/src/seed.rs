@@ -3,7 +3,7 @@
 //! Everything here is invented. Phone numbers use the 555-01xx range that is
 //! reserved for fiction; e-mail addresses use example.org (RFC 2606).
 
-use chrono::{Datelike, Utc};
+use chrono::Datelike;
 use clinic_domain::audit::{Actor, AuditAction, AuditEvent, AuditTarget, Outcome};
 use clinic_domain::patient::{ContactInput, PatientDetails, PatientInput, PatientStatus, Substance};
 use clinic_domain::user::{Role, Username};
@@ -49,7 +49,7 @@ pub fn demo_site() -> Site {
         time_zone: "America/New_York".into(),
         phone: Some("+1 555 010 0100".into()),
         address: Some("100 Example Street, Springfield".into()),
-        created_at: Utc::now(),
+        created_at: crate::now(),
     }
 }
 
@@ -105,7 +105,8 @@ pub fn demo_patient(idx: usize, today: chrono::NaiveDate) -> PatientInput {
 
 impl<S: Store> Clinic<S> {
     /// Seeds the demo clinic once: does nothing when any account exists.
-    pub async fn seed_demo(&self) -> Result<SeedOutcome, ServiceError> {
+    /// `progress` is told (done, total) after each patient.
+    pub async fn seed_demo(&self, progress: &(dyn Fn(u64, u64) + Send + Sync)) -> Result<SeedOutcome, ServiceError> {
         if !self.store().list_users().await?.is_empty() {
             return Ok(SeedOutcome::AlreadySeeded);
         }
@@ -119,7 +120,7 @@ impl<S: Store> Clinic<S> {
         for idx in 0..N_DEMO_PATIENTS {
             let details = PatientDetails::parse(&demo_patient(idx, today), today)?;
             let id = Uuid::now_v7();
-            let now = Utc::now();
+            let now = crate::now();
             let event = AuditEvent::new(
                 Uuid::now_v7(),
                 now,
@@ -131,10 +132,12 @@ impl<S: Store> Clinic<S> {
             );
             let new = NewPatient { id, site_id: site.id, details, created_at: now };
             self.store().create_patient(&new, &event).await?;
+            let done = u64::try_from(idx + 1).unwrap_or(u64::MAX);
+            progress(done, u64::try_from(N_DEMO_PATIENTS).unwrap_or(u64::MAX));
         }
         let event = AuditEvent::new(
             Uuid::now_v7(),
-            Utc::now(),
+            crate::now(),
             &actor,
             AuditAction::Seed,
             AuditTarget::none("system"),

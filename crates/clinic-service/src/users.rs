@@ -1,6 +1,5 @@
 //! Account management (the `ketaclinic user` commands and the admin pages).
 
-use chrono::Utc;
 use clinic_domain::audit::{Actor, AuditAction, AuditEvent, AuditTarget, Outcome};
 use clinic_domain::password::check_password;
 use clinic_domain::user::{Role, Username};
@@ -37,7 +36,7 @@ impl<S: Store> Clinic<S> {
         if display_name.is_empty() || display_name.chars().count() > 100 {
             return Err(clinic_domain::field::FieldErrors::one("display_name", "is required, at most 100 characters").into());
         }
-        let now = Utc::now();
+        let now = crate::now();
         let id = Uuid::now_v7();
         let user = NewUser {
             id,
@@ -80,7 +79,7 @@ impl<S: Store> Clinic<S> {
 
     pub async fn disable_user(&self, actor: &Actor, username: &str) -> Result<User, ServiceError> {
         let user = self.find_user(username).await?;
-        let now = Utc::now();
+        let now = crate::now();
         let event = AuditEvent::new(
             Uuid::now_v7(),
             now,
@@ -96,7 +95,7 @@ impl<S: Store> Clinic<S> {
     pub async fn reset_password(&self, actor: &Actor, username: &str, password: &str) -> Result<(), ServiceError> {
         let user = self.find_user(username).await?;
         self.check_password_policy(&user.username, password)?;
-        let now = Utc::now();
+        let now = crate::now();
         let event = AuditEvent::new(
             Uuid::now_v7(),
             now,

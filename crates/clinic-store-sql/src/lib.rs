@@ -724,6 +724,17 @@ macro_rules! impl_store {
                     ::sqlx::query_scalar("SELECT COUNT(*) FROM patients").fetch_one(self.pool()).await.map_err(db_err)
                 }
 
+                async fn patient_status_counts(&self) -> StoreResult<Vec<(PatientStatus, i64)>> {
+                    let rows: Vec<(String, i64)> =
+                        ::sqlx::query_as("SELECT status, COUNT(*) FROM patients GROUP BY status ORDER BY status")
+                            .fetch_all(self.pool())
+                            .await
+                            .map_err(db_err)?;
+                    rows.into_iter()
+                        .map(|(status, n)| PatientStatus::parse(&status).map(|s| (s, n)).map_err(|e| other(e.message)))
+                        .collect()
+                }
+
                 async fn append_audit(&self, events: &[AuditEvent]) -> StoreResult<()> {
                     if events.is_empty() {
                         return Ok(());

@@ -279,6 +279,9 @@ pub async fn patient_list_search_and_paging<S: Store>(store: S) {
     assert_eq!(found(store.list_patients(&by_dob).await.unwrap()), ["Bo Li"]);
     let by_status = PatientFilter { status: Some(PatientStatus::Eligible), limit: 50, ..PatientFilter::default() };
     assert_eq!(found(store.list_patients(&by_status).await.unwrap()), ["Di Zhou"]);
+    let mut counts = store.patient_status_counts().await.unwrap();
+    counts.sort();
+    assert_eq!(counts, vec![(PatientStatus::Screening, 5), (PatientStatus::Eligible, 1)]);
     let all = store.list_patients(&PatientFilter { limit: 50, ..PatientFilter::default() }).await.unwrap();
     assert_eq!(all.items.len(), 6);
     assert_eq!(all.next_cursor, None);

@@ -10,7 +10,7 @@ use std::future::Future;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use clinic_domain::audit::{AuditEvent, ChainLink};
-use clinic_domain::patient::{Patient, PatientDetails};
+use clinic_domain::patient::{Patient, PatientDetails, PatientStatus};
 use uuid::Uuid;
 
 use crate::error::StoreError;
@@ -69,6 +69,8 @@ pub trait Store: Clone + Send + Sync + 'static {
         audit: &AuditEvent,
     ) -> impl Future<Output = StoreResult<Patient>> + Send;
     fn count_patients(&self) -> impl Future<Output = StoreResult<i64>> + Send;
+    /// How many patients are in each status (statuses with none are left out).
+    fn patient_status_counts(&self) -> impl Future<Output = StoreResult<Vec<(PatientStatus, i64)>>> + Send;
 
     // Audit.
     /// Appends audit events in one transaction (the group commit for reads).

@@ -1,0 +1,453 @@
+#![doc = include_str!("../README.md")]
+
+mod config;
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use clinic_domain::audit::Actor;
+use clinic_domain::user::Role;
+use clinic_service::data::DataFiles;
+use clinic_service::seed::{SeedOutcome, DEMO_ACCOUNTS};
+use clinic_service::{Clinic, DeploymentMode, ServiceConfig};
+use clinic_store::Store;
+use clinic_store_postgres::PgStore;
+use clinic_store_sqlite::SqliteStore;
+
+use crate::config::{DatabaseUrl, FileConfig};
+
+#[derive(Parser)]
+#[command(name = "ketaclinic", version, about = "Ketamine-assisted addiction treatment, end to end")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args, Clone)]
+struct DbArgs {
+    /// Data directory; the embedded database is DIR/ketaclinic.db.
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
+    /// sqlite://PATH or postgres://… (overrides --data and DATABASE_URL).
+    #[arg(long, value_name = "URL")]
+    database_url: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the demo clinic on 127.0.0.1 with an embedded database, seeded once.
+    Demo {
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+        #[arg(long, value_name = "DIR", default_value = "./ketaclinic-data")]
+        data: PathBuf,
+    },
+    /// Run the production server (applies pending migrations first).
+    Serve {
+        #[arg(long, value_name = "URL")]
+        database_url: Option<String>,
+        /// Address to listen on, e.g. 0.0.0.0:8080 (default from config: 127.0.0.1:8080).
+        #[arg(long, value_name = "ADDR")]
+        bind: Option<String>,
+    },
+    /// Apply pending migrations and exit.
+    Migrate {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Manage staff accounts.
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Write a consistent copy of the embedded database while it runs.
+    Backup {
+        dest: PathBuf,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Audit trail commands.
+    Audit {
+        #[command(subcommand)]
+        action: AuditAction,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserAction {
+    /// Add an account; the password is read from standard input.
+    Add {
+        username: String,
+        #[arg(long)]
+        role: String,
+        /// The name shown to colleagues.
+        #[arg(long)]
+        name: String,
+    },
+    /// List accounts as JSON.
+    List,
+    /// Disable an account and end its sessions.
+    Disable { username: String },
+    /// Set a new password, read from standard input, and end the account's sessions.
+    ResetPassword { username: String },
+}
+
+#[derive(Subcommand)]
+enum AuditAction {
+    /// Exit 0 when the hash chain is intact, 1 naming the first bad event.
+    Verify,
+}
+
+/// How a command failed: bad input (exit 2) or a failure while working (exit 1).
+enum CliError {
+    Usage(String),
+    Failed(anyhow::Error),
+}
+
+impl From<anyhow::Error> for CliError {
+    fn from(err: anyhow::Error) -> CliError {
+        CliError::Failed(err)
+    }
+}
+
+impl From<clinic_service::error::ServiceError> for CliError {
+    fn from(err: clinic_service::error::ServiceError) -> CliError {
+        use clinic_service::error::ServiceError as E;
+        match err {
+            E::Invalid(errors) => CliError::Usage(
+                errors.0.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; "),
+            ),
+            E::NotFound { resource } => CliError::Usage(format!("{resource}: not found")),
+            E::Conflict { message, .. } => CliError::Usage(message),
+            other => CliError::Failed(anyhow::Error::new(other)),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            use clap::error::ErrorKind;
+            if matches!(err.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand) {
+                let _ = err.print();
+                return ExitCode::SUCCESS;
+            }
+            // One line: clap's first line, without the usage block.
+            let rendered = err.render().to_string();
+            let first = rendered.lines().next().unwrap_or("error: invalid arguments");
+            eprintln!("{first}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the runtime: {err}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(CliError::Usage(message)) => {
+            eprintln!("error: {message}");
+            ExitCode::from(2)
+        }
+        Err(CliError::Failed(err)) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn init_tracing(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+enum AnyStore {
+    Sqlite(SqliteStore),
+    Postgres(PgStore),
+}
+
+async fn open_store(url: &DatabaseUrl) -> anyhow::Result<AnyStore> {
+    match url {
+        DatabaseUrl::Sqlite(path) => {
+            let (store, backup) = SqliteStore::open(path).await?;
+            if let Some(backup) = backup {
+                eprintln!("backed up {} to {} before migrating", path.display(), backup.display());
+            }
+            Ok(AnyStore::Sqlite(store))
+        }
+        DatabaseUrl::Postgres(secret) => Ok(AnyStore::Postgres(PgStore::connect(DatabaseUrl::postgres_url(secret)).await?)),
+    }
+}
+
+/// Picks the database: `--database-url`, else `--data DIR`, else
+/// `DATABASE_URL` / config, else the default embedded file.
+fn database_url(db: &DbArgs, config: &FileConfig) -> Result<DatabaseUrl, CliError> {
+    let text = match (&db.database_url, &db.data, &config.database_url) {
+        (Some(url), _, _) => url.clone(),
+        (None, Some(dir), _) => format!("sqlite://{}", dir.join("ketaclinic.db").display()),
+        (None, None, Some(url)) => url.clone(),
+        (None, None, None) => "sqlite://./ketaclinic-data/ketaclinic.db".to_string(),
+    };
+    DatabaseUrl::parse(&text).map_err(CliError::Usage)
+}
+
+fn data_files(config: &FileConfig) -> DataFiles {
+    match &config.data_dir {
+        Some(dir) => DataFiles::with_override_dir(dir.clone()),
+        None => DataFiles::embedded(),
+    }
+}
+
+macro_rules! with_store {
+    ($store:expr, |$s:ident| $body:expr) => {
+        match $store {
+            AnyStore::Sqlite($s) => $body,
+            AnyStore::Postgres($s) => $body,
+        }
+    };
+}
+
+async fn run(cli: Cli) -> Result<ExitCode, CliError> {
+    let config = FileConfig::load().map_err(|err| CliError::Usage(format!("ketaclinic.toml or KETACLINIC_*: {err}")))?;
+    match cli.command {
+        Command::Demo { port, data } => {
+            init_tracing("pretty");
+            let path = data.join("ketaclinic.db");
+            let (store, _) = SqliteStore::open(&path).await?;
+            let addr = SocketAddr::from(([127, 0, 0, 1], port));
+            let clinic = Clinic::new(store.clone(), ServiceConfig::standard(DeploymentMode::Demo), data_files(&config));
+            let bar = progress_bar();
+            let on_progress = |done: u64, total: u64| {
+                if let Some(bar) = &bar {
+                    bar.set_length(total);
+                    bar.set_position(done);
+                }
+            };
+            let outcome = clinic.seed_demo(&on_progress).await?;
+            if let Some(bar) = bar {
+                bar.finish_and_clear();
+            }
+            clinic.flush().await?;
+            let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("listening on {addr}"))?;
+            let local = listener.local_addr().context("local address")?;
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "ketaclinic demo is running at http://{local}/");
+            let _ = writeln!(out, "database: {}", path.display());
+            if let SeedOutcome::Seeded { n_users, n_patients } = outcome {
+                let _ = writeln!(out, "seeded a demo clinic: {n_users} staff accounts, {n_patients} synthetic patients");
+            }
+            let names: Vec<&str> = DEMO_ACCOUNTS.iter().map(|(name, _, _)| *name).collect();
+            let _ = writeln!(out, "staff accounts (password \"demo\"): {}", names.join(", "));
+            let _ = writeln!(out, "sign in at http://{local}/login; press Ctrl+C to stop");
+            let _ = out.flush();
+            drop(out);
+            serve_with(clinic, listener, &config).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Serve { database_url, bind } => {
+            init_tracing(&config.log_format);
+            let db = DbArgs { data: None, database_url };
+            let url = database_url_for_serve(&db, &config)?;
+            let bind = bind.unwrap_or_else(|| config.bind.clone());
+            let addr: SocketAddr = bind.parse().map_err(|_| CliError::Usage(format!("bind: {bind:?} is not an address such as 127.0.0.1:8080")))?;
+            let store = open_store(&url).await?;
+            let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("listening on {addr}"))?;
+            let local = listener.local_addr().context("local address")?;
+            println!("ketaclinic listening on http://{local}/");
+            with_store!(store, |s| {
+                let clinic = Clinic::new(s, ServiceConfig::standard(DeploymentMode::Production), data_files(&config));
+                serve_with(clinic, listener, &config).await?;
+            });
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Migrate { db } => {
+            let url = database_url(&db, &config)?;
+            open_store(&url).await?;
+            println!("{}", serde_json::json!({ "migrated": true }));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::User { action, db } => {
+            let store = open_store(&database_url(&db, &config)?).await?;
+            with_store!(store, |s| user_command(Clinic::new(s, ServiceConfig::standard(DeploymentMode::Production), data_files(&config)), action).await)
+        }
+        Command::Backup { dest, db } => {
+            let store = open_store(&database_url(&db, &config)?).await?;
+            match store {
+                AnyStore::Sqlite(s) => {
+                    if dest.exists() {
+                        return Err(CliError::Usage(format!("dest: {} already exists; choose a new file name", dest.display())));
+                    }
+                    s.backup_to(&dest).await?;
+                    let clinic = Clinic::new(s, ServiceConfig::standard(DeploymentMode::Production), data_files(&config));
+                    record_backup(&clinic, &dest).await?;
+                    println!("{}", serde_json::json!({ "backup": dest.display().to_string() }));
+                    Ok(ExitCode::SUCCESS)
+                }
+                AnyStore::Postgres(_) => Err(CliError::Usage(
+                    "dest: ketaclinic backup copies the embedded SQLite database; for PostgreSQL use pg_dump --format=custom --file=DEST DATABASE_URL (see docs/DATABASE.md)".into(),
+                )),
+            }
+        }
+        Command::Audit { action: AuditAction::Verify, db } => {
+            let store = open_store(&database_url(&db, &config)?).await?;
+            with_store!(store, |s| {
+                let clinic = Clinic::new(s, ServiceConfig::standard(DeploymentMode::Production), data_files(&config));
+                match clinic.verify_audit().await {
+                    Ok(report) => {
+                        println!("{}", serde_json::json!({ "intact": true, "sealed_events": report.n_sealed, "unsealed_waiting": report.unsealed_waiting }));
+                        Ok(ExitCode::SUCCESS)
+                    }
+                    Err(clinic_store::verify::VerifyError::Store(err)) => Err(CliError::Failed(anyhow::Error::new(err))),
+                    Err(err) => {
+                        println!("{}", serde_json::json!({ "intact": false, "problem": err.to_string() }));
+                        eprintln!("audit chain broken: {err}");
+                        Ok(ExitCode::from(1))
+                    }
+                }
+            })
+        }
+    }
+}
+
+/// `serve` reads `DATABASE_URL` and the config file; `--database-url` wins.
+fn database_url_for_serve(db: &DbArgs, config: &FileConfig) -> Result<DatabaseUrl, CliError> {
+    database_url(db, config)
+}
+
+fn progress_bar() -> Option<indicatif::ProgressBar> {
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(0);
+    if let Ok(style) = indicatif::ProgressStyle::with_template("seeding demo patients {bar:30} {pos}/{len}") {
+        bar.set_style(style);
+    }
+    Some(bar)
+}
+
+async fn record_backup<S: Store>(clinic: &Clinic<S>, dest: &std::path::Path) -> Result<(), CliError> {
+    use clinic_domain::audit::{AuditAction, AuditEvent, AuditTarget, Outcome};
+    let event = AuditEvent::new(
+        uuid::Uuid::now_v7(),
+        chrono::Utc::now(),
+        &Actor::system_cli(),
+        AuditAction::Backup,
+        AuditTarget::none("database"),
+        Outcome::Success,
+        Some(serde_json::json!({ "dest": dest.display().to_string() }).to_string()),
+    );
+    clinic.audit_writer().record(vec![event]).await?;
+    clinic.flush().await?;
+    Ok(())
+}
+
+async fn serve_with<S: Store>(clinic: Clinic<S>, listener: tokio::net::TcpListener, config: &FileConfig) -> Result<(), CliError> {
+    let http_config = clinic_http::HttpConfig { force_secure_cookies: config.force_secure_cookies };
+    let app = clinic_http::app(clinic.clone(), http_config);
+    let sealer = clinic_service::sealer::spawn(clinic.store().clone(), clinic.config().sealer_interval);
+    axum::serve(listener, app.router.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("serving HTTP")?;
+    // In-flight requests have finished; write and seal what they audited.
+    sealer.abort();
+    clinic.flush().await?;
+    tracing::info!("stopped cleanly");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}
+
+fn read_password() -> Result<String, CliError> {
+    if std::io::stdin().is_terminal() {
+        eprint!("password: ");
+        let _ = std::io::stderr().flush();
+    }
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).context("reading the password from standard input")?;
+    let password = line.trim_end_matches(['\n', '\r']).to_string();
+    if password.is_empty() {
+        return Err(CliError::Usage("password: give the password on standard input".into()));
+    }
+    Ok(password)
+}
+
+async fn user_command<S: Store>(clinic: Clinic<S>, action: UserAction) -> Result<ExitCode, CliError> {
+    let actor = Actor::system_cli();
+    let res = match action {
+        UserAction::Add { username, role, name } => {
+            let role = Role::parse(&role).map_err(CliError::from_field_errors)?;
+            let password = read_password()?;
+            let user = clinic.add_user(&actor, &username, &name, role, &password).await?;
+            println!("{}", serde_json::json!({ "id": user.id, "username": user.username, "role": user.role.as_str() }));
+            ExitCode::SUCCESS
+        }
+        UserAction::List => {
+            let users: Vec<serde_json::Value> = clinic
+                .list_users()
+                .await?
+                .iter()
+                .map(|u| serde_json::json!({ "id": u.id, "username": u.username, "display_name": u.display_name, "role": u.role.as_str(), "disabled": u.disabled }))
+                .collect();
+            println!("{}", serde_json::Value::Array(users));
+            ExitCode::SUCCESS
+        }
+        UserAction::Disable { username } => {
+            let user = clinic.disable_user(&actor, &username).await?;
+            println!("{}", serde_json::json!({ "username": user.username, "disabled": user.disabled }));
+            ExitCode::SUCCESS
+        }
+        UserAction::ResetPassword { username } => {
+            let password = read_password()?;
+            clinic.reset_password(&actor, &username, &password).await?;
+            println!("{}", serde_json::json!({ "username": username, "password_reset": true }));
+            ExitCode::SUCCESS
+        }
+    };
+    clinic.flush().await?;
+    Ok(res)
+}
+
+impl CliError {
+    fn from_field_errors(errors: clinic_domain::field::FieldErrors) -> CliError {
+        CliError::from(clinic_service::error::ServiceError::Invalid(errors))
+    }
+}

@@ -1,0 +1,129 @@
+//! Server-rendered pages for staff (maud). No inline script or style.
+
+pub mod audit;
+pub mod home;
+pub mod login;
+pub mod patients;
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use chrono::{DateTime, Utc};
+use clinic_domain::authz::{role_allows, Permission};
+use clinic_service::auth::Principal;
+use clinic_store::Store;
+use maud::{html, Markup, DOCTYPE};
+
+use crate::routes::{Access, RouteSpec, RouteTable, CSRF_FIELD};
+
+pub fn routes<S: Store>(table: RouteTable<S>) -> RouteTable<S> {
+    table
+        .add(RouteSpec::page("GET", "/", Access::Public, "The public site"), get(home::public_home))
+        .add(RouteSpec::page("GET", "/static/app.css", Access::Public, "Stylesheet"), get(stylesheet))
+        .add(RouteSpec::page("GET", "/login", Access::Public, "Sign-in form"), get(login::form::<S>))
+        .add(RouteSpec::page("POST", "/login", Access::Public, "Sign in"), post(login::submit::<S>))
+        .add(RouteSpec::page("POST", "/logout", Access::SignedIn, "Sign out"), post(login::logout::<S>))
+        .add(RouteSpec::page("GET", "/home", Access::Permission(Permission::StaffHome), "Staff home: what needs me now"), get(home::staff_home::<S>))
+        .add(RouteSpec::page("GET", "/patients", Access::Permission(Permission::PatientRead), "Patient list and search"), get(patients::list::<S>))
+        .add(RouteSpec::page("GET", "/patients/new", Access::Permission(Permission::PatientCreate), "Register a patient"), get(patients::new_form::<S>))
+        .add(RouteSpec::page("POST", "/patients", Access::Permission(Permission::PatientCreate), "Register a patient"), post(patients::create::<S>))
+        .add(RouteSpec::page("GET", "/patients/{id}", Access::Permission(Permission::PatientRead), "A patient's record"), get(patients::show::<S>))
+        .add(RouteSpec::page("GET", "/audit", Access::Permission(Permission::AuditRead), "The audit log"), get(audit::page::<S>))
+}
+
+async fn stylesheet() -> Response {
+    let mut res = include_str!("../../static/app.css").into_response();
+    res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/css; charset=utf-8"));
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
+    res
+}
+
+/// Which navigation entry is the current page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Nav {
+    Home,
+    Patients,
+    Audit,
+    None,
+}
+
+/// A staff page with the navigation the principal's role allows.
+pub fn staff_page(principal: &Principal, site_name: &str, title: &str, nav: Nav, body: Markup) -> Response {
+    let role = principal.user.role;
+    let link = |href: &str, label: &str, this: Nav| {
+        html! { a href=(href) aria-current=[(nav == this).then_some("page")] { (label) } }
+    };
+    let markup = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · " (site_name) }
+                link rel="stylesheet" href="/static/app.css";
+            }
+            body {
+                header.top {
+                    a.brand href="/home" { (site_name) }
+                    nav aria-label="Main" {
+                        (link("/home", "Home", Nav::Home))
+                        @if role_allows(role, Permission::PatientRead) { (link("/patients", "Patients", Nav::Patients)) }
+                        @if role_allows(role, Permission::AuditRead) { (link("/audit", "Audit log", Nav::Audit)) }
+                    }
+                    span.who { (principal.user.display_name) " · " (role.as_str()) }
+                    form method="post" action="/logout" {
+                        input type="hidden" name=(CSRF_FIELD) value=(principal.csrf_token);
+                        button.secondary type="submit" { "Sign out" }
+                    }
+                }
+                main id="main" { (body) }
+            }
+        }
+    };
+    markup.into_response()
+}
+
+/// A bare page (sign-in, errors) without staff navigation.
+pub fn bare_page(title: &str, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) }
+                link rel="stylesheet" href="/static/app.css";
+            }
+            body { main id="main" { (body) } }
+        }
+    }
+}
+
+pub fn error_page(status: StatusCode, title: &str, detail: &str) -> Response {
+    let body = html! {
+        div.card {
+            h1 { (title) }
+            p { (detail) }
+            p { a href="/home" { "Go to the home page" } " · " a href="/login" { "Sign in" } }
+        }
+    };
+    (status, bare_page(title, body)).into_response()
+}
+
+/// A time in the site's time zone, with the date and the zone's abbreviation.
+pub fn site_time(time: DateTime<Utc>, time_zone: &str) -> String {
+    match time_zone.parse::<chrono_tz::Tz>() {
+        Ok(tz) => time.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string(),
+        Err(_) => time.format("%Y-%m-%d %H:%M UTC").to_string(),
+    }
+}
+
+/// Escapes a CSV field (RFC 4180) and neutralises spreadsheet formulas.
+pub fn csv_field(text: &str) -> String {
+    let guarded = if text.starts_with(['=', '+', '-', '@']) { format!("'{text}") } else { text.to_string() };
+    if guarded.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", guarded.replace('"', "\"\""))
+    } else {
+        guarded
+    }
+}
