@@ -43,6 +43,11 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
         let path = err.path().to_string();
         let inner = err.into_inner();
+        let message = inner.to_string();
+        if let Some(name) = message.strip_prefix("missing field `").and_then(|rest| rest.split('`').next()) {
+            let field = if path == "." { name.to_string() } else { format!("{path}.{name}") };
+            return ApiError::field(StatusCode::BAD_REQUEST, ErrorCode::MalformedJson, "Missing field", &field, "is required");
+        }
         if inner.is_syntax() || inner.is_eof() || path == "." {
             let message = if inner.is_data() { describe(&inner) } else { format!("is not valid JSON ({inner})") };
             let field = if path == "." { "body" } else { path.as_str() };
@@ -114,7 +119,8 @@ mod tests {
         check(r#"{"name": "a", "inner": {"phone": 7}}"#, "inner.phone", StatusCode::BAD_REQUEST);
         check(r#"{"name": "a", "bogus": 1}"#, "bogus", StatusCode::BAD_REQUEST);
         check(r#"{"name": "#, "name", StatusCode::BAD_REQUEST);
-        check("[1,2]", "body", StatusCode::BAD_REQUEST);
+        check(r#"{"inner": {}}"#, "name", StatusCode::BAD_REQUEST);
+        check("5", "body", StatusCode::BAD_REQUEST);
         assert!(parse_json::<Body>(br#"{"name": "a"}"#).is_ok());
     }
 }

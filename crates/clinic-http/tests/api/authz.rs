@@ -1,0 +1,140 @@
+//! The authorization matrix, written by hand and checked against the live
+//! router: every route × every role, and signed out.
+
+use std::collections::BTreeSet;
+
+use axum::http::StatusCode;
+use clinic_domain::user::Role;
+use clinic_service::DeploymentMode;
+use clinic_store::Store;
+
+use crate::helpers::{patient_body, req, spawn_app, TestApp};
+
+#[derive(Debug, Clone, Copy)]
+enum Allowed {
+    Public,
+    Roles(&'static [Role]),
+}
+
+use Role::*;
+
+const EVERY_ROLE: &[Role] = &[Admin, Director, Physician, Nurse, Counselor, Frontdesk, Patient];
+const STAFF: &[Role] = &[Admin, Director, Physician, Nurse, Counselor, Frontdesk];
+const CHART_READERS: &[Role] = &[Physician, Nurse, Counselor, Frontdesk];
+const REGISTRARS: &[Role] = &[Physician, Nurse, Frontdesk];
+
+/// Written from DESIGN.md's users table and the least-privilege rule, not
+/// generated from the code.
+const MATRIX: &[(&str, &str, Allowed)] = &[
+    ("GET", "/healthz", Allowed::Public),
+    ("GET", "/", Allowed::Public),
+    ("GET", "/static/app.css", Allowed::Public),
+    ("GET", "/login", Allowed::Public),
+    ("POST", "/login", Allowed::Public),
+    ("POST", "/logout", Allowed::Roles(EVERY_ROLE)),
+    ("GET", "/home", Allowed::Roles(STAFF)),
+    ("GET", "/patients", Allowed::Roles(CHART_READERS)),
+    ("GET", "/patients/new", Allowed::Roles(REGISTRARS)),
+    ("POST", "/patients", Allowed::Roles(REGISTRARS)),
+    ("GET", "/patients/{id}", Allowed::Roles(CHART_READERS)),
+    ("GET", "/audit", Allowed::Roles(&[Admin])),
+    ("POST", "/api/v1/auth/login", Allowed::Public),
+    ("POST", "/api/v1/auth/logout", Allowed::Roles(EVERY_ROLE)),
+    ("GET", "/api/v1/me", Allowed::Roles(EVERY_ROLE)),
+    ("GET", "/api/v1/openapi.json", Allowed::Public),
+    ("GET", "/api/v1/patients", Allowed::Roles(CHART_READERS)),
+    ("POST", "/api/v1/patients", Allowed::Roles(REGISTRARS)),
+    ("GET", "/api/v1/patients/{id}", Allowed::Roles(CHART_READERS)),
+    ("PATCH", "/api/v1/patients/{id}", Allowed::Roles(REGISTRARS)),
+    ("GET", "/api/v1/audit", Allowed::Roles(&[Admin])),
+    ("GET", "/api/v1/users", Allowed::Roles(&[Admin])),
+];
+
+crate::backend_tests!(every_route_answers_as_the_matrix_says);
+
+#[tokio::test]
+async fn the_matrix_lists_exactly_the_routes_of_the_router() {
+    let store = crate::helpers::fresh_sqlite().await;
+    let app = spawn_app(store, DeploymentMode::Production).await;
+    let in_router: BTreeSet<(String, String)> = app.routes.iter().map(|r| (r.method.to_string(), r.path.to_string())).collect();
+    let in_matrix: BTreeSet<(String, String)> = MATRIX.iter().map(|(m, p, _)| (m.to_string(), p.to_string())).collect();
+    assert_eq!(in_router.len(), app.routes.len(), "a route is declared twice");
+    let unlisted: Vec<_> = in_router.difference(&in_matrix).collect();
+    let stale: Vec<_> = in_matrix.difference(&in_router).collect();
+    assert!(unlisted.is_empty(), "routes missing from the authorization matrix: {unlisted:?}");
+    assert!(stale.is_empty(), "matrix rows with no route: {stale:?}");
+}
+
+fn request_for<S: Store>(method: &str, path: &str, patient_id: &str, _app: &TestApp<S>) -> crate::helpers::Req {
+    let uri = path.replace("{id}", patient_id);
+    let r = req(method, &uri);
+    match (method, path) {
+        ("POST", "/api/v1/patients") => r.json(patient_body("Matrix", "Test", "1990-05-05")),
+        ("PATCH", _) => r.header("if-match", "\"999\"").json(serde_json::json!({ "status": "eligible" })),
+        ("POST", "/api/v1/auth/login") => r.json(serde_json::json!({ "username": "nurse", "password": crate::helpers::PASSWORD })),
+        ("POST", "/patients" | "/login") => r.raw("given_name=", "application/x-www-form-urlencoded"),
+        _ => r,
+    }
+}
+
+async fn every_route_answers_as_the_matrix_says<S: Store>(store: S) {
+    let app = spawn_app(store, DeploymentMode::Production).await;
+    let registrar = app.login("frontdesk").await;
+    let patient = app.create_patient(&registrar, patient_body("Ana", "Matrix", "1980-01-01")).await;
+    let patient_id = patient["id"].as_str().unwrap().to_string();
+    let mut tokens = std::collections::HashMap::new();
+    for role in Role::ALL {
+        tokens.insert(role, app.login(role.as_str()).await);
+    }
+    let mut checked = 0;
+    for (method, path, allowed) in MATRIX {
+        let is_api = path.starts_with("/api/");
+        // Signed out.
+        let res = app.send(request_for(method, path, &patient_id, &app)).await;
+        match allowed {
+            Allowed::Public => assert!(!matches!(res.status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN), "{method} {path} signed out: {}", res.status),
+            Allowed::Roles(_) if is_api => assert_eq!(res.status, StatusCode::UNAUTHORIZED, "{method} {path} signed out"),
+            Allowed::Roles(_) => {
+                assert_eq!(res.status, StatusCode::SEE_OTHER, "{method} {path} signed out");
+                assert!(res.header("location").unwrap().starts_with("/login"), "{method} {path}");
+            }
+        }
+        checked += 1;
+        for role in Role::ALL {
+            // Signing out ends the session, so those routes get a session of their own.
+            let token = if path.ends_with("logout") { app.login(role.as_str()).await } else { tokens[&role].clone() };
+            let res = app.send(request_for(method, path, &patient_id, &app).token(&token)).await;
+            let may = match allowed {
+                Allowed::Public => true,
+                Allowed::Roles(roles) => roles.contains(&role),
+            };
+            if may {
+                assert!(
+                    !matches!(res.status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN),
+                    "{method} {path} as {}: expected allowed, got {} {}",
+                    role.as_str(),
+                    res.status,
+                    res.text.chars().take(200).collect::<String>()
+                );
+            } else {
+                assert_eq!(res.status, StatusCode::FORBIDDEN, "{method} {path} as {}: expected 403", role.as_str());
+                if is_api {
+                    assert_eq!(res.json()["code"], "forbidden");
+                }
+            }
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, MATRIX.len() * 8);
+    // Denials are audited.
+    let denied = app.audit_events(clinic_store::records::AuditFilter { action: Some("auth.denied".into()), ..Default::default() }).await;
+    let expected_denials: usize = MATRIX
+        .iter()
+        .map(|(_, _, allowed)| match allowed {
+            Allowed::Public => 0,
+            Allowed::Roles(roles) => Role::ALL.len() - roles.len(),
+        })
+        .sum();
+    assert_eq!(denied.len(), expected_denials);
+    assert!(denied.iter().all(|e| e.outcome == "denied" && e.actor_role.is_some()));
+}
