@@ -20,6 +20,18 @@ pub struct FileConfig {
     pub force_secure_cookies: bool,
     /// `pretty` or `json`.
     pub log_format: String,
+    /// The clinic's first site, created at the first `serve` (later changes
+    /// are made in the application).
+    pub site: SiteConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SiteConfig {
+    pub name: String,
+    /// IANA time zone, e.g. America/New_York; times are shown in it.
+    pub time_zone: String,
+    pub phone: Option<String>,
+    pub address: Option<String>,
 }
 
 impl Default for FileConfig {
@@ -30,6 +42,7 @@ impl Default for FileConfig {
             data_dir: None,
             force_secure_cookies: false,
             log_format: "pretty".into(),
+            site: SiteConfig { name: "Ketamine-assisted treatment clinic".into(), time_zone: "UTC".into(), phone: None, address: None },
         }
     }
 }

@@ -30,10 +30,10 @@ struct Cli {
 #[derive(clap::Args, Clone)]
 struct DbArgs {
     /// Data directory; the embedded database is DIR/ketaclinic.db.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", global = true)]
     data: Option<PathBuf>,
     /// sqlite://PATH or postgres://… (overrides --data and DATABASE_URL).
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", global = true)]
     database_url: Option<String>,
 }
 
@@ -273,6 +273,7 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             let local = listener.local_addr().context("local address")?;
             println!("ketaclinic listening on http://{local}/");
             with_store!(store, |s| {
+                ensure_site(&s, &config).await?;
                 let clinic = Clinic::new(s, ServiceConfig::standard(DeploymentMode::Production), data_files(&config));
                 serve_with(clinic, listener, &config).await?;
             });
@@ -330,6 +331,24 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
 /// `serve` reads `DATABASE_URL` and the config file; `--database-url` wins.
 fn database_url_for_serve(db: &DbArgs, config: &FileConfig) -> Result<DatabaseUrl, CliError> {
     database_url(db, config)
+}
+
+/// Creates the first site from the configuration when the database has none.
+async fn ensure_site<S: Store>(store: &S, config: &FileConfig) -> Result<(), CliError> {
+    let site = &config.site;
+    if site.time_zone.parse::<chrono_tz::Tz>().is_err() {
+        return Err(CliError::Usage(format!("site.time_zone: {:?} is not an IANA time zone such as America/New_York", site.time_zone)));
+    }
+    let record = clinic_store::records::Site {
+        id: uuid::Uuid::now_v7(),
+        name: site.name.clone(),
+        time_zone: site.time_zone.clone(),
+        phone: site.phone.clone(),
+        address: site.address.clone(),
+        created_at: clinic_service::now(),
+    };
+    store.ensure_site(&record).await.map_err(|err| CliError::Failed(anyhow::Error::new(err)))?;
+    Ok(())
 }
 
 fn progress_bar() -> Option<indicatif::ProgressBar> {

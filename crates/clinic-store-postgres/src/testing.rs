@@ -29,6 +29,24 @@ pub async fn fresh_database() -> anyhow::Result<Option<PgConnectOptions>> {
     Ok(Some(admin_options.database(&name)))
 }
 
+/// Like `fresh_database`, as a `postgres://` URL for tools that take one.
+pub async fn fresh_database_url() -> anyhow::Result<Option<String>> {
+    let Some(options) = fresh_database().await? else { return Ok(None) };
+    let url = std::env::var("TEST_POSTGRES_URL").context("TEST_POSTGRES_URL")?;
+    let name = options.get_database().context("database name")?;
+    // Replace the path (the database) and keep user, host, port and query.
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base.to_string(), format!("?{query}")),
+        None => (url.clone(), String::new()),
+    };
+    let authority_end = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let host_part = match base[authority_end..].find('/') {
+        Some(slash) => &base[..authority_end + slash],
+        None => base.as_str(),
+    };
+    Ok(Some(format!("{host_part}/{name}{query}")))
+}
+
 async fn drop_stale_databases(admin: &mut PgConnection) -> anyhow::Result<()> {
     let names: Vec<String> = sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'kc\\_test\\_%'")
         .fetch_all(&mut *admin)
