@@ -262,15 +262,22 @@ describe('ketaclinic demo in chromium', () => {
     });
     await signIn(page, 'nurse', 'demo');
     await page.waitForURL((u) => u.pathname === '/home');
-    const { name } = await openFirstPatient(page);
-    await checkPatientPage(page, name);
-    await shot(page, '06-patient-phone.png');
-
-    // Report (not fail on) horizontal overflow, which usually means broken mobile layout.
-    const overflow = await page.evaluate(() => ({
+    const width = () => page.evaluate(() => ({
       scrollWidth: document.documentElement.scrollWidth,
       clientWidth: document.documentElement.clientWidth,
     }));
+    // No page may scroll sideways on a phone: that hides columns and buttons.
+    for (const [path, file] of [['/home', '06-home-phone.png'], ['/patients', '07-patients-phone.png']]) {
+      await page.goto(url(path));
+      await shot(page, file);
+      const w = await width();
+      assert.ok(w.scrollWidth <= w.clientWidth, `${path} scrolls sideways on a phone: ${w.scrollWidth} > ${w.clientWidth}`);
+    }
+    const { name } = await openFirstPatient(page);
+    await checkPatientPage(page, name);
+    await shot(page, '08-patient-phone.png');
+    const overflow = await width();
+    assert.ok(overflow.scrollWidth <= overflow.clientWidth, `patient page scrolls sideways: ${overflow.scrollWidth}`);
     t.diagnostic(`phone page width: scrollWidth ${overflow.scrollWidth}, clientWidth ${overflow.clientWidth}`);
     for (const p of page.problems) t.diagnostic(p);
   });

@@ -104,7 +104,7 @@ pub async fn page<S: Store>(State(app): State<AppState<S>>, Extension(principal)
         }
         @if let Some(page) = &page {
             p { a href={ "/audit?" (filter_query) "&format=csv" } { "Download this page as CSV" } }
-            table {
+            div.table-wrap { table {
                 caption.visually-hidden { "Audit events, newest first" }
                 thead { tr { th { "Time" } th { "User" } th { "Action" } th { "Outcome" } th { "Patient" } th { "Client" } th { "Detail" } } }
                 tbody {
@@ -120,7 +120,7 @@ pub async fn page<S: Store>(State(app): State<AppState<S>>, Extension(principal)
                         }
                     }
                 }
-            }
+            } }
             @if let Some(cursor) = &page.next_cursor {
                 p.pager { a href={ "/audit?" (filter_query) "&cursor=" (cursor) } { "Older events →" } }
             }

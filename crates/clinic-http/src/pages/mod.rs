@@ -20,6 +20,7 @@ pub fn routes<S: Store>(table: RouteTable<S>) -> RouteTable<S> {
     table
         .add(RouteSpec::page("GET", "/", Access::Public, "The public site"), get(home::public_home))
         .add(RouteSpec::page("GET", "/static/app.css", Access::Public, "Stylesheet"), get(stylesheet))
+        .add(RouteSpec::page("GET", "/favicon.ico", Access::Public, "Site icon"), get(favicon))
         .add(RouteSpec::page("GET", "/login", Access::Public, "Sign-in form"), get(login::form::<S>))
         .add(RouteSpec::page("POST", "/login", Access::Public, "Sign in"), post(login::submit::<S>))
         .add(RouteSpec::page("POST", "/logout", Access::SignedIn, "Sign out"), post(login::logout::<S>))
@@ -35,6 +36,15 @@ async fn stylesheet() -> Response {
     let mut res = include_str!("../../static/app.css").into_response();
     res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/css; charset=utf-8"));
     res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
+    res
+}
+
+/// A small SVG icon (browsers ask for /favicon.ico on every site).
+async fn favicon() -> Response {
+    let svg = r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" rx="3" fill="#1f5fa8"/><path d="M7 3h2v4h4v2H9v4H7V9H3V7h4z" fill="#fff"/></svg>"##;
+    let mut res = svg.into_response();
+    res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("image/svg+xml"));
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=86400"));
     res
 }
 

@@ -88,17 +88,17 @@ pub async fn list<S: Store>(
             @if page.items.is_empty() {
                 p.notice { "No patients match this search." }
             } @else {
-                table {
+                table.stack {
                     caption.visually-hidden { "Patients" }
                     thead { tr { th { "Name" } th { "MRN" } th { "Date of birth" } th { "Substances" } th { "Status" } } }
                     tbody {
                         @for patient in &page.items {
                             tr {
                                 td { a href={ "/patients/" (patient.id) } { (patient.details.family_name) ", " (patient.details.given_name) } }
-                                td { (patient.mrn.as_str()) }
-                                td { (patient.details.date_of_birth.format("%Y-%m-%d")) " (" (age_years(patient, today)) ")" }
-                                td { (patient.details.substances.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")) }
-                                td { span.badge { (patient.details.status.as_str().replace('_', " ")) } }
+                                td data-label="MRN" { (patient.mrn.as_str()) }
+                                td.nowrap data-label="Born" { (patient.details.date_of_birth.format("%Y-%m-%d")) " (" (age_years(patient, today)) ")" }
+                                td data-label="Substances" { (patient.details.substances.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")) }
+                                td data-label="Status" { span.badge { (patient.details.status.as_str().replace('_', " ")) } }
                             }
                         }
                     }
@@ -118,11 +118,22 @@ fn urlencode(text: &str) -> String {
     form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
+/// Ten-digit North American numbers as (555) 010-0199; others as stored.
+fn display_phone(phone: &str) -> String {
+    let digits: Vec<char> = phone.chars().collect();
+    if digits.len() == 10 && digits.iter().all(char::is_ascii_digit) {
+        let part = |range: std::ops::Range<usize>| digits[range].iter().collect::<String>();
+        format!("({}) {}-{}", part(0..3), part(3..6), part(6..10))
+    } else {
+        phone.to_string()
+    }
+}
+
 fn contact_text(contact: &clinic_domain::patient::Contact) -> Markup {
     html! {
         (contact.name)
         @if let Some(rel) = &contact.relationship { " (" (rel) ")" }
-        @if let Some(phone) = &contact.phone { " · " a href={ "tel:" (phone) } { (phone) } }
+        @if let Some(phone) = &contact.phone { " · " a href={ "tel:" (phone) } { (display_phone(phone)) } }
     }
 }
 
@@ -148,7 +159,7 @@ pub async fn show<S: Store>(State(app): State<AppState<S>>, Extension(principal)
                 h2 { "Identity" }
                 dl.facts {
                     dt { "MRN" } dd { (patient.mrn.as_str()) }
-                    dt { "Date of birth" } dd { (d.date_of_birth.format("%Y-%m-%d")) " (age " (age_years(&patient, today)) ")" }
+                    dt { "Date of birth" } dd { span.nowrap { (d.date_of_birth.format("%Y-%m-%d")) } " " span.nowrap { "(age " (age_years(&patient, today)) ")" } }
                     dt { "Sex at birth" } dd { (d.sex_at_birth.as_str()) }
                     dt { "Gender identity" } dd { (d.gender_identity.as_deref().unwrap_or("—")) }
                 }
@@ -156,7 +167,7 @@ pub async fn show<S: Store>(State(app): State<AppState<S>>, Extension(principal)
             div.card {
                 h2 { "Contact" }
                 dl.facts {
-                    dt { "Phone" } dd { @if let Some(phone) = &d.phone { a href={ "tel:" (phone) } { (phone) } } @else { "—" } }
+                    dt { "Phone" } dd { @if let Some(phone) = &d.phone { a href={ "tel:" (phone) } { (display_phone(phone)) } } @else { "—" } }
                     dt { "Email" } dd { (d.email.as_deref().unwrap_or("—")) }
                     dt { "Address" } dd { (d.address.as_deref().unwrap_or("—")) }
                 }

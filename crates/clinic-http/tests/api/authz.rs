@@ -29,6 +29,7 @@ const MATRIX: &[(&str, &str, Allowed)] = &[
     ("GET", "/healthz", Allowed::Public),
     ("GET", "/", Allowed::Public),
     ("GET", "/static/app.css", Allowed::Public),
+    ("GET", "/favicon.ico", Allowed::Public),
     ("GET", "/login", Allowed::Public),
     ("POST", "/login", Allowed::Public),
     ("POST", "/logout", Allowed::Roles(EVERY_ROLE)),
