@@ -21,6 +21,8 @@ pub async fn public_home() -> Response {
             h1 { "Ketamine-assisted treatment for substance use" }
             p { "This clinic treats alcohol, cocaine, opioid and other substance use problems with a short course of "
                 "supervised ketamine infusions together with counseling. A doctor checks first whether it is safe for you." }
+            // Crisis resources: the 988 Suicide & Crisis Lifeline (call or text, US, since July 2022)
+            // and 911 for immediate danger (clinical.md §11.3).
             p { "If you are in crisis or thinking about suicide, call or text 988 (the Suicide & Crisis Lifeline) or call 911." }
             p.muted { "Staff: " a href="/login" { "sign in" } "." }
         }

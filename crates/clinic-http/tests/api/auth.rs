@@ -10,6 +10,7 @@ use crate::helpers::{req, spawn_app, spawn_app_with, PASSWORD};
 crate::backend_tests!(
     api_login_gives_a_token_and_bad_credentials_get_401,
     repeated_failures_are_throttled_per_account,
+    repeated_failures_are_throttled_per_client_address,
     demo_password_never_signs_in_under_serve,
     idle_sessions_expire,
     logout_ends_the_session,
@@ -67,6 +68,19 @@ async fn repeated_failures_are_throttled_per_account<S: Store>(store: S) {
     assert_eq!(other.status, StatusCode::OK);
     let denied = app.audit_events(AuditFilter { action: Some("auth.login_failed".into()), ..Default::default() }).await;
     assert_eq!(denied.iter().filter(|e| e.outcome == "denied").count(), 1);
+}
+
+async fn repeated_failures_are_throttled_per_client_address<S: Store>(store: S) {
+    let app = spawn_app(store, DeploymentMode::Production).await;
+    // Twenty failures spread over many usernames, four per name (below the per-account limit).
+    for idx in 0..20 {
+        let username = format!("guess{}", idx / 4);
+        let res = app.send(req("POST", "/api/v1/auth/login").json(serde_json::json!({"username": username, "password": "not it at all"}))).await;
+        assert_eq!(res.status, StatusCode::UNAUTHORIZED, "attempt {idx}");
+    }
+    // The address is now throttled, whatever account it tries.
+    let res = app.send(req("POST", "/api/v1/auth/login").json(serde_json::json!({"username": "nurse", "password": PASSWORD}))).await;
+    assert_eq!(res.status, StatusCode::TOO_MANY_REQUESTS, "{}", res.text);
 }
 
 async fn demo_password_never_signs_in_under_serve<S: Store>(store: S) {
