@@ -248,7 +248,7 @@ fn render_form(principal: &Principal, site_name: &str, form: &NewPatientForm, er
                 p { "Open the record to check. If this is someone else, tick the box at the bottom and register again." }
             }
         }
-        form method="post" action="/patients" {
+        form method="post" action="/patients" novalidate {
             input type="hidden" name=(CSRF_FIELD) value=(principal.csrf_token);
             div.grid2 {
                 div {
