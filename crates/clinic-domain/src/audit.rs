@@ -31,10 +31,16 @@ pub enum AuditAction {
     AuditRead,
     Backup,
     Seed,
+    InquiryCreate,
+    InquiryRead,
+    InquiryList,
+    InquiryUpdate,
+    InquiryCall,
+    InquiryConvert,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 15] = [
+    pub const ALL: [AuditAction; 21] = [
         AuditAction::LoginSuccess,
         AuditAction::LoginFailure,
         AuditAction::Logout,
@@ -50,6 +56,12 @@ impl AuditAction {
         AuditAction::AuditRead,
         AuditAction::Backup,
         AuditAction::Seed,
+        AuditAction::InquiryCreate,
+        AuditAction::InquiryRead,
+        AuditAction::InquiryList,
+        AuditAction::InquiryUpdate,
+        AuditAction::InquiryCall,
+        AuditAction::InquiryConvert,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -69,6 +81,12 @@ impl AuditAction {
             AuditAction::AuditRead => "audit.read",
             AuditAction::Backup => "system.backup",
             AuditAction::Seed => "system.seed",
+            AuditAction::InquiryCreate => "inquiry.create",
+            AuditAction::InquiryRead => "inquiry.read",
+            AuditAction::InquiryList => "inquiry.list",
+            AuditAction::InquiryUpdate => "inquiry.update",
+            AuditAction::InquiryCall => "inquiry.call",
+            AuditAction::InquiryConvert => "inquiry.convert",
         }
     }
 

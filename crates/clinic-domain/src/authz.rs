@@ -23,10 +23,14 @@ pub enum Permission {
     UserManage,
     /// Program aggregates without identifiers.
     AggregateRead,
+    /// Read inquiries (already confidential: they identify someone seeking SUD care).
+    InquiryRead,
+    /// Work the inquiry queue: log calls, change status, assign, convert.
+    InquiryManage,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 7] = [
+    pub const ALL: [Permission; 9] = [
         Permission::StaffHome,
         Permission::PatientRead,
         Permission::PatientCreate,
@@ -34,6 +38,8 @@ impl Permission {
         Permission::AuditRead,
         Permission::UserManage,
         Permission::AggregateRead,
+        Permission::InquiryRead,
+        Permission::InquiryManage,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -45,6 +51,8 @@ impl Permission {
             Permission::AuditRead => "audit_read",
             Permission::UserManage => "user_manage",
             Permission::AggregateRead => "aggregate_read",
+            Permission::InquiryRead => "inquiry_read",
+            Permission::InquiryManage => "inquiry_manage",
         }
     }
 }
@@ -61,6 +69,8 @@ pub fn role_allows(role: Role, permission: Permission) -> bool {
         P::AuditRead => role == R::Admin,
         P::UserManage => role == R::Admin,
         P::AggregateRead => matches!(role, R::Director | R::Physician | R::Admin),
+        P::InquiryRead => matches!(role, R::Physician | R::Nurse | R::Counselor | R::Frontdesk),
+        P::InquiryManage => matches!(role, R::Physician | R::Nurse | R::Frontdesk),
     }
 }
 
@@ -85,6 +95,8 @@ mod tests {
         check(Permission::AuditRead, &[Admin]);
         check(Permission::UserManage, &[Admin]);
         check(Permission::AggregateRead, &[Admin, Director, Physician]);
+        check(Permission::InquiryRead, &[Physician, Nurse, Counselor, Frontdesk]);
+        check(Permission::InquiryManage, &[Physician, Nurse, Frontdesk]);
     }
 
     #[test]

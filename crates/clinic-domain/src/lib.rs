@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod authz;
 pub mod field;
+pub mod inquiry;
 pub mod mrn;
 pub mod password;
 pub mod patient;
