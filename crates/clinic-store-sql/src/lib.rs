@@ -74,6 +74,9 @@ pub const AUDIT_COLUMNS: &str = "id, occurred_at, actor_user_id, actor, actor_ro
 pub const PATIENT_COLUMNS: &str = "id, site_id, mrn, given_name, family_name, date_of_birth, sex_at_birth, \
      gender_identity, phone, email, address, status, version, created_at, updated_at, sort_key";
 
+pub const INQUIRY_COLUMNS: &str = "id, site_id, name, phone, email, preferred_contact_time, contact_channel, message, \
+     status, close_reason, assigned_to, patient_id, version, created_at, updated_at, last_contact_at";
+
 pub const USER_COLUMNS: &str = "id, username, display_name, role, disabled, created_at, updated_at";
 
 /// Expands the shared `Store` implementation for `$store` over driver `$db`.
@@ -84,6 +87,9 @@ macro_rules! impl_store {
             use super::*;
             use ::chrono::{DateTime, NaiveDate, Utc};
             use ::clinic_domain::audit::{chain_hash, AuditEvent, ChainLink};
+            use ::clinic_domain::inquiry::{
+                CallDirection, CallOutcome, CloseReason, ContactChannel, Inquiry, InquiryCall, InquiryDetails, InquiryStatus,
+            };
             use ::clinic_domain::mrn::Mrn;
             use ::clinic_domain::patient::{Contact, Patient, PatientDetails, PatientStatus, SexAtBirth, Substance};
             use ::clinic_domain::user::Role;
@@ -92,7 +98,7 @@ macro_rules! impl_store {
             use ::clinic_store::{Store, StoreResult};
             use ::clinic_store_sql::{
                 hash_from_bytes, like_pattern, map_sqlx_error as db_err, placeholders, AUDIT_COLUMNS,
-                PATIENT_COLUMNS, USER_COLUMNS,
+                INQUIRY_COLUMNS, PATIENT_COLUMNS, USER_COLUMNS,
             };
             use ::sqlx::Row;
             use ::uuid::Uuid;
@@ -306,6 +312,137 @@ macro_rules! impl_store {
                     .execute(&mut **tx)
                     .await
                     .map_err(db_err)?;
+                Ok(())
+            }
+
+            async fn insert_patient(tx: &mut Tx, patient: &NewPatient) -> StoreResult<Patient> {
+                let sequence: i64 =
+                    ::sqlx::query_scalar("UPDATE counters SET value = value + 1 WHERE name = 'mrn' RETURNING value")
+                        .fetch_one(&mut **tx)
+                        .await
+                        .map_err(db_err)?;
+                let sequence = u64::try_from(sequence).map_err(|_| other(format!("MRN counter is {sequence}")))?;
+                let mrn = Mrn::from_sequence(sequence).map_err(|e| other(e.to_string()))?;
+                let details = &patient.details;
+                let sql = format!("INSERT INTO patients ({PATIENT_COLUMNS}, search_name) VALUES ({})", placeholders(1, 17));
+                ::sqlx::query(&sql)
+                    .bind(patient.id)
+                    .bind(patient.site_id)
+                    .bind(mrn.as_str())
+                    .bind(&details.given_name)
+                    .bind(&details.family_name)
+                    .bind(details.date_of_birth)
+                    .bind(details.sex_at_birth.as_str())
+                    .bind(&details.gender_identity)
+                    .bind(&details.phone)
+                    .bind(&details.email)
+                    .bind(&details.address)
+                    .bind(details.status.as_str())
+                    .bind(1i64)
+                    .bind(patient.created_at)
+                    .bind(patient.created_at)
+                    .bind(patient_sort_key(&details.family_name, &details.given_name))
+                    .bind(patient_search_name(&details.family_name, &details.given_name))
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(db_err)?;
+                write_patient_parts(tx, patient.id, details).await?;
+                Ok(Patient {
+                    id: patient.id,
+                    mrn,
+                    site_id: patient.site_id,
+                    details: details.clone(),
+                    version: 1,
+                    created_at: patient.created_at,
+                    updated_at: patient.created_at,
+                })
+            }
+
+            fn inquiry_from_row(row: &DbRow) -> StoreResult<Inquiry> {
+                let text = |name: &str| -> StoreResult<String> { row.try_get(name).map_err(db_err) };
+                let channel = text("contact_channel")?;
+                let status = text("status")?;
+                let close_reason: Option<String> = row.try_get("close_reason").map_err(db_err)?;
+                Ok(Inquiry {
+                    id: row.try_get("id").map_err(db_err)?,
+                    site_id: row.try_get("site_id").map_err(db_err)?,
+                    details: InquiryDetails {
+                        name: text("name")?,
+                        phone: row.try_get("phone").map_err(db_err)?,
+                        email: row.try_get("email").map_err(db_err)?,
+                        substances: Vec::new(),
+                        preferred_contact_time: row.try_get("preferred_contact_time").map_err(db_err)?,
+                        contact_channel: ContactChannel::parse(&channel).map_err(|e| other(e.message))?,
+                        message: row.try_get("message").map_err(db_err)?,
+                    },
+                    status: InquiryStatus::parse(&status).map_err(|e| other(e.message))?,
+                    close_reason: close_reason.map(|r| CloseReason::parse(&r).map_err(|e| other(e.message))).transpose()?,
+                    assigned_to: row.try_get("assigned_to").map_err(db_err)?,
+                    patient_id: row.try_get("patient_id").map_err(db_err)?,
+                    version: row.try_get("version").map_err(db_err)?,
+                    created_at: row.try_get("created_at").map_err(db_err)?,
+                    updated_at: row.try_get("updated_at").map_err(db_err)?,
+                    last_contact_at: row.try_get("last_contact_at").map_err(db_err)?,
+                })
+            }
+
+            async fn load_inquiry_substances<'e, E>(executor: E, inquiries: &mut [Inquiry]) -> StoreResult<()>
+            where
+                E: ::sqlx::Executor<'e, Database = Db>,
+            {
+                if inquiries.is_empty() {
+                    return Ok(());
+                }
+                let sql = format!(
+                    "SELECT inquiry_id, substance FROM inquiry_substances WHERE inquiry_id IN ({}) ORDER BY substance",
+                    placeholders(1, inquiries.len())
+                );
+                let mut query = ::sqlx::query(&sql);
+                for inquiry in inquiries.iter() {
+                    query = query.bind(inquiry.id);
+                }
+                for row in query.fetch_all(executor).await.map_err(db_err)? {
+                    let inquiry_id: Uuid = row.try_get("inquiry_id").map_err(db_err)?;
+                    let text: String = row.try_get("substance").map_err(db_err)?;
+                    let substance = Substance::parse(&text).map_err(|e| other(e.message))?;
+                    if let Some(inquiry) = inquiries.iter_mut().find(|i| i.id == inquiry_id) {
+                        inquiry.details.substances.push(substance);
+                    }
+                }
+                for inquiry in inquiries.iter_mut() {
+                    inquiry.details.substances.sort();
+                }
+                Ok(())
+            }
+
+            async fn fetch_inquiry_in(tx: &mut Tx, id: Uuid) -> StoreResult<Inquiry> {
+                let sql = format!("SELECT {INQUIRY_COLUMNS} FROM inquiries WHERE id = $1");
+                let row = ::sqlx::query(&sql).bind(id).fetch_optional(&mut **tx).await.map_err(db_err)?.ok_or(StoreError::NotFound)?;
+                let mut inquiries = vec![inquiry_from_row(&row)?];
+                load_inquiry_substances(&mut **tx, &mut inquiries).await?;
+                inquiries.pop().ok_or(StoreError::NotFound)
+            }
+
+            /// Bumps the version if it is `expected`, or says why not.
+            async fn claim_inquiry_version(tx: &mut Tx, id: Uuid, expected: i64, now: DateTime<Utc>) -> StoreResult<()> {
+                let res = ::sqlx::query("UPDATE inquiries SET version = version + 1, updated_at = $1 WHERE id = $2 AND version = $3")
+                    .bind(now)
+                    .bind(id)
+                    .bind(expected)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(db_err)?;
+                if res.rows_affected() == 0 {
+                    let current: Option<i64> = ::sqlx::query_scalar("SELECT version FROM inquiries WHERE id = $1")
+                        .bind(id)
+                        .fetch_optional(&mut **tx)
+                        .await
+                        .map_err(db_err)?;
+                    return Err(match current {
+                        None => StoreError::NotFound,
+                        Some(current) => StoreError::StaleVersion { current },
+                    });
+                }
                 Ok(())
             }
 
@@ -543,48 +680,10 @@ macro_rules! impl_store {
 
                 async fn create_patient(&self, patient: &NewPatient, audit: &AuditEvent) -> StoreResult<Patient> {
                     let mut tx = self.begin_write().await.map_err(db_err)?;
-                    let sequence: i64 =
-                        ::sqlx::query_scalar("UPDATE counters SET value = value + 1 WHERE name = 'mrn' RETURNING value")
-                            .fetch_one(&mut *tx)
-                            .await
-                            .map_err(db_err)?;
-                    let sequence = u64::try_from(sequence).map_err(|_| other(format!("MRN counter is {sequence}")))?;
-                    let mrn = Mrn::from_sequence(sequence).map_err(|e| other(e.to_string()))?;
-                    let details = &patient.details;
-                    let sql = format!("INSERT INTO patients ({PATIENT_COLUMNS}, search_name) VALUES ({})", placeholders(1, 17));
-                    ::sqlx::query(&sql)
-                        .bind(patient.id)
-                        .bind(patient.site_id)
-                        .bind(mrn.as_str())
-                        .bind(&details.given_name)
-                        .bind(&details.family_name)
-                        .bind(details.date_of_birth)
-                        .bind(details.sex_at_birth.as_str())
-                        .bind(&details.gender_identity)
-                        .bind(&details.phone)
-                        .bind(&details.email)
-                        .bind(&details.address)
-                        .bind(details.status.as_str())
-                        .bind(1i64)
-                        .bind(patient.created_at)
-                        .bind(patient.created_at)
-                        .bind(patient_sort_key(&details.family_name, &details.given_name))
-                        .bind(patient_search_name(&details.family_name, &details.given_name))
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db_err)?;
-                    write_patient_parts(&mut tx, patient.id, details).await?;
+                    let created = insert_patient(&mut tx, patient).await?;
                     insert_audit(&mut tx, audit).await?;
                     tx.commit().await.map_err(db_err)?;
-                    Ok(Patient {
-                        id: patient.id,
-                        mrn,
-                        site_id: patient.site_id,
-                        details: details.clone(),
-                        version: 1,
-                        created_at: patient.created_at,
-                        updated_at: patient.created_at,
-                    })
+                    Ok(created)
                 }
 
                 async fn find_duplicate_candidates(
@@ -733,6 +832,204 @@ macro_rules! impl_store {
                     rows.into_iter()
                         .map(|(status, n)| PatientStatus::parse(&status).map(|s| (s, n)).map_err(|e| other(e.message)))
                         .collect()
+                }
+
+                async fn create_inquiry(&self, inquiry: &NewInquiry, audit: &AuditEvent) -> StoreResult<Inquiry> {
+                    let mut tx = self.begin_write().await.map_err(db_err)?;
+                    let d = &inquiry.details;
+                    let sql = format!("INSERT INTO inquiries ({INQUIRY_COLUMNS}, search_name) VALUES ({})", placeholders(1, 17));
+                    ::sqlx::query(&sql)
+                        .bind(inquiry.id)
+                        .bind(inquiry.site_id)
+                        .bind(&d.name)
+                        .bind(&d.phone)
+                        .bind(&d.email)
+                        .bind(&d.preferred_contact_time)
+                        .bind(d.contact_channel.as_str())
+                        .bind(&d.message)
+                        .bind(InquiryStatus::New.as_str())
+                        .bind(None::<String>)
+                        .bind(None::<Uuid>)
+                        .bind(None::<Uuid>)
+                        .bind(1i64)
+                        .bind(inquiry.created_at)
+                        .bind(inquiry.created_at)
+                        .bind(None::<DateTime<Utc>>)
+                        .bind(d.name.to_lowercase())
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                    for substance in &d.substances {
+                        ::sqlx::query("INSERT INTO inquiry_substances (inquiry_id, substance) VALUES ($1, $2)")
+                            .bind(inquiry.id)
+                            .bind(substance.as_str())
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db_err)?;
+                    }
+                    insert_audit(&mut tx, audit).await?;
+                    let created = fetch_inquiry_in(&mut tx, inquiry.id).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(created)
+                }
+
+                async fn get_inquiry(&self, id: Uuid) -> StoreResult<InquiryRecord> {
+                    let sql = format!("SELECT {INQUIRY_COLUMNS} FROM inquiries WHERE id = $1");
+                    let row = ::sqlx::query(&sql).bind(id).fetch_optional(self.pool()).await.map_err(db_err)?.ok_or(StoreError::NotFound)?;
+                    let mut inquiries = vec![inquiry_from_row(&row)?];
+                    load_inquiry_substances(self.pool(), &mut inquiries).await?;
+                    let inquiry = inquiries.pop().ok_or(StoreError::NotFound)?;
+                    let rows = ::sqlx::query(
+                        "SELECT id, inquiry_id, called_at, direction, outcome, note, user_id FROM inquiry_calls \
+                         WHERE inquiry_id = $1 ORDER BY called_at, id",
+                    )
+                    .bind(id)
+                    .fetch_all(self.pool())
+                    .await
+                    .map_err(db_err)?;
+                    let mut calls = Vec::with_capacity(rows.len());
+                    for row in &rows {
+                        let direction: String = row.try_get("direction").map_err(db_err)?;
+                        let outcome: String = row.try_get("outcome").map_err(db_err)?;
+                        calls.push(InquiryCall {
+                            id: row.try_get("id").map_err(db_err)?,
+                            inquiry_id: row.try_get("inquiry_id").map_err(db_err)?,
+                            called_at: row.try_get("called_at").map_err(db_err)?,
+                            direction: CallDirection::parse(&direction).map_err(|e| other(e.message))?,
+                            outcome: CallOutcome::parse(&outcome).map_err(|e| other(e.message))?,
+                            note: row.try_get("note").map_err(db_err)?,
+                            user_id: row.try_get("user_id").map_err(db_err)?,
+                        });
+                    }
+                    Ok(InquiryRecord { inquiry, calls })
+                }
+
+                async fn list_inquiries(&self, filter: &InquiryFilter) -> StoreResult<Page<Inquiry>> {
+                    let mut conditions: Vec<String> = Vec::new();
+                    let mut args: Vec<Arg> = Vec::new();
+                    if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+                        args.push(Arg::Text(like_pattern(q)));
+                        let n_like = args.len();
+                        let digits: String = q.chars().filter(char::is_ascii_digit).collect();
+                        if digits.len() >= 4 {
+                            args.push(Arg::Text(format!("%{digits}%")));
+                            conditions.push(format!("(search_name LIKE ${n_like} ESCAPE '\\' OR phone LIKE ${})", args.len()));
+                        } else {
+                            conditions.push(format!("search_name LIKE ${n_like} ESCAPE '\\'"));
+                        }
+                    }
+                    if let Some(status) = filter.status {
+                        args.push(Arg::Text(status.as_str().to_string()));
+                        conditions.push(format!("status = ${}", args.len()));
+                    }
+                    if let Some(before_id) = filter.before_id {
+                        args.push(Arg::Id(before_id));
+                        conditions.push(format!("id < ${}", args.len()));
+                    }
+                    let limit = filter.limit.clamp(1, 500);
+                    args.push(Arg::Int(limit + 1));
+                    let where_clause =
+                        if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) };
+                    let sql = format!("SELECT {INQUIRY_COLUMNS} FROM inquiries {where_clause} ORDER BY id DESC LIMIT ${}", args.len());
+                    let rows = bind_all(::sqlx::query(&sql), &args).fetch_all(self.pool()).await.map_err(db_err)?;
+                    let mut items = rows.iter().map(inquiry_from_row).collect::<StoreResult<Vec<_>>>()?;
+                    let has_more = items.len() > usize::try_from(limit).unwrap_or(usize::MAX);
+                    items.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+                    load_inquiry_substances(self.pool(), &mut items).await?;
+                    let next_cursor = if has_more { items.last().map(|i| i.id.to_string()) } else { None };
+                    Ok(Page { items, next_cursor })
+                }
+
+                async fn update_inquiry(
+                    &self,
+                    id: Uuid,
+                    expected_version: i64,
+                    change: &InquiryChange,
+                    now: DateTime<Utc>,
+                    audit: &AuditEvent,
+                ) -> StoreResult<Inquiry> {
+                    let mut tx = self.begin_write().await.map_err(db_err)?;
+                    claim_inquiry_version(&mut tx, id, expected_version, now).await?;
+                    ::sqlx::query("UPDATE inquiries SET status = $1, close_reason = $2, assigned_to = $3 WHERE id = $4")
+                        .bind(change.status.as_str())
+                        .bind(change.close_reason.map(|r| r.as_str()))
+                        .bind(change.assigned_to)
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                    insert_audit(&mut tx, audit).await?;
+                    let updated = fetch_inquiry_in(&mut tx, id).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(updated)
+                }
+
+                async fn add_inquiry_call(
+                    &self,
+                    call: &InquiryCall,
+                    new_status: Option<InquiryStatus>,
+                    now: DateTime<Utc>,
+                    audit: &AuditEvent,
+                ) -> StoreResult<Inquiry> {
+                    let mut tx = self.begin_write().await.map_err(db_err)?;
+                    ::sqlx::query(
+                        "INSERT INTO inquiry_calls (id, inquiry_id, called_at, direction, outcome, note, user_id) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    )
+                    .bind(call.id)
+                    .bind(call.inquiry_id)
+                    .bind(call.called_at)
+                    .bind(call.direction.as_str())
+                    .bind(call.outcome.as_str())
+                    .bind(&call.note)
+                    .bind(call.user_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                    let res = ::sqlx::query(
+                        "UPDATE inquiries SET version = version + 1, updated_at = $1, status = COALESCE($2, status), \
+                         last_contact_at = CASE WHEN last_contact_at IS NULL OR last_contact_at < $3 THEN $3 ELSE last_contact_at END \
+                         WHERE id = $4",
+                    )
+                    .bind(now)
+                    .bind(new_status.map(|s| s.as_str()))
+                    .bind(call.called_at)
+                    .bind(call.inquiry_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                    if res.rows_affected() == 0 {
+                        return Err(StoreError::NotFound);
+                    }
+                    insert_audit(&mut tx, audit).await?;
+                    let updated = fetch_inquiry_in(&mut tx, call.inquiry_id).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(updated)
+                }
+
+                async fn convert_inquiry(
+                    &self,
+                    id: Uuid,
+                    expected_version: i64,
+                    patient: &NewPatient,
+                    patient_audit: &AuditEvent,
+                    inquiry_audit: &AuditEvent,
+                ) -> StoreResult<(Inquiry, Patient)> {
+                    let mut tx = self.begin_write().await.map_err(db_err)?;
+                    claim_inquiry_version(&mut tx, id, expected_version, patient.created_at).await?;
+                    let created = insert_patient(&mut tx, patient).await?;
+                    ::sqlx::query("UPDATE inquiries SET status = $1, patient_id = $2, close_reason = NULL WHERE id = $3")
+                        .bind(InquiryStatus::Converted.as_str())
+                        .bind(patient.id)
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                    insert_audit(&mut tx, patient_audit).await?;
+                    insert_audit(&mut tx, inquiry_audit).await?;
+                    let inquiry = fetch_inquiry_in(&mut tx, id).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok((inquiry, created))
                 }
 
                 async fn append_audit(&self, events: &[AuditEvent]) -> StoreResult<()> {

@@ -21,7 +21,7 @@ macro_rules! conformance_tests {
             sites, users_and_credentials, sessions, disabling_and_password_changes_end_sessions,
             patients_create_read_update, patient_list_search_and_paging, duplicate_candidates,
             audit_commits_with_each_change, audit_list_filters_and_paging, sealing_builds_a_verifiable_chain,
-            concurrent_sealers_never_fork_the_chain);
+            concurrent_sealers_never_fork_the_chain, inquiries_queue_calls_and_conversion);
     };
     (@each $make:path, $($name:ident),+) => {
         $(
@@ -415,4 +415,90 @@ pub async fn concurrent_sealers_never_fork_the_chain<S: Store>(store: S) {
     let report = verify_chain(&store, t0(), Duration::minutes(1)).await.unwrap();
     assert_eq!(report.n_sealed, 120);
     assert!(!report.unsealed_waiting);
+}
+
+fn inquiry_details(name: &str, phone: Option<&str>) -> clinic_domain::inquiry::InquiryDetails {
+    clinic_domain::inquiry::InquiryDetails {
+        name: name.into(),
+        phone: phone.map(str::to_string),
+        email: None,
+        substances: vec![Substance::Cocaine, Substance::Alcohol],
+        preferred_contact_time: Some("evenings".into()),
+        contact_channel: clinic_domain::inquiry::ContactChannel::Phone,
+        message: None,
+    }
+}
+
+pub async fn inquiries_queue_calls_and_conversion<S: Store>(store: S) {
+    use clinic_domain::inquiry::{CallDirection, CallOutcome, CloseReason, InquiryCall, InquiryStatus};
+    let site = store.ensure_site(&site()).await.unwrap();
+    let worker = new_user(&store, "frontdesk", Role::Frontdesk).await;
+    let mut ids = Vec::new();
+    for (idx, name) in ["Sam Rivers", "Alex Moss", "Jo Park"].iter().enumerate() {
+        let id = Uuid::now_v7();
+        let new = NewInquiry {
+            id,
+            site_id: site.id,
+            details: inquiry_details(name, Some(&format!("55501001{idx:02}"))),
+            created_at: t0() + Duration::minutes(i64::try_from(idx).unwrap_or(0)),
+        };
+        let created = store.create_inquiry(&new, &event(AuditAction::InquiryCreate, AuditTarget::resource("inquiry", id.to_string()), t0())).await.unwrap();
+        assert_eq!(created.status, InquiryStatus::New);
+        assert_eq!(created.version, 1);
+        assert_eq!(created.details.substances, vec![Substance::Alcohol, Substance::Cocaine]);
+        ids.push(id);
+    }
+    // Newest first; search by name or phone digits; filter by status; paging.
+    let list = |filter: InquiryFilter| {
+        let store = store.clone();
+        async move { store.list_inquiries(&filter).await.unwrap() }
+    };
+    let names = |page: &Page<clinic_domain::inquiry::Inquiry>| page.items.iter().map(|i| i.details.name.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&list(InquiryFilter { limit: 50, ..Default::default() }).await), ["Jo Park", "Alex Moss", "Sam Rivers"]);
+    assert_eq!(names(&list(InquiryFilter { q: Some("moss".into()), limit: 50, ..Default::default() }).await), ["Alex Moss"]);
+    assert_eq!(names(&list(InquiryFilter { q: Some("010-0102".into()), limit: 50, ..Default::default() }).await), ["Jo Park"]);
+    let first_page = list(InquiryFilter { limit: 2, ..Default::default() }).await;
+    let cursor = Uuid::try_parse(first_page.next_cursor.as_deref().unwrap()).unwrap();
+    assert_eq!(names(&list(InquiryFilter { limit: 2, before_id: Some(cursor), ..Default::default() }).await), ["Sam Rivers"]);
+
+    // A call moves it to contacted and records the last contact.
+    let call = InquiryCall {
+        id: Uuid::now_v7(),
+        inquiry_id: ids[0],
+        called_at: t0() + Duration::hours(2),
+        direction: CallDirection::Outbound,
+        outcome: CallOutcome::Reached,
+        note: Some("will call back".into()),
+        user_id: Some(worker.id),
+    };
+    let audit = event(AuditAction::InquiryCall, AuditTarget::resource("inquiry", ids[0].to_string()), t0());
+    let after_call = store.add_inquiry_call(&call, Some(InquiryStatus::Contacted), t0() + Duration::hours(2), &audit).await.unwrap();
+    assert_eq!(after_call.status, InquiryStatus::Contacted);
+    assert_eq!(after_call.version, 2);
+    assert_eq!(after_call.last_contact_at, Some(call.called_at));
+    let record = store.get_inquiry(ids[0]).await.unwrap();
+    assert_eq!(record.calls, vec![call]);
+    assert_eq!(record.inquiry, after_call);
+    assert_eq!(list(InquiryFilter { status: Some(InquiryStatus::Contacted), limit: 50, ..Default::default() }).await.items.len(), 1);
+
+    // Closing with a reason; a stale version is refused.
+    let change = InquiryChange { status: InquiryStatus::Closed, close_reason: Some(CloseReason::Unreachable), assigned_to: Some(worker.id) };
+    let audit = event(AuditAction::InquiryUpdate, AuditTarget::resource("inquiry", ids[1].to_string()), t0());
+    let closed = store.update_inquiry(ids[1], 1, &change, t0(), &audit).await.unwrap();
+    assert_eq!((closed.status, closed.close_reason, closed.assigned_to, closed.version), (InquiryStatus::Closed, Some(CloseReason::Unreachable), Some(worker.id), 2));
+    assert!(matches!(store.update_inquiry(ids[1], 1, &change, t0(), &audit).await, Err(StoreError::StaleVersion { current: 2 })));
+    assert!(matches!(store.update_inquiry(Uuid::now_v7(), 1, &change, t0(), &audit).await, Err(StoreError::NotFound)));
+
+    // Conversion creates the patient and links it, atomically.
+    let patient = NewPatient { id: Uuid::now_v7(), site_id: site.id, details: details("Sam", "Rivers", (1985, 5, 5)), created_at: t0() };
+    let patient_audit = event(AuditAction::PatientCreate, AuditTarget::patient(patient.id), t0());
+    let inquiry_audit = event(AuditAction::InquiryConvert, AuditTarget::resource("inquiry", ids[0].to_string()), t0());
+    assert!(matches!(store.convert_inquiry(ids[0], 1, &patient, &patient_audit, &inquiry_audit).await, Err(StoreError::StaleVersion { .. })));
+    assert_eq!(store.count_patients().await.unwrap(), 0, "a refused conversion creates no patient");
+    let (converted, created) = store.convert_inquiry(ids[0], 2, &patient, &patient_audit, &inquiry_audit).await.unwrap();
+    assert_eq!(converted.status, InquiryStatus::Converted);
+    assert_eq!(converted.patient_id, Some(created.id));
+    assert_eq!(store.get_patient(created.id).await.unwrap(), created);
+    let actions: Vec<String> = store.list_audit(&AuditFilter { limit: 3, ..Default::default() }).await.unwrap().items.into_iter().map(|e| e.action).collect();
+    assert_eq!(actions[..2], ["inquiry.convert".to_string(), "patient.create".to_string()]);
 }

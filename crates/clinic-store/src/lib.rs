@@ -10,13 +10,14 @@ use std::future::Future;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use clinic_domain::audit::{AuditEvent, ChainLink};
+use clinic_domain::inquiry::{Inquiry, InquiryCall, InquiryStatus};
 use clinic_domain::patient::{Patient, PatientDetails, PatientStatus};
 use uuid::Uuid;
 
 use crate::error::StoreError;
 use crate::records::{
-    AuditFilter, ChainHead, NewPatient, NewSession, NewUser, Page, PatientFilter, SessionRecord, Site, User,
-    UserCredential,
+    AuditFilter, ChainHead, InquiryChange, InquiryFilter, InquiryRecord, NewInquiry, NewPatient, NewSession, NewUser, Page,
+    PatientFilter, SessionRecord, Site, User, UserCredential,
 };
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -71,6 +72,27 @@ pub trait Store: Clone + Send + Sync + 'static {
     fn count_patients(&self) -> impl Future<Output = StoreResult<i64>> + Send;
     /// How many patients are in each status (statuses with none are left out).
     fn patient_status_counts(&self) -> impl Future<Output = StoreResult<Vec<(PatientStatus, i64)>>> + Send;
+
+    // Inquiries.
+    fn create_inquiry(&self, inquiry: &NewInquiry, audit: &AuditEvent) -> impl Future<Output = StoreResult<Inquiry>> + Send;
+    fn get_inquiry(&self, id: Uuid) -> impl Future<Output = StoreResult<InquiryRecord>> + Send;
+    /// Newest first.
+    fn list_inquiries(&self, filter: &InquiryFilter) -> impl Future<Output = StoreResult<Page<Inquiry>>> + Send;
+    /// Fails with `StaleVersion` when the stored version is not `expected_version`.
+    fn update_inquiry(&self, id: Uuid, expected_version: i64, change: &InquiryChange, now: DateTime<Utc>, audit: &AuditEvent)
+        -> impl Future<Output = StoreResult<Inquiry>> + Send;
+    /// Logs a call, sets the inquiry's last contact and, when given, its new status.
+    fn add_inquiry_call(&self, call: &InquiryCall, new_status: Option<InquiryStatus>, now: DateTime<Utc>, audit: &AuditEvent)
+        -> impl Future<Output = StoreResult<Inquiry>> + Send;
+    /// Creates the patient and marks the inquiry converted and linked, in one transaction.
+    fn convert_inquiry(
+        &self,
+        id: Uuid,
+        expected_version: i64,
+        patient: &NewPatient,
+        patient_audit: &AuditEvent,
+        inquiry_audit: &AuditEvent,
+    ) -> impl Future<Output = StoreResult<(Inquiry, Patient)>> + Send;
 
     // Audit.
     /// Appends audit events in one transaction (the group commit for reads).

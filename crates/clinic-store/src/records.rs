@@ -1,6 +1,7 @@
 //! What the store reads and writes besides the domain's own types.
 
 use chrono::{DateTime, Utc};
+use clinic_domain::inquiry::{CloseReason, Inquiry, InquiryCall, InquiryDetails, InquiryStatus};
 use clinic_domain::patient::{PatientDetails, PatientStatus};
 use clinic_domain::user::Role;
 use uuid::Uuid;
@@ -159,4 +160,37 @@ mod tests {
             assert_eq!(PatientCursor::decode(bad), None, "{bad}");
         }
     }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewInquiry {
+    pub id: Uuid,
+    pub site_id: Uuid,
+    pub details: InquiryDetails,
+    pub created_at: DateTime<Utc>,
+}
+
+/// An inquiry with its call log, oldest call first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InquiryRecord {
+    pub inquiry: Inquiry,
+    pub calls: Vec<InquiryCall>,
+}
+
+/// The queue fields a worker changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InquiryChange {
+    pub status: InquiryStatus,
+    pub close_reason: Option<CloseReason>,
+    pub assigned_to: Option<Uuid>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct InquiryFilter {
+    /// Part of the name, or a phone number's digits.
+    pub q: Option<String>,
+    pub status: Option<InquiryStatus>,
+    /// The id of the last inquiry of the previous page (newest first).
+    pub before_id: Option<Uuid>,
+    pub limit: i64,
 }
