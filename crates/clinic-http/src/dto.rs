@@ -272,3 +272,140 @@ impl UserDto {
         }
     }
 }
+
+/// An inquiry as the public form or staff send it.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InquiryWrite {
+    pub name: Option<String>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    /// Any of `alcohol`, `cocaine`, `opioids`, `stimulants`, `cannabis`, `sedatives`, `other`.
+    pub substances: Option<Vec<String>>,
+    pub preferred_contact_time: Option<String>,
+    /// `phone`, `sms` or `email`; default `phone` when a phone is given, else `email`.
+    pub contact_channel: Option<String>,
+    pub message: Option<String>,
+    /// Must be `true`.
+    pub consent_to_contact: Option<bool>,
+    /// Leave empty (a field people never see).
+    pub website: Option<String>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct CallDto {
+    pub id: Uuid,
+    pub called_at: DateTime<Utc>,
+    pub direction: String,
+    pub outcome: String,
+    pub note: Option<String>,
+    pub user_id: Option<Uuid>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct InquiryDto {
+    pub id: Uuid,
+    pub site_id: Uuid,
+    pub name: String,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub substances: Vec<String>,
+    pub preferred_contact_time: Option<String>,
+    pub contact_channel: String,
+    pub message: Option<String>,
+    pub consent_to_contact: bool,
+    /// `new`, `contacted`, `screening_booked`, `converted` or `closed`.
+    pub status: String,
+    pub close_reason: Option<String>,
+    pub assigned_to: Option<Uuid>,
+    pub patient_id: Option<Uuid>,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub last_contact_at: Option<DateTime<Utc>>,
+    /// The call log, oldest first (on a single inquiry only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub calls: Option<Vec<CallDto>>,
+}
+
+impl InquiryDto {
+    pub fn from_inquiry(inquiry: &clinic_domain::inquiry::Inquiry, calls: Option<&[clinic_domain::inquiry::InquiryCall]>) -> InquiryDto {
+        let d = &inquiry.details;
+        InquiryDto {
+            id: inquiry.id,
+            site_id: inquiry.site_id,
+            name: d.name.clone(),
+            phone: d.phone.clone(),
+            email: d.email.clone(),
+            substances: d.substances.iter().map(|s| s.as_str().to_string()).collect(),
+            preferred_contact_time: d.preferred_contact_time.clone(),
+            contact_channel: d.contact_channel.as_str().to_string(),
+            message: d.message.clone(),
+            // Stored inquiries all had consent: the domain refuses one without it.
+            consent_to_contact: true,
+            status: inquiry.status.as_str().to_string(),
+            close_reason: inquiry.close_reason.map(|r| r.as_str().to_string()),
+            assigned_to: inquiry.assigned_to,
+            patient_id: inquiry.patient_id,
+            version: inquiry.version,
+            created_at: inquiry.created_at,
+            updated_at: inquiry.updated_at,
+            last_contact_at: inquiry.last_contact_at,
+            calls: calls.map(|calls| {
+                calls
+                    .iter()
+                    .map(|c| CallDto {
+                        id: c.id,
+                        called_at: c.called_at,
+                        direction: c.direction.as_str().to_string(),
+                        outcome: c.outcome.as_str().to_string(),
+                        note: c.note.clone(),
+                        user_id: c.user_id,
+                    })
+                    .collect()
+            }),
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InquiryListQuery {
+    pub q: Option<String>,
+    pub status: Option<String>,
+    pub cursor: Option<String>,
+    pub limit: Option<i64>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InquiryPatch {
+    pub status: Option<String>,
+    /// Required when closing: `not_interested`, `unreachable`, `not_eligible`, `referred_elsewhere`, `duplicate`, `spam`, `other`.
+    pub close_reason: Option<String>,
+    /// A staff username; empty to unassign.
+    pub assigned_to: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CallWrite {
+    /// `outbound` (default) or `inbound`.
+    pub direction: Option<String>,
+    /// `reached`, `left_message`, `no_answer`, `wrong_number` or `screening_booked`.
+    pub outcome: Option<String>,
+    pub note: Option<String>,
+    /// RFC 3339; defaults to now.
+    pub called_at: Option<String>,
+}
+
+/// What converting needs beyond the inquiry: the date of birth at least.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConvertWrite {
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    pub date_of_birth: Option<String>,
+    pub sex_at_birth: Option<String>,
+    pub confirm_not_duplicate: Option<bool>,
+}

@@ -27,6 +27,7 @@ pub enum ErrorCode {
     PreconditionRequired,
     PreconditionFailed,
     Throttled,
+    SpamSuspected,
     Unavailable,
     Internal,
 }
@@ -51,6 +52,7 @@ impl ErrorCode {
             ErrorCode::PreconditionRequired => "precondition_required",
             ErrorCode::PreconditionFailed => "precondition_failed",
             ErrorCode::Throttled => "throttled",
+            ErrorCode::SpamSuspected => "spam_suspected",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::Internal => "internal",
         }

@@ -5,6 +5,7 @@ pub mod dto;
 pub mod error;
 pub mod extract;
 pub mod pages;
+pub mod rate_limit;
 pub mod routes;
 
 use std::sync::Arc;
@@ -34,6 +35,7 @@ pub struct AppState<S: Store> {
     pub clinic: Clinic<S>,
     pub config: Arc<HttpConfig>,
     pub openapi: Arc<serde_json::Value>,
+    pub limiter: Arc<rate_limit::SubmissionLimiter>,
 }
 
 /// The application: its router and the declaration of every route in it.
@@ -50,9 +52,11 @@ pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; 
 pub fn app<S: Store>(clinic: Clinic<S>, config: HttpConfig) -> App {
     // The OpenAPI document is built from the same declarations as the router;
     // a first pass collects them with a placeholder document.
-    let placeholder = AppState { clinic: clinic.clone(), config: Arc::new(config.clone()), openapi: Arc::new(serde_json::Value::Null) };
+    let limiter = Arc::new(rate_limit::SubmissionLimiter::default());
+    let placeholder =
+        AppState { clinic: clinic.clone(), config: Arc::new(config.clone()), openapi: Arc::new(serde_json::Value::Null), limiter: limiter.clone() };
     let (_, specs) = declare(RouteTable::new(placeholder)).finish();
-    let state = AppState { clinic, config: Arc::new(config), openapi: Arc::new(api::openapi::build(&specs)) };
+    let state = AppState { clinic, config: Arc::new(config), openapi: Arc::new(api::openapi::build(&specs)), limiter };
     let (router, routes) = declare(RouteTable::new(state.clone())).finish();
     let router = router
         .fallback(not_found)

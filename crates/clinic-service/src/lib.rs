@@ -4,6 +4,7 @@ pub mod audit;
 pub mod audit_writer;
 pub mod auth;
 pub mod data;
+pub mod inquiries;
 pub mod error;
 pub mod patients;
 pub mod sealer;

@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod inquiries;
 pub mod openapi;
 pub mod patients;
 
@@ -69,6 +70,60 @@ pub fn routes<S: Store>(table: RouteTable<S>) -> RouteTable<S> {
                 ..RouteSpec::api("PATCH", "/api/v1/patients/{id}", Access::Permission(Permission::PatientUpdate), "Change a patient (JSON merge patch); needs If-Match")
             },
             patch(patients::update::<S>),
+        )
+        .add(
+            RouteSpec {
+                request: Some(schema::<InquiryWrite>),
+                response: Some(schema::<InquiryDto>),
+                success_status: 201,
+                ..RouteSpec::api("POST", "/api/v1/inquiries", Access::Public, "Send an inquiry (rate-limited per client unless signed in)")
+            },
+            post(inquiries::create::<S>),
+        )
+        .add(
+            RouteSpec {
+                query: &[
+                    ("q", "part of a name, or phone digits"),
+                    ("status", "new, contacted, screening_booked, converted or closed (default: every status)"),
+                    ("cursor", "next_cursor of the previous page"),
+                    ("limit", "page size, 1 to 500 (default 50)"),
+                ],
+                response: Some(schema::<ListResponse<InquiryDto>>),
+                ..RouteSpec::api("GET", "/api/v1/inquiries", Access::Permission(Permission::InquiryRead), "The inquiry queue, newest first")
+            },
+            get(inquiries::list::<S>),
+        )
+        .add(
+            RouteSpec {
+                response: Some(schema::<InquiryDto>),
+                ..RouteSpec::api("GET", "/api/v1/inquiries/{id}", Access::Permission(Permission::InquiryRead), "An inquiry with its call log")
+            },
+            get(inquiries::read::<S>),
+        )
+        .add(
+            RouteSpec {
+                request: Some(schema::<InquiryPatch>),
+                response: Some(schema::<InquiryDto>),
+                ..RouteSpec::api("PATCH", "/api/v1/inquiries/{id}", Access::Permission(Permission::InquiryManage), "Change status, close reason or assignment; needs If-Match")
+            },
+            patch(inquiries::update::<S>),
+        )
+        .add(
+            RouteSpec {
+                request: Some(schema::<CallWrite>),
+                response: Some(schema::<InquiryDto>),
+                success_status: 201,
+                ..RouteSpec::api("POST", "/api/v1/inquiries/{id}/calls", Access::Permission(Permission::InquiryManage), "Log a phone call")
+            },
+            post(inquiries::log_call::<S>),
+        )
+        .add(
+            RouteSpec {
+                request: Some(schema::<ConvertWrite>),
+                success_status: 201,
+                ..RouteSpec::api("POST", "/api/v1/inquiries/{id}/convert", Access::Permission(Permission::InquiryManage), "Register the person as a patient (duplicate check); needs If-Match")
+            },
+            post(inquiries::convert::<S>),
         )
         .add(
             RouteSpec {

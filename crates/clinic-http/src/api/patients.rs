@@ -91,7 +91,7 @@ pub fn merge_patch(target: &mut serde_json::Value, patch: &serde_json::Value) {
     }
 }
 
-fn expected_version(headers: &HeaderMap) -> Result<i64, ApiError> {
+pub fn expected_version(headers: &HeaderMap) -> Result<i64, ApiError> {
     let value = headers.get(header::IF_MATCH).ok_or_else(|| {
         ApiError::field(
             StatusCode::PRECONDITION_REQUIRED,

@@ -19,6 +19,12 @@ const PATIENT_DATA_ROUTES: &[(&str, &str)] = &[
     ("GET", "/patients/{id}"),
     ("POST", "/patients"),
     ("GET", "/patients/new"),
+    ("POST", "/api/v1/inquiries"),
+    ("GET", "/api/v1/inquiries"),
+    ("GET", "/api/v1/inquiries/{id}"),
+    ("PATCH", "/api/v1/inquiries/{id}"),
+    ("POST", "/api/v1/inquiries/{id}/calls"),
+    ("POST", "/api/v1/inquiries/{id}/convert"),
 ];
 
 crate::backend_tests!(every_patient_data_route_writes_its_audit_event, the_audit_log_is_for_admins_and_filters);
@@ -29,8 +35,10 @@ async fn every_patient_route_is_covered_here() {
     for route in &app.routes {
         let touches_patients = matches!(
             route.access,
-            Access::Permission(Permission::PatientRead | Permission::PatientCreate | Permission::PatientUpdate)
-        );
+            Access::Permission(
+                Permission::PatientRead | Permission::PatientCreate | Permission::PatientUpdate | Permission::InquiryRead | Permission::InquiryManage
+            )
+        ) || route.path.contains("inquir");
         if touches_patients {
             assert!(
                 PATIENT_DATA_ROUTES.contains(&(route.method, route.path)),

@@ -49,6 +49,12 @@ const MATRIX: &[(&str, &str, Allowed)] = &[
     ("PATCH", "/api/v1/patients/{id}", Allowed::Roles(REGISTRARS)),
     ("GET", "/api/v1/audit", Allowed::Roles(&[Admin])),
     ("GET", "/api/v1/users", Allowed::Roles(&[Admin])),
+    ("POST", "/api/v1/inquiries", Allowed::Public),
+    ("GET", "/api/v1/inquiries", Allowed::Roles(CHART_READERS)),
+    ("GET", "/api/v1/inquiries/{id}", Allowed::Roles(CHART_READERS)),
+    ("PATCH", "/api/v1/inquiries/{id}", Allowed::Roles(REGISTRARS)),
+    ("POST", "/api/v1/inquiries/{id}/calls", Allowed::Roles(REGISTRARS)),
+    ("POST", "/api/v1/inquiries/{id}/convert", Allowed::Roles(REGISTRARS)),
 ];
 
 crate::backend_tests!(every_route_answers_as_the_matrix_says);
@@ -66,10 +72,14 @@ async fn the_matrix_lists_exactly_the_routes_of_the_router() {
     assert!(stale.is_empty(), "matrix rows with no route: {stale:?}");
 }
 
-fn request_for<S: Store>(method: &str, path: &str, patient_id: &str, _app: &TestApp<S>) -> crate::helpers::Req {
-    let uri = path.replace("{id}", patient_id);
+fn request_for<S: Store>(method: &str, path: &str, ids: &(String, String), _app: &TestApp<S>) -> crate::helpers::Req {
+    let (patient_id, inquiry_id) = ids;
+    let uri = if path.contains("/inquiries/") { path.replace("{id}", inquiry_id) } else { path.replace("{id}", patient_id) };
     let r = req(method, &uri);
     match (method, path) {
+        ("POST", "/api/v1/inquiries") => r.json(crate::inquiries::inquiry_body("Matrix Person")),
+        ("POST", "/api/v1/inquiries/{id}/calls") => r.json(serde_json::json!({ "outcome": "no_answer" })),
+        ("POST", "/api/v1/inquiries/{id}/convert") => r.header("if-match", "\"999\"").json(serde_json::json!({ "date_of_birth": "1990-01-01" })),
         ("POST", "/api/v1/patients") => r.json(patient_body("Matrix", "Test", "1990-05-05")),
         ("PATCH", _) => r.header("if-match", "\"999\"").json(serde_json::json!({ "status": "eligible" })),
         ("POST", "/api/v1/auth/login") => r.json(serde_json::json!({ "username": "nurse", "password": crate::helpers::PASSWORD })),
@@ -83,6 +93,8 @@ async fn every_route_answers_as_the_matrix_says<S: Store>(store: S) {
     let registrar = app.login("frontdesk").await;
     let patient = app.create_patient(&registrar, patient_body("Ana", "Matrix", "1980-01-01")).await;
     let patient_id = patient["id"].as_str().unwrap().to_string();
+    let inquiry = app.send(req("POST", "/api/v1/inquiries").token(&registrar).json(crate::inquiries::inquiry_body("Queue Person"))).await.json();
+    let ids = (patient_id, inquiry["id"].as_str().unwrap().to_string());
     let mut tokens = std::collections::HashMap::new();
     for role in Role::ALL {
         tokens.insert(role, app.login(role.as_str()).await);
@@ -91,7 +103,7 @@ async fn every_route_answers_as_the_matrix_says<S: Store>(store: S) {
     for (method, path, allowed) in MATRIX {
         let is_api = path.starts_with("/api/");
         // Signed out.
-        let res = app.send(request_for(method, path, &patient_id, &app)).await;
+        let res = app.send(request_for(method, path, &ids, &app)).await;
         match allowed {
             Allowed::Public => assert!(!matches!(res.status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN), "{method} {path} signed out: {}", res.status),
             Allowed::Roles(_) if is_api => assert_eq!(res.status, StatusCode::UNAUTHORIZED, "{method} {path} signed out"),
@@ -104,7 +116,7 @@ async fn every_route_answers_as_the_matrix_says<S: Store>(store: S) {
         for role in Role::ALL {
             // Signing out ends the session, so those routes get a session of their own.
             let token = if path.ends_with("logout") { app.login(role.as_str()).await } else { tokens[&role].clone() };
-            let res = app.send(request_for(method, path, &patient_id, &app).token(&token)).await;
+            let res = app.send(request_for(method, path, &ids, &app).token(&token)).await;
             let may = match allowed {
                 Allowed::Public => true,
                 Allowed::Roles(roles) => roles.contains(&role),

@@ -5,4 +5,5 @@ mod auth;
 mod authz;
 mod conventions;
 mod helpers;
+mod inquiries;
 mod patients;
