@@ -135,6 +135,7 @@ impl<S: Store> Clinic<S> {
             let done = u64::try_from(idx + 1).unwrap_or(u64::MAX);
             progress(done, u64::try_from(N_DEMO_PATIENTS).unwrap_or(u64::MAX));
         }
+        self.seed_demo_inquiries(&actor, &site).await?;
         let event = AuditEvent::new(
             Uuid::now_v7(),
             crate::now(),
@@ -142,10 +143,124 @@ impl<S: Store> Clinic<S> {
             AuditAction::Seed,
             AuditTarget::none("system"),
             Outcome::Success,
-            Some(serde_json::json!({ "n_users": DEMO_ACCOUNTS.len(), "n_patients": N_DEMO_PATIENTS }).to_string()),
+            Some(serde_json::json!({ "n_users": DEMO_ACCOUNTS.len(), "n_patients": N_DEMO_PATIENTS, "n_inquiries": N_DEMO_INQUIRIES }).to_string()),
         );
         self.audit_writer().record(vec![event]).await?;
         Ok(SeedOutcome::Seeded { n_users: DEMO_ACCOUNTS.len(), n_patients: N_DEMO_PATIENTS })
+    }
+}
+
+pub const N_DEMO_INQUIRIES: usize = 20;
+
+impl<S: Store> Clinic<S> {
+    /// Twenty inquiries spread over every status, with call logs, created
+    /// over the past two weeks so some are overdue.
+    async fn seed_demo_inquiries(&self, actor: &Actor, site: &Site) -> Result<(), ServiceError> {
+        use clinic_domain::inquiry::{CallDirection, CallOutcome, CloseReason, InquiryCall, InquiryDetails, InquiryInput, InquiryStatus};
+        use clinic_store::records::{InquiryChange, NewInquiry};
+        let names = [
+            "Chris Nolan", "Pat Quinn", "Robin Shah", "Taylor Young", "Morgan Lee", "Jamie Ortiz", "Casey Wright", "Drew Patel",
+            "Alexis Kim", "Sky Romero", "Reese Clark", "Kendall Hall", "Quinn Foster", "Rowan Diaz", "Emery Walsh", "Finley Ross",
+            "Harper Cole", "Jules Moreno", "Logan Reid", "Sage Turner",
+        ];
+        let statuses = [
+            InquiryStatus::New, InquiryStatus::New, InquiryStatus::New, InquiryStatus::New, InquiryStatus::New, InquiryStatus::New,
+            InquiryStatus::Contacted, InquiryStatus::Contacted, InquiryStatus::Contacted, InquiryStatus::Contacted,
+            InquiryStatus::ScreeningBooked, InquiryStatus::ScreeningBooked, InquiryStatus::ScreeningBooked,
+            InquiryStatus::Converted, InquiryStatus::Converted, InquiryStatus::Converted,
+            InquiryStatus::Closed, InquiryStatus::Closed, InquiryStatus::Closed, InquiryStatus::Closed,
+        ];
+        let substances = ["alcohol", "cocaine", "opioids", "stimulants", "alcohol", "cannabis", "sedatives"];
+        let channels = ["phone", "sms", "email"];
+        let reasons = [CloseReason::NotInterested, CloseReason::Unreachable, CloseReason::ReferredElsewhere, CloseReason::NotEligible];
+        let now = crate::now();
+        for (idx, (name, status)) in names.iter().zip(statuses).enumerate() {
+            let n = i64::try_from(idx).unwrap_or(0);
+            let input = InquiryInput {
+                name: Some((*name).to_string()),
+                phone: Some(format!("555-010-{:04}", 3000 + idx)),
+                email: Some(format!("{}@example.org", name.to_lowercase().replace(' ', "."))),
+                substances: vec![substances[idx % substances.len()].to_string()],
+                preferred_contact_time: Some(if idx % 2 == 0 { "weekday mornings" } else { "after 5 pm" }.to_string()),
+                contact_channel: Some(channels[idx % channels.len()].to_string()),
+                message: (idx % 3 == 0).then(|| "I would like to know if this could help me.".to_string()),
+                consent_to_contact: Some(true),
+            };
+            let details = InquiryDetails::parse(&input)?;
+            // New ones range from a few hours to several days old, so some are overdue.
+            let created_at = now - chrono::Duration::hours(3 + n * 19);
+            let id = Uuid::now_v7();
+            let event = AuditEvent::new(Uuid::now_v7(), created_at, actor, AuditAction::InquiryCreate, AuditTarget::resource("inquiry", id.to_string()), Outcome::Success, None);
+            let created = self.store().create_inquiry(&NewInquiry { id, site_id: site.id, details, created_at }, &event).await?;
+            let mut version = created.version;
+            let call = |outcome: CallOutcome, hours: i64, note: &str| InquiryCall {
+                id: Uuid::now_v7(),
+                inquiry_id: id,
+                called_at: created_at + chrono::Duration::hours(hours),
+                direction: if outcome == CallOutcome::ScreeningBooked { CallDirection::Inbound } else { CallDirection::Outbound },
+                outcome,
+                note: Some(note.to_string()),
+                user_id: None,
+            };
+            let mut calls = Vec::new();
+            match status {
+                InquiryStatus::New => {
+                    if idx == 1 {
+                        calls.push((call(CallOutcome::NoAnswer, 1, "no voicemail set up"), None));
+                    }
+                }
+                InquiryStatus::Contacted => {
+                    calls.push((call(CallOutcome::LeftMessage, 2, "left a neutral message"), None));
+                    calls.push((call(CallOutcome::Reached, 20, "interested; will check work schedule"), Some(InquiryStatus::Contacted)));
+                }
+                InquiryStatus::ScreeningBooked | InquiryStatus::Converted => {
+                    calls.push((call(CallOutcome::Reached, 4, "explained the program"), Some(InquiryStatus::Contacted)));
+                    calls.push((call(CallOutcome::ScreeningBooked, 26, "screening visit booked"), Some(InquiryStatus::ScreeningBooked)));
+                }
+                InquiryStatus::Closed => {
+                    calls.push((call(CallOutcome::NoAnswer, 3, "no answer"), None));
+                    calls.push((call(CallOutcome::WrongNumber, 30, "number not in service"), None));
+                }
+            }
+            for (call, new_status) in calls {
+                let event = AuditEvent::new(Uuid::now_v7(), call.called_at, actor, AuditAction::InquiryCall, AuditTarget::resource("inquiry", id.to_string()), Outcome::Success, None);
+                version = self.store().add_inquiry_call(&call, new_status, call.called_at, &event).await?.version;
+            }
+            match status {
+                InquiryStatus::Closed => {
+                    let change = InquiryChange { status, close_reason: Some(reasons[idx % reasons.len()]), assigned_to: None };
+                    let event = AuditEvent::new(Uuid::now_v7(), now, actor, AuditAction::InquiryUpdate, AuditTarget::resource("inquiry", id.to_string()), Outcome::Success, None);
+                    self.store().update_inquiry(id, version, &change, now, &event).await?;
+                }
+                InquiryStatus::Converted => {
+                    let (given, family) = crate::inquiries::split_name(name);
+                    let patient_input = clinic_domain::patient::PatientInput {
+                        given_name: given,
+                        family_name: family,
+                        date_of_birth: Some(format!("{}-0{}-1{}", 1970 + n, 1 + n % 9, n % 10)),
+                        phone: input.phone.clone(),
+                        email: input.email.clone(),
+                        substances: input.substances.clone(),
+                        ..Default::default()
+                    };
+                    let details = PatientDetails::parse(&patient_input, Self::site_today(site))?;
+                    let patient = NewPatient { id: Uuid::now_v7(), site_id: site.id, details, created_at: now };
+                    let patient_event = AuditEvent::new(Uuid::now_v7(), now, actor, AuditAction::PatientCreate, AuditTarget::patient(patient.id), Outcome::Success, None);
+                    let inquiry_event = AuditEvent::new(
+                        Uuid::now_v7(),
+                        now,
+                        actor,
+                        AuditAction::InquiryConvert,
+                        AuditTarget { resource_type: "inquiry", resource_id: Some(id.to_string()), patient_id: Some(patient.id) },
+                        Outcome::Success,
+                        None,
+                    );
+                    self.store().convert_inquiry(id, version, &patient, &patient_event, &inquiry_event).await?;
+                }
+                _ => {}
+            }
+        }
+        Ok(())
     }
 }
 

@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod home;
+pub mod inquiries;
 pub mod login;
 pub mod patients;
 
@@ -18,7 +19,15 @@ use crate::routes::{Access, RouteSpec, RouteTable, CSRF_FIELD};
 
 pub fn routes<S: Store>(table: RouteTable<S>) -> RouteTable<S> {
     table
-        .add(RouteSpec::page("GET", "/", Access::Public, "The public site"), get(home::public_home))
+        .add(RouteSpec::page("GET", "/", Access::Public, "The public site and inquiry form"), get(home::public_home::<S>))
+        .add(RouteSpec::page("POST", "/inquire", Access::Public, "Send the public inquiry form"), post(inquiries::public_submit::<S>))
+        .add(RouteSpec::page("GET", "/inquiries", Access::Permission(Permission::InquiryRead), "The inquiry queue"), get(inquiries::queue::<S>))
+        .add(RouteSpec::page("GET", "/inquiries/new", Access::Permission(Permission::InquiryManage), "Record a phone inquiry"), get(inquiries::new_phone_form::<S>))
+        .add(RouteSpec::page("POST", "/inquiries", Access::Permission(Permission::InquiryManage), "Record a phone inquiry"), post(inquiries::staff_submit::<S>))
+        .add(RouteSpec::page("GET", "/inquiries/{id}", Access::Permission(Permission::InquiryRead), "An inquiry and its call log"), get(inquiries::show::<S>))
+        .add(RouteSpec::page("POST", "/inquiries/{id}/calls", Access::Permission(Permission::InquiryManage), "Log a call"), post(inquiries::log_call::<S>))
+        .add(RouteSpec::page("POST", "/inquiries/{id}/status", Access::Permission(Permission::InquiryManage), "Change an inquiry's status"), post(inquiries::change_status::<S>))
+        .add(RouteSpec::page("POST", "/inquiries/{id}/convert", Access::Permission(Permission::InquiryManage), "Register the person as a patient"), post(inquiries::convert::<S>))
         .add(RouteSpec::page("GET", "/static/app.css", Access::Public, "Stylesheet"), get(stylesheet))
         .add(RouteSpec::page("GET", "/favicon.ico", Access::Public, "Site icon"), get(favicon))
         .add(RouteSpec::page("GET", "/login", Access::Public, "Sign-in form"), get(login::form::<S>))
@@ -52,6 +61,7 @@ async fn favicon() -> Response {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Nav {
     Home,
+    Inquiries,
     Patients,
     Audit,
     None,
@@ -77,6 +87,7 @@ pub fn staff_page(principal: &Principal, site_name: &str, title: &str, nav: Nav,
                     a.brand href="/home" { (site_name) }
                     nav aria-label="Main" {
                         (link("/home", "Home", Nav::Home))
+                        @if role_allows(role, Permission::InquiryRead) { (link("/inquiries", "Inquiries", Nav::Inquiries)) }
                         @if role_allows(role, Permission::PatientRead) { (link("/patients", "Patients", Nav::Patients)) }
                         @if role_allows(role, Permission::AuditRead) { (link("/audit", "Audit log", Nav::Audit)) }
                     }

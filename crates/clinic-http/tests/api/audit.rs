@@ -25,6 +25,14 @@ const PATIENT_DATA_ROUTES: &[(&str, &str)] = &[
     ("PATCH", "/api/v1/inquiries/{id}"),
     ("POST", "/api/v1/inquiries/{id}/calls"),
     ("POST", "/api/v1/inquiries/{id}/convert"),
+    ("POST", "/inquire"),
+    ("GET", "/inquiries"),
+    ("GET", "/inquiries/new"),
+    ("POST", "/inquiries"),
+    ("GET", "/inquiries/{id}"),
+    ("POST", "/inquiries/{id}/calls"),
+    ("POST", "/inquiries/{id}/status"),
+    ("POST", "/inquiries/{id}/convert"),
 ];
 
 crate::backend_tests!(every_patient_data_route_writes_its_audit_event, the_audit_log_is_for_admins_and_filters);

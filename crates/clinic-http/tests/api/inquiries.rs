@@ -22,6 +22,7 @@ crate::backend_tests!(
     honeypot_and_rate_limit_stop_bots_not_staff,
     the_queue_follows_the_status_flow_and_logs_calls,
     conversion_registers_the_patient_with_the_duplicate_check,
+    the_pages_work_the_queue_and_are_audited,
 );
 
 async fn a_public_inquiry_is_stored_and_audited<S: Store>(store: S) {
@@ -189,4 +190,59 @@ async fn conversion_registers_the_patient_with_the_duplicate_check<S: Store>(sto
     assert_eq!(again.status, StatusCode::UNPROCESSABLE_ENTITY, "a converted inquiry cannot be converted again");
     let patient = app.send(req("GET", &format!("/api/v1/patients/{}", body["patient"]["id"].as_str().unwrap())).token(&staff)).await;
     assert_eq!(patient.status, StatusCode::OK);
+}
+
+const FORM: &str = "application/x-www-form-urlencoded";
+
+async fn the_pages_work_the_queue_and_are_audited<S: Store>(store: S) {
+    let app = spawn_app(store, DeploymentMode::Production).await;
+    let count = |action: &'static str| {
+        let app = &app;
+        async move { app.audit_events(AuditFilter { action: Some(action.into()), ..Default::default() }).await.len() }
+    };
+    // The public form: errors keep what was typed; the honeypot refuses; success confirms.
+    let missing = app.send(req("POST", "/inquire").raw("name=Lee+Page&phone=&email=", FORM)).await;
+    assert_eq!(missing.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(missing.text.contains("value=\"Lee Page\""), "the name is kept");
+    assert!(missing.text.contains("give a phone number or an email address"));
+    let bot = app.send(req("POST", "/inquire").raw("name=Bot&phone=5550100150&consent_to_contact=true&website=x", FORM)).await;
+    assert_eq!(bot.status, StatusCode::BAD_REQUEST);
+    let ok = app.send(req("POST", "/inquire").raw("name=Lee+Page&phone=555-010-0177&substances=opioids&consent_to_contact=true", FORM)).await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.text);
+    assert!(ok.text.contains("within one business day") && ok.text.contains("988"));
+    assert_eq!(count("inquiry.create").await, 1);
+
+    let staff = app.login("frontdesk").await;
+    let queue = app.send(req("GET", "/inquiries").token(&staff)).await;
+    assert!(queue.text.contains("Lee Page"));
+    assert_eq!(count("inquiry.list").await, 1);
+    let id = app.send(req("GET", "/api/v1/inquiries").token(&staff)).await.json()["items"][0]["id"].as_str().unwrap().to_string();
+    let page = app.send(req("GET", &format!("/inquiries/{id}")).token(&staff)).await;
+    assert!(page.text.contains("Log call") && page.text.contains("Register patient"));
+    let reads = count("inquiry.read").await;
+    assert!(reads >= 1);
+
+    let call = app.send(req("POST", &format!("/inquiries/{id}/calls")).token(&staff).raw("outcome=reached&direction=outbound&note=ok", FORM)).await;
+    assert_eq!(call.status, StatusCode::SEE_OTHER);
+    assert_eq!(count("inquiry.call").await, 1);
+    let status = app.send(req("POST", &format!("/inquiries/{id}/status")).token(&staff).raw("version=2&status=screening_booked&close_reason=", FORM)).await;
+    assert_eq!(status.status, StatusCode::SEE_OTHER, "{}", status.text);
+    assert_eq!(count("inquiry.update").await, 1);
+    let stale = app.send(req("POST", &format!("/inquiries/{id}/status")).token(&staff).raw("version=2&status=closed&close_reason=spam", FORM)).await;
+    assert_eq!(stale.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(stale.text.contains("changed by someone else"));
+    let no_dob = app.send(req("POST", &format!("/inquiries/{id}/convert")).token(&staff).raw("version=3&date_of_birth=", FORM)).await;
+    assert_eq!(no_dob.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let converted = app.send(req("POST", &format!("/inquiries/{id}/convert")).token(&staff).raw("version=3&date_of_birth=1979-03-04&sex_at_birth=male", FORM)).await;
+    assert_eq!(converted.status, StatusCode::SEE_OTHER, "{}", converted.text);
+    assert!(converted.header("location").unwrap().starts_with("/patients/"));
+    assert_eq!(count("inquiry.convert").await, 1);
+
+    // Staff record a phone inquiry through the form.
+    assert_eq!(app.send(req("GET", "/inquiries/new").token(&staff)).await.status, StatusCode::OK);
+    let phoned = app.send(req("POST", "/inquiries").token(&staff).raw("name=Phone+Caller&phone=5550100199&consent_to_contact=true", FORM)).await;
+    assert_eq!(phoned.status, StatusCode::SEE_OTHER, "{}", phoned.text);
+    assert_eq!(count("inquiry.create").await, 2);
+    let home = app.send(req("GET", "/home").token(&staff)).await;
+    assert!(home.text.contains("New inquiries to call back"));
 }
