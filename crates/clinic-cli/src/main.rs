@@ -252,7 +252,11 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             let _ = writeln!(out, "ketaclinic demo is running at http://{local}/");
             let _ = writeln!(out, "database: {}", path.display());
             if let SeedOutcome::Seeded { n_users, n_patients } = outcome {
-                let _ = writeln!(out, "seeded a demo clinic: {n_users} staff accounts, {n_patients} synthetic patients");
+                let _ = writeln!(
+                    out,
+                    "seeded a demo clinic: {n_users} staff accounts, {n_patients} synthetic patients, {} inquiries",
+                    clinic_service::seed::N_DEMO_INQUIRIES
+                );
             }
             let names: Vec<&str> = DEMO_ACCOUNTS.iter().map(|(name, _, _)| *name).collect();
             let _ = writeln!(out, "staff accounts (password \"demo\"): {}", names.join(", "));

@@ -2,6 +2,8 @@
 //! commands, audit verification and tampering, backups, graceful shutdown,
 //! and a crash (`kill -9`) under concurrent writers.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed step is a failed test.
+
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

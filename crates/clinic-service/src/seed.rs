@@ -174,7 +174,9 @@ impl<S: Store> Clinic<S> {
         let channels = ["phone", "sms", "email"];
         let reasons = [CloseReason::NotInterested, CloseReason::Unreachable, CloseReason::ReferredElsewhere, CloseReason::NotEligible];
         let now = crate::now();
-        for (idx, (name, status)) in names.iter().zip(statuses).enumerate() {
+        // Oldest first, so ids (UUIDv7, time-ordered) follow the received times as in real use.
+        let seeded: Vec<(usize, (&&str, InquiryStatus))> = names.iter().zip(statuses).enumerate().collect();
+        for (idx, (name, status)) in seeded.into_iter().rev() {
             let n = i64::try_from(idx).unwrap_or(0);
             let input = InquiryInput {
                 name: Some((*name).to_string()),

@@ -1,5 +1,7 @@
 //! The database itself refuses to change or delete audit events.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed step is a failed test.
+
 use clinic_domain::audit::{Actor, AuditAction, AuditEvent, AuditTarget, Outcome};
 use clinic_store::Store;
 use clinic_store_postgres::testing::fresh_database;

@@ -1,5 +1,7 @@
 //! The shared conformance suite on a fresh PostgreSQL database per test.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed step is a failed test.
+
 use clinic_store_postgres::testing::fresh_database;
 use clinic_store_postgres::PgStore;
 

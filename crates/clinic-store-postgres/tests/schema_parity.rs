@@ -2,6 +2,8 @@
 //! the same tables, columns and nullability (types differ by design, see
 //! docs/DATABASE.md). In the spirit of lemmy's diff_check.rs.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed step is a failed test.
+
 use std::collections::BTreeSet;
 
 use clinic_store_postgres::testing::fresh_database;

@@ -1,5 +1,7 @@
 //! The shared conformance suite on a fresh SQLite file per test.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed step is a failed test.
+
 use clinic_store_sqlite::SqliteStore;
 
 async fn fresh() -> Option<SqliteStore> {

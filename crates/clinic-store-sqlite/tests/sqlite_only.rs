@@ -1,6 +1,8 @@
 //! What only the SQLite backend does: pragmas, append-only triggers,
 //! backups, and the backup before migrating an existing file.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed step is a failed test.
+
 use clinic_domain::audit::{Actor, AuditAction, AuditEvent, AuditTarget, Outcome};
 use clinic_store::Store;
 use clinic_store_sqlite::SqliteStore;

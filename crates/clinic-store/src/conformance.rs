@@ -3,6 +3,8 @@
 //! A backend's test file calls `conformance_tests!(async_fn_returning_store)`,
 //! which expands one `#[tokio::test]` per story below.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test-support code: a failed step is a failed test.
+
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use clinic_domain::audit::{Actor, AuditAction, AuditEvent, AuditTarget, Outcome};
 use clinic_domain::patient::{Contact, PatientDetails, PatientStatus, SexAtBirth, Substance};

@@ -1,5 +1,7 @@
 //! HTTP tests through the real router, on SQLite and PostgreSQL.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed step is a failed test.
+
 mod audit;
 mod auth;
 mod authz;
