@@ -10,29 +10,7 @@ use uuid::Uuid;
 use crate::field::{FieldError, FieldErrors};
 use crate::patient::{normalise_phone, Substance};
 
-macro_rules! text_enum {
-    ($(#[$meta:meta])* $name:ident, $field:literal { $($variant:ident => $text:literal),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub enum $name { $($variant),+ }
-
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $text),+ }
-            }
-
-            pub fn parse(text: &str) -> Result<$name, FieldError> {
-                $name::ALL.iter().copied().find(|v| v.as_str() == text).ok_or_else(|| {
-                    FieldError::new($field, format!("must be one of: {}", $name::ALL.iter().map(|v| v.as_str()).collect::<Vec<_>>().join(", ")))
-                })
-            }
-        }
-    };
-}
-
-text_enum!(InquiryStatus, "status" {
+wire_enum!(InquiryStatus, "status" {
     New => "new",
     Contacted => "contacted",
     ScreeningBooked => "screening_booked",
@@ -40,9 +18,9 @@ text_enum!(InquiryStatus, "status" {
     Closed => "closed",
 });
 
-text_enum!(ContactChannel, "contact_channel" { Phone => "phone", Sms => "sms", Email => "email" });
+wire_enum!(ContactChannel, "contact_channel" { Phone => "phone", Sms => "sms", Email => "email" });
 
-text_enum!(
+wire_enum!(
     /// Why an inquiry was closed without becoming a patient.
     CloseReason, "close_reason" {
     NotInterested => "not_interested",
@@ -54,9 +32,9 @@ text_enum!(
     Other => "other",
 });
 
-text_enum!(CallDirection, "direction" { Outbound => "outbound", Inbound => "inbound" });
+wire_enum!(CallDirection, "direction" { Outbound => "outbound", Inbound => "inbound" });
 
-text_enum!(CallOutcome, "outcome" {
+wire_enum!(CallOutcome, "outcome" {
     Reached => "reached",
     LeftMessage => "left_message",
     NoAnswer => "no_answer",

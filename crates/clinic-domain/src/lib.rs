@@ -1,5 +1,35 @@
 #![doc = include_str!("../README.md")]
 
+/// An enum with stable wire names: `as_str`, `parse` (refusing with the
+/// field name and every allowed value) and `ALL`.
+macro_rules! wire_enum {
+    ($(#[$meta:meta])* $name:ident, $field:literal { $($variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+
+            pub fn parse(text: &str) -> Result<$name, $crate::field::FieldError> {
+                $name::ALL.iter().copied().find(|v| v.as_str() == text).ok_or_else(|| {
+                    $crate::field::FieldError::new($field, format!("must be one of: {}", $name::allowed_list()))
+                })
+            }
+
+            pub fn allowed_list() -> String {
+                $name::ALL.iter().map(|v| v.as_str()).collect::<Vec<_>>().join(", ")
+            }
+        }
+    };
+}
+
+
+
 pub mod audit;
 pub mod authz;
 pub mod field;

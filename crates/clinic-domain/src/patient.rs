@@ -7,32 +7,6 @@ use uuid::Uuid;
 use crate::field::{FieldError, FieldErrors};
 use crate::mrn::Mrn;
 
-macro_rules! wire_enum {
-    ($(#[$meta:meta])* $name:ident, $field:literal { $($variant:ident => $text:literal),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub enum $name { $($variant),+ }
-
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $text),+ }
-            }
-
-            pub fn parse(text: &str) -> Result<$name, FieldError> {
-                $name::ALL.iter().copied().find(|v| v.as_str() == text).ok_or_else(|| {
-                    FieldError::new($field, format!("must be one of: {}", $name::allowed_list()))
-                })
-            }
-
-            pub fn allowed_list() -> String {
-                $name::ALL.iter().map(|v| v.as_str()).collect::<Vec<_>>().join(", ")
-            }
-        }
-    };
-}
-
 wire_enum!(SexAtBirth, "sex_at_birth" {
     Female => "female", Male => "male", Intersex => "intersex", Unknown => "unknown",
 });

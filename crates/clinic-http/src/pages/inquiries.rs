@@ -36,6 +36,22 @@ fn field<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
     pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }
 
+/// The inquiry form's fields (public and staff forms share them).
+fn inquiry_from_form(pairs: &[(String, String)]) -> InquiryWrite {
+    let get = |name: &str| field(pairs, name).map(str::to_string);
+    InquiryWrite {
+        name: get("name"),
+        phone: get("phone"),
+        email: get("email"),
+        substances: Some(pairs.iter().filter(|(k, _)| k == "substances").map(|(_, v)| v.clone()).collect()),
+        preferred_contact_time: get("preferred_contact_time"),
+        contact_channel: get("contact_channel"),
+        message: get("message"),
+        consent_to_contact: Some(field(pairs, "consent_to_contact") == Some("true")),
+        website: get("website"),
+    }
+}
+
 fn tz(time_zone: &str) -> chrono_tz::Tz {
     time_zone.parse().unwrap_or(chrono_tz::UTC)
 }
@@ -361,19 +377,7 @@ pub fn public_form(values: &[(String, String)], errors: &[FieldError]) -> Markup
 
 pub async fn public_submit<S: Store>(State(app): State<AppState<S>>, ClientAddr(addr): ClientAddr, RawForm(raw): RawForm) -> Response {
     let pairs = form_pairs(&raw);
-    let get = |name: &str| field(&pairs, name).map(str::to_string);
-    let body = InquiryWrite {
-        name: get("name"),
-        phone: get("phone"),
-        email: get("email"),
-        substances: Some(pairs.iter().filter(|(k, _)| k == "substances").map(|(_, v)| v.clone()).collect()),
-        preferred_contact_time: get("preferred_contact_time"),
-        contact_channel: get("contact_channel"),
-        message: get("message"),
-        consent_to_contact: Some(field(&pairs, "consent_to_contact") == Some("true")),
-        website: get("website"),
-    };
-    let (input, website) = crate::api::inquiries::into_input(body);
+    let (input, website) = crate::api::inquiries::into_input(inquiry_from_form(&pairs));
     if let Err(err) = crate::api::inquiries::refuse_honeypot(website.as_deref()) {
         return crate::pages::error_page(err.status, "We could not send this", "Please call the clinic instead.");
     }
@@ -440,19 +444,7 @@ fn strip_form(markup: Markup) -> Markup {
 
 pub async fn staff_submit<S: Store>(State(app): State<AppState<S>>, Extension(principal): Extension<Principal>, RawForm(raw): RawForm) -> Response {
     let pairs = form_pairs(&raw);
-    let get = |name: &str| field(&pairs, name).map(str::to_string);
-    let body = InquiryWrite {
-        name: get("name"),
-        phone: get("phone"),
-        email: get("email"),
-        substances: Some(pairs.iter().filter(|(k, _)| k == "substances").map(|(_, v)| v.clone()).collect()),
-        preferred_contact_time: get("preferred_contact_time"),
-        contact_channel: get("contact_channel"),
-        message: get("message"),
-        consent_to_contact: Some(field(&pairs, "consent_to_contact") == Some("true")),
-        website: None,
-    };
-    let (input, _) = crate::api::inquiries::into_input(body);
+    let (input, _) = crate::api::inquiries::into_input(inquiry_from_form(&pairs));
     match app.clinic.submit_inquiry(Submitter::Staff(&principal), &input).await {
         Ok(inquiry) => Redirect::to(&format!("/inquiries/{}", inquiry.id)).into_response(),
         Err(ServiceError::Invalid(errors)) => {
