@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Run the browser test against the ketaclinic demo using the system chromium.
+# Run the browser tests against the ketaclinic demo using the system chromium.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
@@ -10,4 +10,4 @@ if [ ! -d node_modules ]; then
   npm ci --no-audit --no-fund
 fi
 
-exec node --test signin.test.mjs
+exec node --test signin.test.mjs inquiry.test.mjs

@@ -32,6 +32,8 @@ pub struct SiteConfig {
     pub time_zone: String,
     pub phone: Option<String>,
     pub address: Option<String>,
+    /// Opening hours as shown on the public site.
+    pub hours: Option<String>,
 }
 
 impl Default for FileConfig {
@@ -42,7 +44,7 @@ impl Default for FileConfig {
             data_dir: None,
             force_secure_cookies: false,
             log_format: "pretty".into(),
-            site: SiteConfig { name: "Ketamine-assisted treatment clinic".into(), time_zone: "UTC".into(), phone: None, address: None },
+            site: SiteConfig { name: "Ketamine-assisted treatment clinic".into(), time_zone: "UTC".into(), phone: None, address: None, hours: None },
         }
     }
 }

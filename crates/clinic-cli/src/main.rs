@@ -349,6 +349,7 @@ async fn ensure_site<S: Store>(store: &S, config: &FileConfig) -> Result<(), Cli
         time_zone: site.time_zone.clone(),
         phone: site.phone.clone(),
         address: site.address.clone(),
+        hours: site.hours.clone(),
         created_at: clinic_service::now(),
     };
     store.ensure_site(&record).await.map_err(|err| CliError::Failed(anyhow::Error::new(err)))?;

@@ -177,7 +177,7 @@ impl InquiryDetails {
             _ => {}
         }
         if input.consent_to_contact != Some(true) {
-            errors.push(FieldError::new("consent_to_contact", "must be true: we contact you only if you agree"));
+            errors.push(FieldError::new("consent_to_contact", "must be true (tick the box): we contact you only if you agree"));
         }
         match (name, contact_channel) {
             (Some(name), Some(contact_channel)) if errors.is_empty() => Ok(InquiryDetails {

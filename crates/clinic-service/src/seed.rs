@@ -49,7 +49,21 @@ pub fn demo_site() -> Site {
         time_zone: "America/New_York".into(),
         phone: Some("+1 555 010 0100".into()),
         address: Some("100 Example Street, Springfield".into()),
+        hours: Some("Monday to Friday, 8 am to 6 pm".into()),
         created_at: crate::now(),
+    }
+}
+
+/// The demo clinic's second site.
+pub fn demo_second_site() -> Site {
+    Site {
+        id: Uuid::now_v7(),
+        name: "Harbor Light Clinic – Eastside (demo)".into(),
+        time_zone: "America/New_York".into(),
+        phone: Some("+1 555 010 0200".into()),
+        address: Some("200 Sample Avenue, Springfield".into()),
+        hours: Some("Tuesday to Saturday, 9 am to 5 pm".into()),
+        created_at: crate::now() + chrono::Duration::seconds(1),
     }
 }
 
@@ -112,6 +126,9 @@ impl<S: Store> Clinic<S> {
         }
         let actor = Actor { user_id: None, name: DEMO_SEED_ACTOR.into(), role: None, client_addr: None };
         let site = self.store().ensure_site(&demo_site()).await?;
+        if self.store().list_sites().await?.len() < 2 {
+            self.store().add_site(&demo_second_site()).await?;
+        }
         for (username, display_name, role) in DEMO_ACCOUNTS {
             let username = Username::parse(username)?;
             self.insert_user(&actor, &username, display_name, role, DEMO_PASSWORD).await?;

@@ -131,8 +131,26 @@ macro_rules! impl_store {
                     time_zone: row.try_get("time_zone").map_err(db_err)?,
                     phone: row.try_get("phone").map_err(db_err)?,
                     address: row.try_get("address").map_err(db_err)?,
+                    hours: row.try_get("hours").map_err(db_err)?,
                     created_at: row.try_get("created_at").map_err(db_err)?,
                 })
+            }
+
+            async fn insert_site(tx: &mut Tx, site: &Site) -> StoreResult<()> {
+                ::sqlx::query(
+                    "INSERT INTO sites (id, name, time_zone, phone, address, hours, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(site.id)
+                .bind(&site.name)
+                .bind(&site.time_zone)
+                .bind(&site.phone)
+                .bind(&site.address)
+                .bind(&site.hours)
+                .bind(site.created_at)
+                .execute(&mut **tx)
+                .await
+                .map_err(db_err)?;
+                Ok(())
             }
 
             fn audit_from_row(row: &DbRow) -> StoreResult<AuditEvent> {
@@ -480,19 +498,7 @@ macro_rules! impl_store {
                     let res = match existing {
                         Some(row) => site_from_row(&row)?,
                         None => {
-                            ::sqlx::query(
-                                "INSERT INTO sites (id, name, time_zone, phone, address, created_at) \
-                                 VALUES ($1, $2, $3, $4, $5, $6)",
-                            )
-                            .bind(site.id)
-                            .bind(&site.name)
-                            .bind(&site.time_zone)
-                            .bind(&site.phone)
-                            .bind(&site.address)
-                            .bind(site.created_at)
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(db_err)?;
+                            insert_site(&mut tx, site).await?;
                             site.clone()
                         }
                     };
@@ -506,6 +512,13 @@ macro_rules! impl_store {
                         .await
                         .map_err(db_err)?;
                     rows.iter().map(site_from_row).collect()
+                }
+
+                async fn add_site(&self, site: &Site) -> StoreResult<Site> {
+                    let mut tx = self.begin_write().await.map_err(db_err)?;
+                    insert_site(&mut tx, site).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(site.clone())
                 }
 
                 async fn create_user(&self, user: &NewUser, audit: &AuditEvent) -> StoreResult<User> {

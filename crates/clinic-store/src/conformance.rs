@@ -53,6 +53,7 @@ fn site() -> Site {
         time_zone: "America/New_York".into(),
         phone: Some("+15550100100".into()),
         address: None,
+        hours: Some("Mon-Fri 8:00-17:00".into()),
         created_at: t0(),
     }
 }
@@ -102,7 +103,13 @@ pub async fn sites<S: Store>(store: S) {
     assert_eq!(store.ensure_site(&first).await.unwrap(), first);
     // A second call returns the existing site rather than adding one.
     assert_eq!(store.ensure_site(&site()).await.unwrap(), first);
-    assert_eq!(store.list_sites().await.unwrap(), vec![first]);
+    assert_eq!(store.list_sites().await.unwrap(), vec![first.clone()]);
+    let mut second = site();
+    second.name = "Second site".into();
+    second.hours = None;
+    second.created_at = t0() + Duration::minutes(1);
+    store.add_site(&second).await.unwrap();
+    assert_eq!(store.list_sites().await.unwrap(), vec![first, second]);
 }
 
 pub async fn users_and_credentials<S: Store>(store: S) {

@@ -30,6 +30,8 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// Returns the clinic's first site, creating it from `site` when there is none.
     fn ensure_site(&self, site: &Site) -> impl Future<Output = StoreResult<Site>> + Send;
     fn list_sites(&self) -> impl Future<Output = StoreResult<Vec<Site>>> + Send;
+    /// Adds another site of the clinic.
+    fn add_site(&self, site: &Site) -> impl Future<Output = StoreResult<Site>> + Send;
 
     // Accounts.
     /// Fails with `Conflict { constraint: "users_username_key" }` when the username is taken.

@@ -14,6 +14,8 @@ pub struct Site {
     pub time_zone: String,
     pub phone: Option<String>,
     pub address: Option<String>,
+    /// Opening hours as shown to the public, e.g. "Mon–Fri 8:00–17:00".
+    pub hours: Option<String>,
     pub created_at: DateTime<Utc>,
 }
 

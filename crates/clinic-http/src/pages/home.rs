@@ -12,30 +12,124 @@ use maud::html;
 use crate::pages::{bare_page, staff_page, Nav};
 use crate::AppState;
 
-/// The public site: what the clinic offers, how to reach it, and the inquiry
-/// form. The full plain-language site comes with the rest of the front-door issue.
+/// The public site: plain language (aimed at a sixth-grade reading level),
+/// what the treatment is and is not, who it may suit, what the trials found,
+/// what a course involves, safety, how to reach each site, and the inquiry form.
 pub async fn public_home<S: Store>(State(app): State<AppState<S>>) -> Response {
-    let site = app.clinic.main_site().await.ok();
-    public_page(&[], &[], site.as_ref()).into_response()
+    let sites = app.clinic.store().list_sites().await.unwrap_or_default();
+    public_page(&[], &[], &sites).into_response()
 }
 
-pub fn public_page(values: &[(String, String)], errors: &[clinic_domain::field::FieldError], site: Option<&clinic_store::records::Site>) -> maud::Markup {
+/// The crisis line, shown on every public page (clinical.md §11.3: the 988
+/// Suicide & Crisis Lifeline, call or text, US, since July 2022; 911 for danger).
+pub fn crisis_notice() -> maud::Markup {
+    html! {
+        div.notice.bad role="note" {
+            strong { "In a crisis? " }
+            "Call or text " a href="tel:988" { "988" } " (Suicide & Crisis Lifeline), any time. "
+            "If you are in danger, call " a href="tel:911" { "911" } "."
+        }
+    }
+}
+
+pub fn public_page(values: &[(String, String)], errors: &[clinic_domain::field::FieldError], sites: &[clinic_store::records::Site]) -> maud::Markup {
     let body = html! {
+        (crisis_notice())
         div.card {
-            h1 { "Ketamine-assisted treatment for substance use" }
-            p { "This clinic treats alcohol, cocaine, opioid and other substance use problems with a short course of "
-                "supervised ketamine infusions together with counseling. A doctor checks first whether it is safe for you." }
-            @if let Some(site) = site {
-                p { strong { (site.name) } @if let Some(phone) = &site.phone { " · Call us: " a href={ "tel:" (phone) } { (phone) } }
-                    @if let Some(address) = &site.address { br; (address) } }
+            h1 { "Ketamine-assisted treatment for alcohol and drug problems" }
+            p { "We help adults who want to stop or cut down drinking or drug use. "
+                "Treatment is a short series of ketamine infusions, given by our medical team, together with counseling." }
+            @if let Some(site) = sites.first() {
+                @if let Some(phone) = &site.phone { p { "Questions? Call us at " a href={ "tel:" (phone) } { (phone) } "." } }
             }
-            // Crisis resources: the 988 Suicide & Crisis Lifeline (call or text, US, since July 2022)
-            // and 911 for immediate danger (clinical.md §11.3).
-            p { "If you are in crisis or thinking about suicide, call or text 988 (the Suicide & Crisis Lifeline) or call 911." }
+            p { a.button href="#contact" { "Ask us to contact you" } }
         }
         div.card {
+            h2 { "What it is" }
+            ul {
+                li { "Ketamine is a medicine. Doctors have used it for many years. At low doses it can help the brain form new habits." }
+                li { "You get it through a small tube in your arm (an IV drip). It takes about 40 to 50 minutes." }
+                li { "You also meet with a counselor. The counseling is a key part of the treatment." }
+            }
+            h2 { "What it is not" }
+            ul {
+                li { "It is not a cure, and it is not a pill to take at home. You only get it here, with staff watching you." }
+                li { "It is not approved by the FDA for addiction. Doctors use it \"off label\", as in the research studies below." }
+                li { "It does not replace medicines for opioid use, like methadone or buprenorphine. If you take one, you keep taking it." }
+            }
+        }
+        div.card {
+            h2 { "Who it may help" }
+            p { "Adults with an alcohol, cocaine, opioid or other drug problem who want to change, and who are willing to do counseling." }
+            h2 { "Who should not have it" }
+            p { "A doctor checks your health first. Ketamine may not be safe for you if you:" }
+            ul {
+                li { "are pregnant or breast-feeding" }
+                li { "have very high blood pressure, a recent heart attack or stroke, or a weak blood vessel in the brain or body (aneurysm)" }
+                li { "have psychosis, such as hearing voices, or schizophrenia" }
+                li { "had a bad reaction to ketamine before" }
+            }
+            p { "Some other health problems need extra care, such as heart disease, bipolar disorder, liver disease, "
+                "or past misuse of ketamine. Tell us about them. We will talk it through with you." }
+        }
+        div.card {
+            h2 { "What the studies found" }
+            p { "These studies were small. They are promising, but your results may be different." }
+            ul {
+                li { strong { "Cocaine: " }
+                    "In a study of 55 people, 48 out of 100 who got ketamine used no cocaine in the last 2 weeks, compared with 11 out of 100 who got another medicine. "
+                    "Their risk of going back to cocaine was about half. "
+                    span.muted { "(Dakwar and others, American Journal of Psychiatry, 2019)" } }
+                li { strong { "Alcohol: " }
+                    "In a study of 40 people, those who got one ketamine infusion with counseling were more likely to stay away from alcohol, and went back to drinking later. "
+                    span.muted { "(Dakwar and others, American Journal of Psychiatry, 2020)" } }
+                li { strong { "Alcohol: " }
+                    "In a study of 96 people, those who got three ketamine infusions had more days without alcohol over 6 months: about 10 more days out of every 100. "
+                    "The number of people who went back to drinking was about the same. "
+                    span.muted { "(Grabski and others, American Journal of Psychiatry, 2022)" } }
+                li { strong { "Heroin: " }
+                    "In a study of 59 people, 50 out of 100 who got more ketamine sessions stayed off heroin for a year, compared with 22 out of 100. "
+                    span.muted { "(Krupitsky and others, Journal of Psychoactive Drugs, 2007)" } }
+            }
+        }
+        div.card {
+            h2 { "What a course looks like" }
+            ol {
+                li { strong { "Talk with us. " } "We call you back and answer your questions." }
+                li { strong { "Check-up. " } "You fill in some questions and see a doctor, who checks your health and your medicines." }
+                li { strong { "Infusions. " } "Most plans have 1 to 6 infusions over a few weeks. You must not drink or use on the day." }
+                li { strong { "Counseling. " } "You meet a counselor, often twice a week, to plan how to stay well." }
+                li { strong { "Follow-up. " } "We keep in touch for months after, to help you stay on track." }
+            }
+            p { strong { "Bring someone to take you home. " }
+                "After an infusion you cannot drive or use machines until the next day, after a night's sleep. An adult must take you home." }
+        }
+        div.card {
+            h2 { "Safety" }
+            ul {
+                li { "A doctor and a nurse are on site for every infusion. A nurse stays with you." }
+                li { "We check your blood pressure, heart rate and breathing the whole time, and after." }
+                li { "During the drip you may feel dreamy, floaty or far away. This fades within an hour or two. Some people feel sick to their stomach." }
+                li { "You go home only when you are fully awake, steady on your feet, and with your adult." }
+            }
+        }
+        div.card {
+            h2 { "Where to find us" }
+            @if sites.is_empty() { p { "Call or write to us using the form below." } }
+            @for site in sites {
+                div.site {
+                    h3 { (site.name) }
+                    p {
+                        @if let Some(address) = &site.address { (address) br; }
+                        @if let Some(phone) = &site.phone { "Phone: " a href={ "tel:" (phone) } { (phone) } br; }
+                        @if let Some(hours) = &site.hours { "Open: " (hours) }
+                    }
+                }
+            }
+        }
+        div.card id="contact" {
             h2 { "Ask us to contact you" }
-            p.muted { "Your message is private. We only use it to contact you." }
+            p.muted { "Your message is private. We only use it to contact you. Our messages never say what they are about." }
             (crate::pages::inquiries::public_form(values, errors))
         }
         p.muted { "Staff: " a href="/login" { "sign in" } "." }

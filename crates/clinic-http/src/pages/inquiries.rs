@@ -102,7 +102,7 @@ pub async fn queue<S: Store>(State(app): State<AppState<S>>, Extension(principal
                         tr {
                             td data-label="Received" { (site_time(i.created_at, &site.time_zone)) }
                             td { a href={ "/inquiries/" (i.id) } { (i.details.name) } }
-                            td data-label="Phone" { (i.details.phone.as_deref().unwrap_or("—")) }
+                            td.nowrap data-label="Phone" { (i.details.phone.as_deref().map(crate::pages::patients::display_phone).unwrap_or_else(|| "—".into())) }
                             td data-label="Substances" { (i.details.substances.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")) }
                             td data-label="Contact by" { (i.details.contact_channel.as_str()) }
                             td data-label="Status" {
@@ -140,7 +140,7 @@ fn detail_page(principal: &Principal, site: &clinic_store::records::Site, record
                 h2 { "Inquiry" }
                 dl.facts {
                     dt { "Received" } dd { (site_time(i.created_at, &site.time_zone)) }
-                    dt { "Phone" } dd { @if let Some(p) = &i.details.phone { a href={ "tel:" (p) } { (p) } } @else { "—" } }
+                    dt { "Phone" } dd { @if let Some(p) = &i.details.phone { a href={ "tel:" (p) } { (crate::pages::patients::display_phone(p)) } } @else { "—" } }
                     dt { "Email" } dd { (i.details.email.as_deref().unwrap_or("—")) }
                     dt { "Contact by" } dd { (i.details.contact_channel.as_str()) " (agreed)" }
                     dt { "Best time" } dd { (i.details.preferred_contact_time.as_deref().unwrap_or("—")) }
@@ -156,7 +156,9 @@ fn detail_page(principal: &Principal, site: &clinic_store::records::Site, record
                 @else {
                     ul {
                         @for c in &record.calls {
-                            li { (site_time(c.called_at, &site.time_zone)) " · " (c.direction.as_str()) " · " strong { (label(c.outcome.as_str())) }
+                            li { (site_time(c.called_at, &site.time_zone)) " · "
+                                (match c.direction { clinic_domain::inquiry::CallDirection::Outbound => "we called them", clinic_domain::inquiry::CallDirection::Inbound => "they called us" })
+                                " · " strong { (label(c.outcome.as_str())) }
                                 @if let Some(note) = &c.note { br; span.muted { (note) } } }
                         }
                     }
@@ -352,7 +354,7 @@ pub fn public_form(values: &[(String, String)], errors: &[FieldError]) -> Markup
             (text("preferred_contact_time", "When is a good time to reach you?", "text", "off"))
             label for="contact_channel" { "How may we contact you?" }
             select id="contact_channel" name="contact_channel" {
-                option value="" { "Phone call if you gave a phone, otherwise email" }
+                option value="" { "Phone call (or email if no phone)" }
                 option value="phone" selected[value("contact_channel") == "phone"] { "Phone call" }
                 option value="sms" selected[value("contact_channel") == "sms"] { "Text message" }
                 option value="email" selected[value("contact_channel") == "email"] { "Email" }
@@ -366,7 +368,8 @@ pub fn public_form(values: &[(String, String)], errors: &[FieldError]) -> Markup
                 input id="website" name="website" tabindex="-1" autocomplete="off";
             }
             label {
-                input type="checkbox" name="consent_to_contact" value="true" checked[value("consent_to_contact") == "true"];
+                input type="checkbox" name="consent_to_contact" value="true" checked[value("consent_to_contact") == "true"]
+                aria-invalid=[error("consent_to_contact").map(|_| "true")];
                 " I agree that the clinic may contact me the way I chose. Our messages never say what they are about."
             }
             @if let Some(m) = error("consent_to_contact") { span.field-error { "Consent " (m) } }
@@ -386,26 +389,32 @@ pub async fn public_submit<S: Store>(State(app): State<AppState<S>>, ClientAddr(
         return crate::pages::error_page(err.status, "Please wait a moment", &err.detail);
     }
     match app.clinic.submit_inquiry(Submitter::Public { client_addr: addr }, &input).await {
-        Ok(_) => {
-            let site = app.clinic.main_site().await.ok();
-            let phone = site.as_ref().and_then(|s| s.phone.clone());
-            let body = html! {
-                div.card {
-                    h1 { "Thank you. We got your message." }
-                    p { "Someone from our team will contact you within one business day, the way you chose." }
-                    @if let Some(phone) = &phone { p { "You can also call us: " a href={ "tel:" (phone) } { (phone) } } }
-                    div.notice.bad {
-                        strong { "In a crisis, do not wait for our call. " }
-                        "Call or text 988 (Suicide & Crisis Lifeline), or call 911 if you are in danger."
-                    }
-                    p { a href="/" { "Back to the start" } }
-                }
-            };
-            bare_page("Thank you", body).into_response()
+        // Post/redirect/get: reloading the thank-you page does not send the form again.
+        Ok(_) => Redirect::to("/inquire/thanks").into_response(),
+        Err(ServiceError::Invalid(errors)) => {
+            let sites = app.clinic.store().list_sites().await.unwrap_or_default();
+            (StatusCode::UNPROCESSABLE_ENTITY, crate::pages::home::public_page(&pairs, &errors.0, &sites)).into_response()
         }
-        Err(ServiceError::Invalid(errors)) => (StatusCode::UNPROCESSABLE_ENTITY, crate::pages::home::public_page(&pairs, &errors.0, None)).into_response(),
         Err(err) => failure(err),
     }
+}
+
+pub async fn thanks<S: Store>(State(app): State<AppState<S>>) -> Response {
+    let site = app.clinic.main_site().await.ok();
+    let phone = site.as_ref().and_then(|s| s.phone.clone());
+    let body = html! {
+        div.card {
+            h1 { "Thank you. We got your message." }
+            p { "Someone from our team will contact you within one business day, the way you chose." }
+            @if let Some(phone) = &phone { p { "You can also call us: " a href={ "tel:" (phone) } { (phone) } } }
+            div.notice.bad {
+                strong { "In a crisis, do not wait for our call. " }
+                "Call or text " a href="tel:988" { "988" } " (Suicide & Crisis Lifeline), or call " a href="tel:911" { "911" } " if you are in danger."
+            }
+            p { a href="/" { "Back to the start" } }
+        }
+    };
+    bare_page("Thank you", body).into_response()
 }
 
 pub async fn new_phone_form<S: Store>(State(app): State<AppState<S>>, Extension(principal): Extension<Principal>) -> Response {

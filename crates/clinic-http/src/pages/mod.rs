@@ -21,6 +21,7 @@ pub fn routes<S: Store>(table: RouteTable<S>) -> RouteTable<S> {
     table
         .add(RouteSpec::page("GET", "/", Access::Public, "The public site and inquiry form"), get(home::public_home::<S>))
         .add(RouteSpec::page("POST", "/inquire", Access::Public, "Send the public inquiry form"), post(inquiries::public_submit::<S>))
+        .add(RouteSpec::page("GET", "/inquire/thanks", Access::Public, "Inquiry confirmation"), get(inquiries::thanks::<S>))
         .add(RouteSpec::page("GET", "/inquiries", Access::Permission(Permission::InquiryRead), "The inquiry queue"), get(inquiries::queue::<S>))
         .add(RouteSpec::page("GET", "/inquiries/new", Access::Permission(Permission::InquiryManage), "Record a phone inquiry"), get(inquiries::new_phone_form::<S>))
         .add(RouteSpec::page("POST", "/inquiries", Access::Permission(Permission::InquiryManage), "Record a phone inquiry"), post(inquiries::staff_submit::<S>))

@@ -119,7 +119,7 @@ fn urlencode(text: &str) -> String {
 }
 
 /// Ten-digit North American numbers as (555) 010-0199; others as stored.
-fn display_phone(phone: &str) -> String {
+pub fn display_phone(phone: &str) -> String {
     let digits: Vec<char> = phone.chars().collect();
     if digits.len() == 10 && digits.iter().all(char::is_ascii_digit) {
         let part = |range: std::ops::Range<usize>| digits[range].iter().collect::<String>();

@@ -40,6 +40,7 @@ const MATRIX: &[(&str, &str, Allowed)] = &[
     ("GET", "/patients/{id}", Allowed::Roles(CHART_READERS)),
     ("GET", "/audit", Allowed::Roles(&[Admin])),
     ("POST", "/inquire", Allowed::Public),
+    ("GET", "/inquire/thanks", Allowed::Public),
     ("GET", "/inquiries", Allowed::Roles(CHART_READERS)),
     ("GET", "/inquiries/new", Allowed::Roles(REGISTRARS)),
     ("POST", "/inquiries", Allowed::Roles(REGISTRARS)),

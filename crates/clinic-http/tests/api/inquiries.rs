@@ -208,8 +208,11 @@ async fn the_pages_work_the_queue_and_are_audited<S: Store>(store: S) {
     let bot = app.send(req("POST", "/inquire").raw("name=Bot&phone=5550100150&consent_to_contact=true&website=x", FORM)).await;
     assert_eq!(bot.status, StatusCode::BAD_REQUEST);
     let ok = app.send(req("POST", "/inquire").raw("name=Lee+Page&phone=555-010-0177&substances=opioids&consent_to_contact=true", FORM)).await;
-    assert_eq!(ok.status, StatusCode::OK, "{}", ok.text);
-    assert!(ok.text.contains("within one business day") && ok.text.contains("988"));
+    assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.text);
+    assert_eq!(ok.header("location").as_deref(), Some("/inquire/thanks"));
+    let thanks = app.send(req("GET", "/inquire/thanks")).await;
+    assert!(thanks.text.contains("within one business day") && thanks.text.contains("988"));
+    assert!(missing.text.contains("Harbor Light Clinic"), "the clinic's name and phone stay on the page after an error");
     assert_eq!(count("inquiry.create").await, 1);
 
     let staff = app.login("frontdesk").await;
