@@ -197,7 +197,8 @@ async fn crash_during_concurrent_writes(dir: &Path, url: &str) {
     let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
     let token = login(&client, &server.base, "frontdesk").await;
 
-    // Eight writers register patients as fast as they can; the server is killed mid-stream.
+    // Eight writers as fast as they can, half registering patients and half
+    // recording phone inquiries; the server is killed mid-stream.
     let mut writers = Vec::new();
     for writer in 0..8 {
         let client = client.clone();
@@ -206,18 +207,24 @@ async fn crash_during_concurrent_writes(dir: &Path, url: &str) {
         writers.push(tokio::spawn(async move {
             let mut acknowledged = Vec::new();
             for n in 0.. {
-                let body = serde_json::json!({
-                    "given_name": format!("W{writer}"), "family_name": format!("N{n}"),
-                    "date_of_birth": format!("19{:02}-01-01", 50 + (n % 40)), "phone": format!("555-01{writer}-{:04}", n),
-                    "substances": ["alcohol"]
-                });
-                match client.post(format!("{base}/api/v1/patients")).bearer_auth(&token).json(&body).send().await {
+                let (path, body) = if writer % 2 == 0 {
+                    ("patients", serde_json::json!({
+                        "given_name": format!("W{writer}"), "family_name": format!("N{n}"),
+                        "date_of_birth": format!("19{:02}-01-01", 50 + (n % 40)), "phone": format!("555-01{writer}-{:04}", n),
+                        "substances": ["alcohol"]
+                    }))
+                } else {
+                    ("inquiries", serde_json::json!({
+                        "name": format!("Caller {writer} {n}"), "phone": format!("555-02{writer}-{:04}", n), "consent_to_contact": true
+                    }))
+                };
+                match client.post(format!("{base}/api/v1/{path}")).bearer_auth(&token).json(&body).send().await {
                     Ok(res) if res.status().is_success() => {
                         let json: serde_json::Value = match res.json().await {
                             Ok(json) => json,
                             Err(_) => break,
                         };
-                        acknowledged.push(json["id"].as_str().unwrap_or_default().to_string());
+                        acknowledged.push((path, json["id"].as_str().unwrap_or_default().to_string()));
                     }
                     Ok(res) => panic!("writer {writer}: unexpected {}", res.status()),
                     Err(_) => break,
@@ -237,27 +244,40 @@ async fn crash_during_concurrent_writes(dir: &Path, url: &str) {
     assert!(acknowledged.len() >= 8, "the writers got some writes in before the crash: {}", acknowledged.len());
     drop(server);
 
-    // Restart: every acknowledged patient is there, with its audit event.
+    // Restart: every acknowledged patient and inquiry is there, with its audit event.
     let server = Server::start(dir, url);
     let token = login(&client, &server.base, "frontdesk").await;
-    for id in &acknowledged {
-        let res = client.get(format!("{}/api/v1/patients/{id}", server.base)).bearer_auth(&token).send().await.unwrap();
-        assert_eq!(res.status(), 200, "acknowledged patient {id} was lost");
+    for (path, id) in &acknowledged {
+        let res = client.get(format!("{}/api/v1/{path}/{id}", server.base)).bearer_auth(&token).send().await.unwrap();
+        assert_eq!(res.status(), 200, "acknowledged {path} {id} was lost");
     }
     let admin_out = user_add(dir, url, "auditor", "admin");
     assert_eq!(admin_out.status.code(), Some(0));
     let admin = login(&client, &server.base, "auditor").await;
-    for id in &acknowledged {
-        let res: serde_json::Value = client
-            .get(format!("{}/api/v1/audit?patient_id={id}&action=patient.create", server.base))
-            .bearer_auth(&admin)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        assert_eq!(res["items"].as_array().unwrap().len(), 1, "patient {id} has no patient.create audit event");
+    let mut audited = std::collections::HashSet::new();
+    for action in ["patient.create", "inquiry.create"] {
+        let mut cursor = String::new();
+        loop {
+            let page: serde_json::Value = client
+                .get(format!("{}/api/v1/audit?action={action}&limit=500&cursor={cursor}", server.base))
+                .bearer_auth(&admin)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            for event in page["items"].as_array().unwrap() {
+                audited.insert(event["resource_id"].as_str().unwrap_or_default().to_string());
+            }
+            match page["next_cursor"].as_str() {
+                Some(next) => cursor = next.to_string(),
+                None => break,
+            }
+        }
+    }
+    for (path, id) in &acknowledged {
+        assert!(audited.contains(id), "{path} {id} has no create audit event");
     }
     // The restarted server's sealer links what the killed one left unsealed.
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -269,7 +289,13 @@ async fn crash_during_concurrent_writes(dir: &Path, url: &str) {
         assert!(Instant::now() < deadline, "the chain did not verify after restart: {} {}", stdout(&verify), stderr(&verify));
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    eprintln!("crash test: {} acknowledged writes survived kill -9", acknowledged.len());
+    let n_inquiries = acknowledged.iter().filter(|(path, _)| *path == "inquiries").count();
+    assert!(n_inquiries > 0 && n_inquiries < acknowledged.len(), "both kinds of write were acknowledged");
+    eprintln!(
+        "crash test: {} acknowledged writes ({} patients, {n_inquiries} inquiries) survived kill -9",
+        acknowledged.len(),
+        acknowledged.len() - n_inquiries
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
