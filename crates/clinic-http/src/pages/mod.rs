@@ -39,6 +39,8 @@ pub fn routes<S: Store>(table: RouteTable<S>) -> RouteTable<S> {
         .add(RouteSpec::page("GET", "/patients/new", Access::Permission(Permission::PatientCreate), "Register a patient"), get(patients::new_form::<S>))
         .add(RouteSpec::page("POST", "/patients", Access::Permission(Permission::PatientCreate), "Register a patient"), post(patients::create::<S>))
         .add(RouteSpec::page("GET", "/patients/{id}", Access::Permission(Permission::PatientRead), "A patient's record"), get(patients::show::<S>))
+        .add(RouteSpec::page("GET", "/patients/{id}/edit", Access::Permission(Permission::PatientUpdate), "Edit a patient's record"), get(patients::edit_form::<S>))
+        .add(RouteSpec::page("POST", "/patients/{id}/edit", Access::Permission(Permission::PatientUpdate), "Save a patient's record"), post(patients::update::<S>))
         .add(RouteSpec::page("GET", "/audit", Access::Permission(Permission::AuditRead), "The audit log"), get(audit::page::<S>))
 }
 

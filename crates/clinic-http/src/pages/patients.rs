@@ -11,7 +11,6 @@ use clinic_service::error::ServiceError;
 use clinic_service::patients::{DuplicatePolicy, PatientQuery};
 use clinic_store::Store;
 use maud::{html, Markup};
-use serde::Deserialize;
 
 use crate::dto::{ContactDto, PatientListQuery, PatientWrite};
 use crate::error::ApiError;
@@ -154,6 +153,9 @@ pub async fn show<S: Store>(State(app): State<AppState<S>>, Extension(principal)
     let today = clinic_service::Clinic::<S>::site_today(&site);
     let body = html! {
         h1 { (d.given_name) " " (d.family_name) " " span.badge { (d.status.as_str().replace('_', " ")) } }
+        @if role_allows(principal.user.role, Permission::PatientUpdate) {
+            p { a.button.secondary href={ "/patients/" (patient.id) "/edit" } { "Edit record" } }
+        }
         div.grid2 {
             div.card {
                 h2 { "Identity" }
@@ -195,29 +197,121 @@ pub async fn show<S: Store>(State(app): State<AppState<S>>, Extension(principal)
     staff_page(&principal, &site.name, &format!("{} {}", d.given_name, d.family_name), Nav::Patients, body)
 }
 
-/// The registration form's fields, kept as typed so an error loses nothing.
-#[derive(Debug, Default, Deserialize)]
-pub struct NewPatientForm {
-    #[serde(default)]
+/// The patient form's fields, kept as typed so an error loses nothing.
+#[derive(Debug, Default, Clone)]
+pub struct PatientForm {
     given_name: String,
-    #[serde(default)]
     family_name: String,
-    #[serde(default)]
     date_of_birth: String,
-    #[serde(default)]
     sex_at_birth: String,
-    #[serde(default)]
+    gender_identity: String,
     phone: String,
-    #[serde(default)]
     email: String,
-    #[serde(default)]
+    address: String,
     substances: Vec<String>,
-    #[serde(default)]
+    status: String,
     escort_name: String,
-    #[serde(default)]
+    escort_relationship: String,
     escort_phone: String,
-    #[serde(default)]
+    contact_name: String,
+    contact_relationship: String,
+    contact_phone: String,
     confirm_not_duplicate: Option<String>,
+    version: i64,
+}
+
+impl PatientForm {
+    fn from_pairs(raw: &[u8]) -> PatientForm {
+        // Repeated checkbox fields (substances) need a pair list, not a struct decoder.
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(raw).unwrap_or_default();
+        let mut form = PatientForm::default();
+        for (name, value) in pairs {
+            match name.as_str() {
+                "given_name" => form.given_name = value,
+                "family_name" => form.family_name = value,
+                "date_of_birth" => form.date_of_birth = value,
+                "sex_at_birth" => form.sex_at_birth = value,
+                "gender_identity" => form.gender_identity = value,
+                "phone" => form.phone = value,
+                "email" => form.email = value,
+                "address" => form.address = value,
+                "substances" => form.substances.push(value),
+                "status" => form.status = value,
+                "escort_name" => form.escort_name = value,
+                "escort_relationship" => form.escort_relationship = value,
+                "escort_phone" => form.escort_phone = value,
+                "contact_name" => form.contact_name = value,
+                "contact_relationship" => form.contact_relationship = value,
+                "contact_phone" => form.contact_phone = value,
+                "confirm_not_duplicate" => form.confirm_not_duplicate = Some(value),
+                "version" => form.version = value.parse().unwrap_or(0),
+                _ => {}
+            }
+        }
+        form
+    }
+
+    fn from_patient(patient: &Patient) -> PatientForm {
+        let d = &patient.details;
+        let text = |v: &Option<String>| v.clone().unwrap_or_default();
+        let first_contact = d.emergency_contacts.first();
+        PatientForm {
+            given_name: d.given_name.clone(),
+            family_name: d.family_name.clone(),
+            date_of_birth: d.date_of_birth.format("%Y-%m-%d").to_string(),
+            sex_at_birth: d.sex_at_birth.as_str().to_string(),
+            gender_identity: text(&d.gender_identity),
+            phone: text(&d.phone),
+            email: text(&d.email),
+            address: text(&d.address),
+            substances: d.substances.iter().map(|s| s.as_str().to_string()).collect(),
+            status: d.status.as_str().to_string(),
+            escort_name: d.escort.as_ref().map(|c| c.name.clone()).unwrap_or_default(),
+            escort_relationship: d.escort.as_ref().and_then(|c| c.relationship.clone()).unwrap_or_default(),
+            escort_phone: d.escort.as_ref().and_then(|c| c.phone.clone()).unwrap_or_default(),
+            contact_name: first_contact.map(|c| c.name.clone()).unwrap_or_default(),
+            contact_relationship: first_contact.and_then(|c| c.relationship.clone()).unwrap_or_default(),
+            contact_phone: first_contact.and_then(|c| c.phone.clone()).unwrap_or_default(),
+            confirm_not_duplicate: None,
+            version: patient.version,
+        }
+    }
+
+    fn contact(name: &str, relationship: &str, phone: &str) -> Option<ContactDto> {
+        (non_empty(name).is_some() || non_empty(phone).is_some())
+            .then(|| ContactDto { name: non_empty(name), relationship: non_empty(relationship), phone: non_empty(phone) })
+    }
+
+    /// The form as a patient write. Emergency contacts beyond the first are
+    /// kept from `existing` (the form edits the first one only).
+    fn to_write(&self, existing: Option<&Patient>) -> PatientWrite {
+        let mut contacts: Vec<ContactDto> = Vec::new();
+        if let Some(first) = PatientForm::contact(&self.contact_name, &self.contact_relationship, &self.contact_phone) {
+            contacts.push(first);
+        }
+        if let Some(patient) = existing {
+            contacts.extend(patient.details.emergency_contacts.iter().skip(1).map(|c| ContactDto {
+                name: Some(c.name.clone()),
+                relationship: c.relationship.clone(),
+                phone: c.phone.clone(),
+            }));
+        }
+        PatientWrite {
+            given_name: non_empty(&self.given_name),
+            family_name: non_empty(&self.family_name),
+            date_of_birth: non_empty(&self.date_of_birth),
+            sex_at_birth: non_empty(&self.sex_at_birth),
+            gender_identity: non_empty(&self.gender_identity),
+            phone: non_empty(&self.phone),
+            email: non_empty(&self.email),
+            address: non_empty(&self.address),
+            substances: Some(self.substances.clone()),
+            status: non_empty(&self.status),
+            escort: PatientForm::contact(&self.escort_name, &self.escort_relationship, &self.escort_phone),
+            emergency_contacts: Some(contacts),
+            confirm_not_duplicate: None,
+        }
+    }
 }
 
 fn non_empty(text: &str) -> Option<String> {
@@ -225,19 +319,41 @@ fn non_empty(text: &str) -> Option<String> {
     (!trimmed.is_empty()).then(|| trimmed.to_string())
 }
 
-fn render_form(principal: &Principal, site_name: &str, form: &NewPatientForm, errors: &[FieldError], duplicates: &[(uuid::Uuid, String)]) -> Response {
+/// Registering a new patient, or editing one at a known version.
+enum FormMode<'a> {
+    Register,
+    Edit { patient: &'a Patient, conflict: Option<&'a Patient> },
+}
+
+fn render_form(principal: &Principal, site_name: &str, mode: FormMode<'_>, form: &PatientForm, errors: &[FieldError], duplicates: &[(uuid::Uuid, String)]) -> Response {
     let error = |name: &str| errors.iter().filter(|e| e.field == name || e.field.starts_with(&format!("{name}."))).map(|e| e.message.clone()).next();
-    let text_field = |id: &str, label: &str, value: &str, kind: &str, autocomplete: &str| {
-        let message = error(id);
+    let text_field = |id: &str, label: &str, value: &str, kind: &str, error_key: &str| {
+        let message = error(error_key);
         html! {
             label for=(id) { (label) }
-            input id=(id) name=(id) type=(kind) value=(value) autocomplete=(autocomplete)
+            input id=(id) name=(id) type=(kind) value=(value) autocomplete="off"
                 aria-invalid=[message.as_ref().map(|_| "true")] aria-describedby=[message.as_ref().map(|_| format!("{id}-error"))];
             @if let Some(message) = message { span.field-error id={ (id) "-error" } { (label) " " (message) } }
         }
     };
+    let (title, action, submit) = match &mode {
+        FormMode::Register => ("Register a patient".to_string(), "/patients".to_string(), "Register"),
+        FormMode::Edit { patient, .. } => (
+            format!("Edit {} {}", patient.details.given_name, patient.details.family_name),
+            format!("/patients/{}/edit", patient.id),
+            "Save changes",
+        ),
+    };
     let body = html! {
-        h1 { "Register a patient" }
+        h1 { (title) }
+        @if let FormMode::Edit { conflict: Some(current), .. } = &mode {
+            div.notice.bad role="alert" {
+                p { strong { "Someone else changed this record while you were editing." } " Nothing you typed was saved or lost: it is still in the form below." }
+                p { "The record now says: " (current.details.given_name) " " (current.details.family_name) ", born " (current.details.date_of_birth.format("%Y-%m-%d"))
+                    ", phone " (current.details.phone.as_deref().unwrap_or("—")) ", status " (current.details.status.as_str().replace('_', " ")) " (version " (current.version) ")." }
+                p { "Check both, then save again to replace it with what is in the form." }
+            }
+        }
         @if !errors.is_empty() {
             div.notice.bad role="alert" { "Please correct the fields marked below. Nothing was saved yet." }
         }
@@ -248,21 +364,30 @@ fn render_form(principal: &Principal, site_name: &str, form: &NewPatientForm, er
                 p { "Open the record to check. If this is someone else, tick the box at the bottom and register again." }
             }
         }
-        form method="post" action="/patients" novalidate {
+        form method="post" action=(action) novalidate {
             input type="hidden" name=(CSRF_FIELD) value=(principal.csrf_token);
+            input type="hidden" name="version" value=(form.version);
             div.grid2 {
                 div {
-                    (text_field("given_name", "Given name", &form.given_name, "text", "off"))
-                    (text_field("family_name", "Family name", &form.family_name, "text", "off"))
-                    (text_field("date_of_birth", "Date of birth", &form.date_of_birth, "date", "off"))
-                    label for="sex_at_birth" { "Sex at birth" }
+                    (text_field("given_name", "Given name", &form.given_name, "text", "given_name"))
+                    (text_field("family_name", "Family name", &form.family_name, "text", "family_name"))
+                    (text_field("date_of_birth", "Date of birth", &form.date_of_birth, "date", "date_of_birth"))
+                    label for="sex_at_birth" { "Sex at birth (used for AUDIT-C and drinking limits)" }
                     select id="sex_at_birth" name="sex_at_birth" {
                         @for sex in SexAtBirth::ALL { option value=(sex.as_str()) selected[form.sex_at_birth == sex.as_str()] { (sex.as_str()) } }
                     }
+                    (text_field("gender_identity", "Gender identity (as the patient describes it)", &form.gender_identity, "text", "gender_identity"))
+                    (text_field("phone", "Phone", &form.phone, "tel", "phone"))
+                    (text_field("email", "Email", &form.email, "email", "email"))
+                    (text_field("address", "Address", &form.address, "text", "address"))
+                    @if let FormMode::Edit { .. } = &mode {
+                        label for="status" { "Status" }
+                        select id="status" name="status" {
+                            @for s in PatientStatus::ALL { option value=(s.as_str()) selected[form.status == s.as_str()] { (s.as_str().replace('_', " ")) } }
+                        }
+                    }
                 }
                 div {
-                    (text_field("phone", "Phone", &form.phone, "tel", "off"))
-                    (text_field("email", "Email", &form.email, "email", "off"))
                     fieldset {
                         legend { "Substances of concern" }
                         @for substance in Substance::ALL {
@@ -273,24 +398,37 @@ fn render_form(principal: &Principal, site_name: &str, form: &NewPatientForm, er
                         }
                         @if let Some(message) = error("substances") { span.field-error { (message) } }
                     }
-                    (text_field("escort_name", "Escort's name (takes the patient home)", &form.escort_name, "text", "off"))
-                    @if let Some(message) = error("escort") { span.field-error { "Escort " (message) } }
-                    (text_field("escort_phone", "Escort's phone", &form.escort_phone, "tel", "off"))
+                    (text_field("escort_name", "Escort's name (takes the patient home)", &form.escort_name, "text", "escort"))
+                    (text_field("escort_relationship", "Escort's relationship", &form.escort_relationship, "text", "escort.relationship"))
+                    (text_field("escort_phone", "Escort's phone", &form.escort_phone, "tel", "escort.phone"))
+                    (text_field("contact_name", "Emergency contact's name", &form.contact_name, "text", "emergency_contacts[0]"))
+                    (text_field("contact_relationship", "Emergency contact's relationship", &form.contact_relationship, "text", "emergency_contacts[0].relationship"))
+                    (text_field("contact_phone", "Emergency contact's phone", &form.contact_phone, "tel", "emergency_contacts[0].phone"))
                 }
             }
             @if !duplicates.is_empty() {
                 label { input type="checkbox" name="confirm_not_duplicate" value="yes"; " I checked: this is a different person" }
             }
-            div.actions { button type="submit" { "Register" } a.button.secondary href="/patients" { "Cancel" } }
+            div.actions {
+                button type="submit" { (submit) }
+                @match &mode {
+                    FormMode::Register => a.button.secondary href="/patients" { "Cancel" },
+                    FormMode::Edit { patient, .. } => a.button.secondary href={ "/patients/" (patient.id) } { "Cancel" },
+                }
+            }
         }
     };
-    let status = if errors.is_empty() && duplicates.is_empty() { axum::http::StatusCode::OK } else { axum::http::StatusCode::UNPROCESSABLE_ENTITY };
-    (status, staff_page(principal, site_name, "Register a patient", Nav::Patients, body)).into_response()
+    let failed = !errors.is_empty() || !duplicates.is_empty() || matches!(mode, FormMode::Edit { conflict: Some(_), .. });
+    let status = if failed { axum::http::StatusCode::UNPROCESSABLE_ENTITY } else { axum::http::StatusCode::OK };
+    (status, staff_page(principal, site_name, &title, Nav::Patients, body)).into_response()
 }
 
 pub async fn new_form<S: Store>(State(app): State<AppState<S>>, Extension(principal): Extension<Principal>) -> Response {
     match app.clinic.main_site().await {
-        Ok(site) => render_form(&principal, &site.name, &NewPatientForm { sex_at_birth: "unknown".into(), ..NewPatientForm::default() }, &[], &[]),
+        Ok(site) => {
+            let form = PatientForm { sex_at_birth: "unknown".into(), ..PatientForm::default() };
+            render_form(&principal, &site.name, FormMode::Register, &form, &[], &[])
+        }
         Err(err) => failure(err),
     }
 }
@@ -300,44 +438,57 @@ pub async fn create<S: Store>(State(app): State<AppState<S>>, Extension(principa
         Ok(site) => site,
         Err(err) => return failure(err),
     };
-    // Repeated checkbox fields (substances) need a pair list, not a struct decoder.
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&raw).unwrap_or_default();
-    let mut form = NewPatientForm::default();
-    for (name, value) in pairs {
-        match name.as_str() {
-            "given_name" => form.given_name = value,
-            "family_name" => form.family_name = value,
-            "date_of_birth" => form.date_of_birth = value,
-            "sex_at_birth" => form.sex_at_birth = value,
-            "phone" => form.phone = value,
-            "email" => form.email = value,
-            "substances" => form.substances.push(value),
-            "escort_name" => form.escort_name = value,
-            "escort_phone" => form.escort_phone = value,
-            "confirm_not_duplicate" => form.confirm_not_duplicate = Some(value),
-            _ => {}
-        }
-    }
-    let escort = (non_empty(&form.escort_name).is_some() || non_empty(&form.escort_phone).is_some())
-        .then(|| ContactDto { name: non_empty(&form.escort_name), relationship: None, phone: non_empty(&form.escort_phone) });
-    let write = PatientWrite {
-        given_name: non_empty(&form.given_name),
-        family_name: non_empty(&form.family_name),
-        date_of_birth: non_empty(&form.date_of_birth),
-        sex_at_birth: non_empty(&form.sex_at_birth),
-        phone: non_empty(&form.phone),
-        email: non_empty(&form.email),
-        substances: Some(form.substances.clone()),
-        escort,
-        ..PatientWrite::default()
-    };
+    let form = PatientForm::from_pairs(&raw);
     let policy = if form.confirm_not_duplicate.is_some() { DuplicatePolicy::RegisterAnyway } else { DuplicatePolicy::Refuse };
-    match app.clinic.register_patient(&principal, &write.into_input(), policy).await {
+    match app.clinic.register_patient(&principal, &form.to_write(None).into_input(), policy).await {
         Ok(patient) => Redirect::to(&format!("/patients/{}", patient.id)).into_response(),
-        Err(ServiceError::Invalid(errors)) => render_form(&principal, &site.name, &form, &errors.0, &[]),
+        Err(ServiceError::Invalid(errors)) => render_form(&principal, &site.name, FormMode::Register, &form, &errors.0, &[]),
         Err(ServiceError::LikelyDuplicate(candidates)) => {
             let duplicates: Vec<(uuid::Uuid, String)> = candidates.into_iter().map(|c| (c.patient_id, c.mrn)).collect();
-            render_form(&principal, &site.name, &form, &[], &duplicates)
+            render_form(&principal, &site.name, FormMode::Register, &form, &[], &duplicates)
+        }
+        Err(err) => failure(err),
+    }
+}
+
+pub async fn edit_form<S: Store>(State(app): State<AppState<S>>, Extension(principal): Extension<Principal>, Path(id): Path<String>) -> Response {
+    let Ok(id) = uuid::Uuid::try_parse(&id) else { return failure(ServiceError::NotFound { resource: "patient" }) };
+    let site = match app.clinic.main_site().await {
+        Ok(site) => site,
+        Err(err) => return failure(err),
+    };
+    // Reading the record to edit it is a read of patient data.
+    match app.clinic.get_patient(&principal, id).await {
+        Ok(patient) => render_form(&principal, &site.name, FormMode::Edit { patient: &patient, conflict: None }, &PatientForm::from_patient(&patient), &[], &[]),
+        Err(err) => failure(err),
+    }
+}
+
+pub async fn update<S: Store>(
+    State(app): State<AppState<S>>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+    axum::extract::RawForm(raw): axum::extract::RawForm,
+) -> Response {
+    let Ok(id) = uuid::Uuid::try_parse(&id) else { return failure(ServiceError::NotFound { resource: "patient" }) };
+    let site = match app.clinic.main_site().await {
+        Ok(site) => site,
+        Err(err) => return failure(err),
+    };
+    let form = PatientForm::from_pairs(&raw);
+    let current = match app.clinic.patient_for_update(&principal, id).await {
+        Ok(patient) => patient,
+        Err(err) => return failure(err),
+    };
+    let input = form.to_write(Some(&current)).into_input();
+    match app.clinic.update_patient(&principal, id, form.version, &input).await {
+        Ok(_) => Redirect::to(&format!("/patients/{id}")).into_response(),
+        Err(ServiceError::Invalid(errors)) => render_form(&principal, &site.name, FormMode::Edit { patient: &current, conflict: None }, &form, &errors.0, &[]),
+        Err(ServiceError::StaleVersion { .. }) => {
+            // Show the conflict, keep what was typed, and let the user save over the current version.
+            let mut kept = form.clone();
+            kept.version = current.version;
+            render_form(&principal, &site.name, FormMode::Edit { patient: &current, conflict: Some(&current) }, &kept, &[], &[])
         }
         Err(err) => failure(err),
     }

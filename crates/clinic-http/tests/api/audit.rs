@@ -19,6 +19,8 @@ const PATIENT_DATA_ROUTES: &[(&str, &str)] = &[
     ("GET", "/patients/{id}"),
     ("POST", "/patients"),
     ("GET", "/patients/new"),
+    ("GET", "/patients/{id}/edit"),
+    ("POST", "/patients/{id}/edit"),
     ("POST", "/api/v1/inquiries"),
     ("GET", "/api/v1/inquiries"),
     ("GET", "/api/v1/inquiries/{id}"),
@@ -110,6 +112,28 @@ async fn every_patient_data_route_writes_its_audit_event<S: Store>(store: S) {
     let warning = latest("patient.duplicate_warning").await;
     assert_eq!(warning.outcome, "denied");
     assert!(warning.detail.unwrap().contains(&new_id.to_string()));
+    // The edit form reads the record (audited as a read); saving it is an update.
+    let reads_before = app.audit_events(AuditFilter { action: Some("patient.read".into()), patient_id: Some(new_id), ..Default::default() }).await.len();
+    let edit = app.send(req("GET", &format!("/patients/{new_id}/edit")).token(&token)).await;
+    assert_eq!(edit.status, StatusCode::OK);
+    assert!(edit.text.contains("value=\"Form\""));
+    let reads_after = app.audit_events(AuditFilter { action: Some("patient.read".into()), patient_id: Some(new_id), ..Default::default() }).await.len();
+    assert_eq!(reads_after, reads_before + 1);
+    let save = "version=1&given_name=Bo&family_name=Form&date_of_birth=1991-02-03&sex_at_birth=male&gender_identity=man&status=eligible&substances=alcohol";
+    let saved = app.send(req("POST", &format!("/patients/{new_id}/edit")).token(&token).raw(save, "application/x-www-form-urlencoded")).await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.text);
+    let update = latest("patient.update").await;
+    assert_eq!(update.patient_id, Some(new_id));
+    assert_eq!(update.detail.as_deref(), Some(r#"{"fields":["gender_identity","substances","status"],"from_version":1}"#));
+    // A second save from the same old version is a conflict: shown, not lost.
+    let stale = app
+        .send(req("POST", &format!("/patients/{new_id}/edit")).token(&token).raw(&save.replace("status=eligible", "status=discharged"), "application/x-www-form-urlencoded"))
+        .await;
+    assert_eq!(stale.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(stale.text.contains("Someone else changed this record"));
+    assert!(stale.text.contains("value=\"discharged\" selected"), "what the user typed is kept");
+    assert!(stale.text.contains("name=\"version\" value=\"2\""), "saving again goes over the current version");
+
     // The empty form shows no patient data, so it writes no patient event.
     assert_eq!(app.send(req("GET", "/patients/new").token(&token)).await.status, StatusCode::OK);
 

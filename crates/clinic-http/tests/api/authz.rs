@@ -38,6 +38,8 @@ const MATRIX: &[(&str, &str, Allowed)] = &[
     ("GET", "/patients/new", Allowed::Roles(REGISTRARS)),
     ("POST", "/patients", Allowed::Roles(REGISTRARS)),
     ("GET", "/patients/{id}", Allowed::Roles(CHART_READERS)),
+    ("GET", "/patients/{id}/edit", Allowed::Roles(REGISTRARS)),
+    ("POST", "/patients/{id}/edit", Allowed::Roles(REGISTRARS)),
     ("GET", "/audit", Allowed::Roles(&[Admin])),
     ("POST", "/inquire", Allowed::Public),
     ("GET", "/inquire/thanks", Allowed::Public),
@@ -93,7 +95,7 @@ fn request_for<S: Store>(method: &str, path: &str, ids: &(String, String), _app:
         ("PATCH", _) => r.header("if-match", "\"999\"").json(serde_json::json!({ "status": "eligible" })),
         ("POST", "/api/v1/auth/login") => r.json(serde_json::json!({ "username": "nurse", "password": crate::helpers::PASSWORD })),
         ("POST", "/patients" | "/login" | "/inquire" | "/inquiries") => r.raw("given_name=", "application/x-www-form-urlencoded"),
-        ("POST", _) if path.starts_with("/inquiries/") => r.raw("version=0", "application/x-www-form-urlencoded"),
+        ("POST", _) if path.starts_with("/inquiries/") || path.ends_with("/edit") => r.raw("version=0", "application/x-www-form-urlencoded"),
         _ => r,
     }
 }
