@@ -188,6 +188,13 @@ pub async fn staff_home<S: Store>(State(app): State<AppState<S>>, Extension(prin
                 div.card { span.count { (n_overdue) } a href="/inquiries?status=new" { "Overdue: untouched for over one business day" } }
             }
         }
+        @if matches!(role, clinic_domain::user::Role::Physician | clinic_domain::user::Role::Nurse | clinic_domain::user::Role::Counselor) {
+            h2 { "Needs you now" }
+            div.cards {
+                div.card { span.count { "—" } "Open alerts" br; span.muted { "Arrive with the infusion chart." } }
+                div.card { span.count { "—" } "Items to sign" br; span.muted { "Arrive with orders, eligibility and notes." } }
+            }
+        }
         @if let Some(counts) = &counts {
             h2 { "Patients by status" }
             div.cards {

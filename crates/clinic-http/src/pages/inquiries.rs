@@ -74,6 +74,8 @@ pub async fn queue<S: Store>(State(app): State<AppState<S>>, Extension(principal
     };
     let now = clinic_service::now();
     let zone = tz(&site.time_zone);
+    let staff = app.clinic.list_users().await.unwrap_or_default();
+    let staff_name = |id: Option<uuid::Uuid>| id.and_then(|id| staff.iter().find(|u| u.id == id)).map(|u| u.display_name.clone());
     let body = html! {
         h1 { "Inquiries" }
         form.filters method="get" action="/inquiries" role="search" {
@@ -95,7 +97,7 @@ pub async fn queue<S: Store>(State(app): State<AppState<S>>, Extension(principal
         } @else {
             table.stack {
                 caption.visually-hidden { "Inquiries, newest first" }
-                thead { tr { th { "Received" } th { "Name" } th { "Phone" } th { "Substances" } th { "Contact by" } th { "Status" } th { "Last call" } } }
+                thead { tr { th { "Received" } th { "Name" } th { "Phone" } th { "Substances" } th { "Contact by" } th { "Status" } th { "Last call" } th { "Assigned" } } }
                 tbody {
                     @for i in &page.items {
                         @let overdue = is_overdue(i, now, &zone);
@@ -110,6 +112,7 @@ pub async fn queue<S: Store>(State(app): State<AppState<S>>, Extension(principal
                                 @if overdue { " " span.badge.overdue { "Overdue" } }
                             }
                             td data-label="Last call" { @if let Some(at) = i.last_contact_at { (site_time(at, &site.time_zone)) } @else { "none yet" } }
+                            td data-label="Assigned" { (staff_name(i.assigned_to).unwrap_or_else(|| "—".into())) }
                         }
                     }
                 }
@@ -122,7 +125,15 @@ pub async fn queue<S: Store>(State(app): State<AppState<S>>, Extension(principal
     staff_page(&principal, &site.name, "Inquiries", Nav::Inquiries, body)
 }
 
-fn detail_page(principal: &Principal, site: &clinic_store::records::Site, record: &clinic_store::records::InquiryRecord, errors: &[FieldError], duplicates: &[(uuid::Uuid, String)]) -> Response {
+fn detail_page(
+    principal: &Principal,
+    site: &clinic_store::records::Site,
+    record: &clinic_store::records::InquiryRecord,
+    staff: &[clinic_store::records::User],
+    errors: &[FieldError],
+    duplicates: &[(uuid::Uuid, String)],
+) -> Response {
+    let staff_name = |id: Option<uuid::Uuid>| id.and_then(|id| staff.iter().find(|u| u.id == id)).map(|u| u.display_name.clone());
     let i = &record.inquiry;
     let can_manage = role_allows(principal.user.role, Permission::InquiryManage);
     let error = |name: &str| errors.iter().find(|e| e.field == name).map(|e| e.message.clone());
@@ -146,6 +157,7 @@ fn detail_page(principal: &Principal, site: &clinic_store::records::Site, record
                     dt { "Best time" } dd { (i.details.preferred_contact_time.as_deref().unwrap_or("—")) }
                     dt { "Substances" } dd { (i.details.substances.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")) }
                     dt { "Message" } dd { (i.details.message.as_deref().unwrap_or("—")) }
+                    dt { "Assigned to" } dd { (staff_name(i.assigned_to).unwrap_or_else(|| "nobody yet".into())) }
                     @if let Some(reason) = i.close_reason { dt { "Closed because" } dd { (label(reason.as_str())) } }
                     @if let Some(pid) = i.patient_id { dt { "Patient" } dd { a href={ "/patients/" (pid) } { "Open the chart" } } }
                 }
@@ -207,7 +219,7 @@ fn detail_page(principal: &Principal, site: &clinic_store::records::Site, record
                     }
                 }
                 div.card {
-                    h2 { "Change status" }
+                    h2 { "Status and assignment" }
                     form method="post" action={ "/inquiries/" (i.id) "/status" } {
                         input type="hidden" name=(CSRF_FIELD) value=(principal.csrf_token);
                         input type="hidden" name="version" value=(i.version);
@@ -217,12 +229,19 @@ fn detail_page(principal: &Principal, site: &clinic_store::records::Site, record
                                 option value=(s.as_str()) selected[i.status == s] { (label(s.as_str())) }
                             }
                         }
+                        label for="assigned_to" { "Assigned to" }
+                        select id="assigned_to" name="assigned_to" {
+                            option value="" { "nobody" }
+                            @for u in staff.iter().filter(|u| !u.disabled && role_allows(u.role, Permission::InquiryManage)) {
+                                option value=(u.username) selected[i.assigned_to == Some(u.id)] { (u.display_name) " (" (u.role.as_str()) ")" }
+                            }
+                        }
                         label for="close_reason" { "Reason (when closing)" }
                         select id="close_reason" name="close_reason" {
                             option value="" { "—" }
                             @for r in CloseReason::ALL { option value=(r.as_str()) { (label(r.as_str())) } }
                         }
-                        div.actions { button.secondary type="submit" { "Save status" } }
+                        div.actions { button.secondary type="submit" { "Save" } }
                     }
                 }
             }
@@ -237,8 +256,9 @@ async fn show_with<S: Store>(app: &AppState<S>, principal: &Principal, id: uuid:
         Ok(site) => site,
         Err(err) => return failure(err),
     };
+    let staff = app.clinic.list_users().await.unwrap_or_default();
     match app.clinic.get_inquiry(principal, id).await {
-        Ok(record) => detail_page(principal, &site, &record, errors, duplicates),
+        Ok(record) => detail_page(principal, &site, &record, &staff, errors, duplicates),
         Err(err) => failure(err),
     }
 }
@@ -286,7 +306,7 @@ pub async fn change_status<S: Store>(State(app): State<AppState<S>>, Extension(p
     let update = InquiryUpdate {
         status: field(&pairs, "status").map(str::to_string),
         close_reason: field(&pairs, "close_reason").map(str::to_string),
-        assigned_to: None,
+        assigned_to: field(&pairs, "assigned_to").map(str::to_string),
     };
     match app.clinic.update_inquiry(&principal, id, version(&pairs), &update).await {
         Ok(_) => Redirect::to(&format!("/inquiries/{id}")).into_response(),

@@ -228,8 +228,11 @@ async fn the_pages_work_the_queue_and_are_audited<S: Store>(store: S) {
     let call = app.send(req("POST", &format!("/inquiries/{id}/calls")).token(&staff).raw("outcome=reached&direction=outbound&note=ok", FORM)).await;
     assert_eq!(call.status, StatusCode::SEE_OTHER);
     assert_eq!(count("inquiry.call").await, 1);
-    let status = app.send(req("POST", &format!("/inquiries/{id}/status")).token(&staff).raw("version=2&status=screening_booked&close_reason=", FORM)).await;
+    let status = app.send(req("POST", &format!("/inquiries/{id}/status")).token(&staff).raw("version=2&status=screening_booked&close_reason=&assigned_to=nurse", FORM)).await;
     assert_eq!(status.status, StatusCode::SEE_OTHER, "{}", status.text);
+    let assigned = app.send(req("GET", &format!("/inquiries/{id}")).token(&staff)).await;
+    assert!(assigned.text.contains("Test nurse"), "the assignee is shown");
+    assert!(app.send(req("GET", "/inquiries").token(&staff)).await.text.contains("Test nurse"), "and in the queue");
     assert_eq!(count("inquiry.update").await, 1);
     let stale = app.send(req("POST", &format!("/inquiries/{id}/status")).token(&staff).raw("version=2&status=closed&close_reason=spam", FORM)).await;
     assert_eq!(stale.status, StatusCode::UNPROCESSABLE_ENTITY);
