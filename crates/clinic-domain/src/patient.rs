@@ -42,6 +42,57 @@ pub struct Contact {
     pub phone: Option<String>,
 }
 
+/// A recorded allergy: what the patient reacts to, and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Allergy {
+    pub substance: String,
+    pub reaction: Option<String>,
+}
+
+/// A medicine the patient takes now, with its dose as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Medication {
+    pub name: String,
+    pub dose: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AllergyInput {
+    pub substance: Option<String>,
+    pub reaction: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MedicationInput {
+    pub name: Option<String>,
+    pub dose: Option<String>,
+}
+
+/// ICD-10-CM codes for the substance use disorders the program treats, with
+/// the substance and meaning (clinical.md §8, from the CMS ICD-10-CM tables;
+/// confirm against the current fiscal-year release).
+pub const SUD_DIAGNOSES: &[(&str, Substance, &str)] = &[
+    ("F10.10", Substance::Alcohol, "Alcohol abuse, uncomplicated (AUD, mild)"),
+    ("F10.11", Substance::Alcohol, "Alcohol abuse, in remission (AUD, mild, in remission)"),
+    ("F10.20", Substance::Alcohol, "Alcohol dependence, uncomplicated (AUD, moderate or severe)"),
+    ("F10.21", Substance::Alcohol, "Alcohol dependence, in remission (AUD, moderate or severe, in remission)"),
+    ("F14.10", Substance::Cocaine, "Cocaine abuse, uncomplicated (cocaine use disorder, mild)"),
+    ("F14.11", Substance::Cocaine, "Cocaine abuse, in remission"),
+    ("F14.20", Substance::Cocaine, "Cocaine dependence, uncomplicated (cocaine use disorder, moderate or severe)"),
+    ("F14.21", Substance::Cocaine, "Cocaine dependence, in remission"),
+    ("F11.10", Substance::Opioids, "Opioid abuse, uncomplicated (OUD, mild)"),
+    ("F11.11", Substance::Opioids, "Opioid abuse, in remission"),
+    ("F11.20", Substance::Opioids, "Opioid dependence, uncomplicated (OUD, moderate or severe)"),
+    ("F11.21", Substance::Opioids, "Opioid dependence, in remission"),
+];
+
+/// The meaning of a diagnosis code from `SUD_DIAGNOSES`.
+pub fn diagnosis_display(code: &str) -> Option<(Substance, &'static str)> {
+    SUD_DIAGNOSES.iter().find(|(c, _, _)| *c == code).map(|(_, substance, text)| (*substance, *text))
+}
+
+pub const MAX_LIST_ENTRIES: usize = 20;
+
 /// Raw, unvalidated patient fields as a client sent them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PatientInput {
@@ -57,6 +108,10 @@ pub struct PatientInput {
     pub status: Option<String>,
     pub escort: Option<ContactInput>,
     pub emergency_contacts: Vec<ContactInput>,
+    /// ICD-10-CM codes from `SUD_DIAGNOSES`.
+    pub diagnoses: Vec<String>,
+    pub allergies: Vec<AllergyInput>,
+    pub medications: Vec<MedicationInput>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -82,6 +137,10 @@ pub struct PatientDetails {
     pub status: PatientStatus,
     pub escort: Option<Contact>,
     pub emergency_contacts: Vec<Contact>,
+    /// ICD-10-CM codes, sorted, without repeats.
+    pub diagnoses: Vec<String>,
+    pub allergies: Vec<Allergy>,
+    pub medications: Vec<Medication>,
 }
 
 /// A stored patient.
@@ -145,6 +204,44 @@ impl PatientDetails {
             .filter_map(|(idx, contact)| parse_contact(&mut errors, &format!("emergency_contacts[{idx}]"), contact))
             .collect();
 
+        let mut diagnoses = Vec::new();
+        for code in &input.diagnoses {
+            let code = code.trim().to_ascii_uppercase();
+            if diagnosis_display(&code).is_some() {
+                diagnoses.push(code);
+            } else {
+                let allowed: Vec<&str> = SUD_DIAGNOSES.iter().map(|(c, _, _)| *c).collect();
+                errors.push(FieldError::new("diagnoses", format!("must be ICD-10-CM codes among: {}", allowed.join(", "))));
+            }
+        }
+        diagnoses.sort();
+        diagnoses.dedup();
+        for (field, n) in [("allergies", input.allergies.len()), ("medications", input.medications.len())] {
+            if n > MAX_LIST_ENTRIES {
+                errors.push(FieldError::new(field, format!("at most {MAX_LIST_ENTRIES} entries")));
+            }
+        }
+        let allergies: Vec<Allergy> = input
+            .allergies
+            .iter()
+            .enumerate()
+            .filter_map(|(idx, a)| {
+                let substance = required_text(&mut errors, &format!("allergies[{idx}].substance"), a.substance.as_deref(), MAX_NAME_CHARS)?;
+                let reaction = optional_text(&mut errors, &format!("allergies[{idx}].reaction"), a.reaction.as_deref(), MAX_NAME_CHARS);
+                Some(Allergy { substance, reaction })
+            })
+            .collect();
+        let medications: Vec<Medication> = input
+            .medications
+            .iter()
+            .enumerate()
+            .filter_map(|(idx, m)| {
+                let name = required_text(&mut errors, &format!("medications[{idx}].name"), m.name.as_deref(), MAX_NAME_CHARS)?;
+                let dose = optional_text(&mut errors, &format!("medications[{idx}].dose"), m.dose.as_deref(), MAX_NAME_CHARS);
+                Some(Medication { name, dose })
+            })
+            .collect();
+
         match (given_name, family_name, date_of_birth, sex_at_birth, status) {
             (Some(given_name), Some(family_name), Some(date_of_birth), Some(sex_at_birth), Some(status))
                 if errors.is_empty() =>
@@ -162,6 +259,9 @@ impl PatientDetails {
                     status,
                     escort,
                     emergency_contacts,
+                    diagnoses,
+                    allergies,
+                    medications,
                 })
             }
             _ => Err(FieldErrors(errors)),
@@ -189,6 +289,13 @@ impl PatientDetails {
             status: Some(self.status.as_str().to_string()),
             escort: self.escort.as_ref().map(contact_input),
             emergency_contacts: self.emergency_contacts.iter().map(contact_input).collect(),
+            diagnoses: self.diagnoses.clone(),
+            allergies: self
+                .allergies
+                .iter()
+                .map(|a| AllergyInput { substance: Some(a.substance.clone()), reaction: a.reaction.clone() })
+                .collect(),
+            medications: self.medications.iter().map(|m| MedicationInput { name: Some(m.name.clone()), dose: m.dose.clone() }).collect(),
         }
     }
 
@@ -409,6 +516,32 @@ mod tests {
         );
         let substances = err.0.iter().find(|e| e.field == "substances").unwrap();
         assert!(substances.message.contains("alcohol, cocaine, opioids"), "{}", substances.message);
+    }
+
+    #[test]
+    fn diagnoses_allergies_and_medications() {
+        let input = PatientInput {
+            diagnoses: vec!["f10.20".into(), "F14.20".into(), "F10.20".into()],
+            allergies: vec![AllergyInput { substance: Some("penicillin".into()), reaction: Some("hives".into()) }],
+            medications: vec![MedicationInput { name: Some("buprenorphine".into()), dose: Some("16 mg daily".into()) }],
+            ..minimal()
+        };
+        let details = PatientDetails::parse(&input, today()).unwrap();
+        assert_eq!(details.diagnoses, ["F10.20", "F14.20"]);
+        assert_eq!(details.allergies[0].reaction.as_deref(), Some("hives"));
+        assert_eq!(PatientDetails::parse(&details.to_input(), today()).unwrap(), details);
+        assert_eq!(diagnosis_display("F11.21").map(|(s, _)| s), Some(Substance::Opioids));
+
+        let bad = PatientInput {
+            diagnoses: vec!["F99".into()],
+            allergies: vec![AllergyInput { substance: None, reaction: Some("rash".into()) }],
+            medications: vec![MedicationInput { name: Some(" ".into()), dose: None }],
+            ..minimal()
+        };
+        let err = PatientDetails::parse(&bad, today()).unwrap_err();
+        let fields: Vec<&str> = err.0.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["diagnoses", "allergies[0].substance", "medications[0].name"]);
+        assert!(err.0[0].message.contains("F10.20"));
     }
 
     #[test]

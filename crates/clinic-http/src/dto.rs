@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use clinic_domain::audit::AuditEvent;
-use clinic_domain::patient::{Contact, ContactInput, Patient, PatientInput};
+use clinic_domain::patient::{AllergyInput, Contact, ContactInput, MedicationInput, Patient, PatientInput};
 use clinic_store::records::User;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -70,6 +70,30 @@ impl ContactDto {
     }
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct AllergyDto {
+    pub substance: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reaction: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct MedicationDto {
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dose: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct DiagnosisDto {
+    /// ICD-10-CM.
+    pub code: String,
+    pub display: String,
+    pub substance: String,
+}
+
 /// The fields a client may write. `given_name`, `family_name` and
 /// `date_of_birth` are required on create; `mrn` is assigned by the system.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
@@ -91,6 +115,11 @@ pub struct PatientWrite {
     pub status: Option<String>,
     pub escort: Option<ContactDto>,
     pub emergency_contacts: Option<Vec<ContactDto>>,
+    /// ICD-10-CM codes of substance use disorders, e.g. `F10.20`.
+    pub diagnoses: Option<Vec<String>>,
+    pub allergies: Option<Vec<AllergyDto>>,
+    /// Current medications.
+    pub medications: Option<Vec<MedicationDto>>,
     /// Register even though likely duplicates were reported (create only).
     #[serde(default, skip_serializing)]
     pub confirm_not_duplicate: Option<bool>,
@@ -111,6 +140,9 @@ impl PatientWrite {
             status: self.status,
             escort: self.escort.map(ContactDto::into_input),
             emergency_contacts: self.emergency_contacts.unwrap_or_default().into_iter().map(ContactDto::into_input).collect(),
+            diagnoses: self.diagnoses.unwrap_or_default(),
+            allergies: self.allergies.unwrap_or_default().into_iter().map(|a| AllergyInput { substance: a.substance, reaction: a.reaction }).collect(),
+            medications: self.medications.unwrap_or_default().into_iter().map(|m| MedicationInput { name: m.name, dose: m.dose }).collect(),
         }
     }
 
@@ -130,6 +162,9 @@ impl PatientWrite {
             status: Some(d.status.as_str().to_string()),
             escort: d.escort.as_ref().map(ContactDto::from_contact),
             emergency_contacts: Some(d.emergency_contacts.iter().map(ContactDto::from_contact).collect()),
+            diagnoses: Some(d.diagnoses.clone()),
+            allergies: Some(d.allergies.iter().map(|a| AllergyDto { substance: Some(a.substance.clone()), reaction: a.reaction.clone() }).collect()),
+            medications: Some(d.medications.iter().map(|m| MedicationDto { name: Some(m.name.clone()), dose: m.dose.clone() }).collect()),
             confirm_not_duplicate: None,
         }
     }
@@ -152,6 +187,9 @@ pub struct PatientDto {
     pub status: String,
     pub escort: Option<ContactDto>,
     pub emergency_contacts: Vec<ContactDto>,
+    pub diagnoses: Vec<DiagnosisDto>,
+    pub allergies: Vec<AllergyDto>,
+    pub medications: Vec<MedicationDto>,
     /// Increments on every change; the ETag is `"<version>"`.
     pub version: i64,
     pub created_at: DateTime<Utc>,
@@ -177,6 +215,16 @@ impl PatientDto {
             status: d.status.as_str().to_string(),
             escort: d.escort.as_ref().map(ContactDto::from_contact),
             emergency_contacts: d.emergency_contacts.iter().map(ContactDto::from_contact).collect(),
+            diagnoses: d
+                .diagnoses
+                .iter()
+                .map(|code| {
+                    let (substance, display) = clinic_domain::patient::diagnosis_display(code).unwrap_or((clinic_domain::patient::Substance::Other, ""));
+                    DiagnosisDto { code: code.clone(), display: display.to_string(), substance: substance.as_str().to_string() }
+                })
+                .collect(),
+            allergies: d.allergies.iter().map(|a| AllergyDto { substance: Some(a.substance.clone()), reaction: a.reaction.clone() }).collect(),
+            medications: d.medications.iter().map(|m| MedicationDto { name: Some(m.name.clone()), dose: m.dose.clone() }).collect(),
             version: patient.version,
             created_at: patient.created_at,
             updated_at: patient.updated_at,

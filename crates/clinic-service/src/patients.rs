@@ -240,5 +240,8 @@ fn changed_fields(old: &PatientDetails, new: &PatientDetails) -> Vec<&'static st
     check("status", old.status != new.status);
     check("escort", old.escort != new.escort);
     check("emergency_contacts", old.emergency_contacts != new.emergency_contacts);
+    check("diagnoses", old.diagnoses != new.diagnoses);
+    check("allergies", old.allergies != new.allergies);
+    check("medications", old.medications != new.medications);
     fields
 }

@@ -5,7 +5,7 @@
 
 use chrono::Datelike;
 use clinic_domain::audit::{Actor, AuditAction, AuditEvent, AuditTarget, Outcome};
-use clinic_domain::patient::{ContactInput, PatientDetails, PatientInput, PatientStatus, Substance};
+use clinic_domain::patient::{AllergyInput, ContactInput, MedicationInput, PatientDetails, PatientInput, PatientStatus, Substance};
 use clinic_domain::user::{Role, Username};
 use clinic_store::records::{NewPatient, Site};
 use clinic_store::Store;
@@ -114,6 +114,28 @@ pub fn demo_patient(idx: usize, today: chrono::NaiveDate) -> PatientInput {
         status: Some(status.as_str().into()),
         escort,
         emergency_contacts: Vec::new(),
+        // Moderate-or-severe use disorder codes for the first substance that has one (clinical.md §8).
+        diagnoses: substance_sets[idx % substance_sets.len()]
+            .iter()
+            .filter_map(|s| match s {
+                Substance::Alcohol => Some("F10.20"),
+                Substance::Cocaine => Some("F14.20"),
+                Substance::Opioids => Some("F11.20"),
+                _ => None,
+            })
+            .map(str::to_string)
+            .collect(),
+        allergies: match idx % 5 {
+            0 => vec![AllergyInput { substance: Some("penicillin".into()), reaction: Some("hives".into()) }],
+            3 => vec![AllergyInput { substance: Some("latex".into()), reaction: Some("rash".into()) }],
+            _ => Vec::new(),
+        },
+        // People with opioid use disorder keep their MOUD (clinical.md §11.4).
+        medications: if substance_sets[idx % substance_sets.len()].contains(&Substance::Opioids) {
+            vec![MedicationInput { name: Some("buprenorphine/naloxone".into()), dose: Some("16/4 mg daily".into()) }]
+        } else {
+            Vec::new()
+        },
     }
 }
 

@@ -194,6 +194,9 @@ macro_rules! impl_store {
                         status: PatientStatus::parse(&status).map_err(|e| other(e.message))?,
                         escort: None,
                         emergency_contacts: Vec::new(),
+                        diagnoses: Vec::new(),
+                        allergies: Vec::new(),
+                        medications: Vec::new(),
                     },
                     version: row.try_get("version").map_err(db_err)?,
                     created_at: row.try_get("created_at").map_err(db_err)?,
@@ -249,6 +252,38 @@ macro_rules! impl_store {
                         }
                     }
                 }
+                let sql = format!("SELECT patient_id, code FROM patient_diagnoses WHERE patient_id IN ({ids}) ORDER BY code");
+                let mut query = ::sqlx::query(&sql);
+                for patient in patients.iter() {
+                    query = query.bind(patient.id);
+                }
+                for row in query.fetch_all(executor).await.map_err(db_err)? {
+                    let patient_id: Uuid = row.try_get("patient_id").map_err(db_err)?;
+                    if let Some(patient) = patients.iter_mut().find(|p| p.id == patient_id) {
+                        patient.details.diagnoses.push(row.try_get("code").map_err(db_err)?);
+                    }
+                }
+                let sql = format!(
+                    "SELECT patient_id, kind, first_text, second_text FROM patient_list_items \
+                     WHERE patient_id IN ({ids}) ORDER BY patient_id, kind, position"
+                );
+                let mut query = ::sqlx::query(&sql);
+                for patient in patients.iter() {
+                    query = query.bind(patient.id);
+                }
+                for row in query.fetch_all(executor).await.map_err(db_err)? {
+                    let patient_id: Uuid = row.try_get("patient_id").map_err(db_err)?;
+                    let kind: String = row.try_get("kind").map_err(db_err)?;
+                    let first: String = row.try_get("first_text").map_err(db_err)?;
+                    let second: Option<String> = row.try_get("second_text").map_err(db_err)?;
+                    if let Some(patient) = patients.iter_mut().find(|p| p.id == patient_id) {
+                        match kind.as_str() {
+                            "allergy" => patient.details.allergies.push(::clinic_domain::patient::Allergy { substance: first, reaction: second }),
+                            "medication" => patient.details.medications.push(::clinic_domain::patient::Medication { name: first, dose: second }),
+                            other_kind => return Err(other(format!("unknown list item kind {other_kind}"))),
+                        }
+                    }
+                }
                 for patient in patients.iter_mut() {
                     patient.details.substances.sort();
                 }
@@ -287,11 +322,41 @@ macro_rules! impl_store {
                     .execute(&mut **tx)
                     .await
                     .map_err(db_err)?;
-                ::sqlx::query("DELETE FROM patient_contacts WHERE patient_id = $1")
+                for table in ["patient_contacts", "patient_diagnoses", "patient_list_items"] {
+                    ::sqlx::query(&format!("DELETE FROM {table} WHERE patient_id = $1"))
+                        .bind(patient_id)
+                        .execute(&mut **tx)
+                        .await
+                        .map_err(db_err)?;
+                }
+                for code in &details.diagnoses {
+                    ::sqlx::query("INSERT INTO patient_diagnoses (patient_id, code) VALUES ($1, $2)")
+                        .bind(patient_id)
+                        .bind(code)
+                        .execute(&mut **tx)
+                        .await
+                        .map_err(db_err)?;
+                }
+                let items = details
+                    .allergies
+                    .iter()
+                    .map(|a| ("allergy", &a.substance, &a.reaction))
+                    .chain(details.medications.iter().map(|m| ("medication", &m.name, &m.dose)));
+                for (position, (kind, first, second)) in (0i64..).zip(items) {
+                    ::sqlx::query(
+                        "INSERT INTO patient_list_items (id, patient_id, kind, position, first_text, second_text) \
+                         VALUES ($1, $2, $3, $4, $5, $6)",
+                    )
+                    .bind(Uuid::now_v7())
                     .bind(patient_id)
+                    .bind(kind)
+                    .bind(position)
+                    .bind(first)
+                    .bind(second)
                     .execute(&mut **tx)
                     .await
                     .map_err(db_err)?;
+                }
                 for substance in &details.substances {
                     ::sqlx::query("INSERT INTO patient_substances (patient_id, substance) VALUES ($1, $2)")
                         .bind(patient_id)

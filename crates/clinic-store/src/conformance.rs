@@ -72,6 +72,9 @@ fn details(given: &str, family: &str, dob: (i32, u32, u32)) -> PatientDetails {
         status: PatientStatus::Screening,
         escort: None,
         emergency_contacts: Vec::new(),
+        diagnoses: Vec::new(),
+        allergies: Vec::new(),
+        medications: Vec::new(),
     }
 }
 
@@ -204,6 +207,12 @@ pub async fn patients_create_read_update<S: Store>(store: S) {
     full.address = Some("1 Main St".into());
     full.substances = vec![Substance::Alcohol, Substance::Cocaine];
     full.escort = Some(Contact { name: "Ben Díaz".into(), relationship: Some("brother".into()), phone: Some("5550100198".into()) });
+    full.diagnoses = vec!["F10.20".into(), "F14.20".into()];
+    full.allergies = vec![
+        clinic_domain::patient::Allergy { substance: "penicillin".into(), reaction: Some("hives".into()) },
+        clinic_domain::patient::Allergy { substance: "latex".into(), reaction: None },
+    ];
+    full.medications = vec![clinic_domain::patient::Medication { name: "naltrexone".into(), dose: Some("50 mg daily".into()) }];
     full.emergency_contacts = vec![
         Contact { name: "Cara".into(), relationship: None, phone: Some("5550100197".into()) },
         Contact { name: "Dan".into(), relationship: Some("friend".into()), phone: None },
@@ -223,6 +232,9 @@ pub async fn patients_create_read_update<S: Store>(store: S) {
     changed.status = PatientStatus::InTreatment;
     changed.escort = None;
     changed.substances = vec![Substance::Opioids];
+    changed.allergies.truncate(1);
+    changed.medications.clear();
+    changed.diagnoses = vec!["F11.20".into()];
     let later = t0() + Duration::days(1);
     let audit = event(AuditAction::PatientUpdate, AuditTarget::patient(first.id), later);
     let updated = store.update_patient(first.id, 1, &changed, later, &audit).await.unwrap();

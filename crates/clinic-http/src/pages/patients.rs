@@ -12,7 +12,7 @@ use clinic_service::patients::{DuplicatePolicy, PatientQuery};
 use clinic_store::Store;
 use maud::{html, Markup};
 
-use crate::dto::{ContactDto, PatientListQuery, PatientWrite};
+use crate::dto::{AllergyDto, ContactDto, MedicationDto, PatientListQuery, PatientWrite};
 use crate::error::ApiError;
 use crate::extract::ApiQuery;
 use crate::pages::{site_time, staff_page, Nav};
@@ -153,6 +153,15 @@ pub async fn show<S: Store>(State(app): State<AppState<S>>, Extension(principal)
     let today = clinic_service::Clinic::<S>::site_today(&site);
     let body = html! {
         h1 { (d.given_name) " " (d.family_name) " " span.badge { (d.status.as_str().replace('_', " ")) } }
+        div.chart-header {
+            span { "Age " (age_years(&patient, today)) } " · " span { "MRN " (patient.mrn.as_str()) } " · "
+            @if d.allergies.is_empty() {
+                span.error { "Allergies: none recorded — ask and record" }
+            } @else {
+                strong { "Allergies: " }
+                (d.allergies.iter().map(|a| match &a.reaction { Some(r) => format!("{} ({r})", a.substance), None => a.substance.clone() }).collect::<Vec<_>>().join(", "))
+            }
+        }
         @if role_allows(principal.user.role, Permission::PatientUpdate) {
             p { a.button.secondary href={ "/patients/" (patient.id) "/edit" } { "Edit record" } }
         }
@@ -179,6 +188,19 @@ pub async fn show<S: Store>(State(app): State<AppState<S>>, Extension(principal)
                 dl.facts {
                     dt { "Substances" } dd { @if d.substances.is_empty() { "none recorded" } @else { (d.substances.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")) } }
                     dt { "Status" } dd { (d.status.as_str().replace('_', " ")) }
+                }
+            }
+            div.card {
+                h2 { "Diagnoses and medications" }
+                dl.facts {
+                    dt { "Diagnoses" } dd {
+                        @if d.diagnoses.is_empty() { "none recorded" }
+                        @for code in &d.diagnoses { (code) " " span.muted { (clinic_domain::patient::diagnosis_display(code).map(|(_, t)| t).unwrap_or("")) } br; }
+                    }
+                    dt { "Medications" } dd {
+                        @if d.medications.is_empty() { "none recorded" }
+                        @for m in &d.medications { (m.name) @if let Some(dose) = &m.dose { " — " (dose) } br; }
+                    }
                 }
             }
             div.card {
@@ -216,6 +238,11 @@ pub struct PatientForm {
     contact_name: String,
     contact_relationship: String,
     contact_phone: String,
+    diagnoses: Vec<String>,
+    /// (substance, reaction) rows as typed, blank rows included.
+    allergies: Vec<(String, String)>,
+    /// (name, dose) rows as typed, blank rows included.
+    medications: Vec<(String, String)>,
     confirm_not_duplicate: Option<String>,
     version: i64,
 }
@@ -225,6 +252,7 @@ impl PatientForm {
         // Repeated checkbox fields (substances) need a pair list, not a struct decoder.
         let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(raw).unwrap_or_default();
         let mut form = PatientForm::default();
+        let (mut allergy_substances, mut allergy_reactions, mut medication_names, mut medication_doses) = (vec![], vec![], vec![], vec![]);
         for (name, value) in pairs {
             match name.as_str() {
                 "given_name" => form.given_name = value,
@@ -245,9 +273,19 @@ impl PatientForm {
                 "contact_phone" => form.contact_phone = value,
                 "confirm_not_duplicate" => form.confirm_not_duplicate = Some(value),
                 "version" => form.version = value.parse().unwrap_or(0),
+                "diagnoses" => form.diagnoses.push(value),
+                "allergy_substance" => allergy_substances.push(value),
+                "allergy_reaction" => allergy_reactions.push(value),
+                "medication_name" => medication_names.push(value),
+                "medication_dose" => medication_doses.push(value),
                 _ => {}
             }
         }
+        let rows = |firsts: Vec<String>, seconds: Vec<String>| -> Vec<(String, String)> {
+            firsts.into_iter().zip(seconds.into_iter().chain(std::iter::repeat(String::new()))).collect()
+        };
+        form.allergies = rows(allergy_substances, allergy_reactions);
+        form.medications = rows(medication_names, medication_doses);
         form
     }
 
@@ -272,6 +310,9 @@ impl PatientForm {
             contact_name: first_contact.map(|c| c.name.clone()).unwrap_or_default(),
             contact_relationship: first_contact.and_then(|c| c.relationship.clone()).unwrap_or_default(),
             contact_phone: first_contact.and_then(|c| c.phone.clone()).unwrap_or_default(),
+            diagnoses: d.diagnoses.clone(),
+            allergies: d.allergies.iter().map(|a| (a.substance.clone(), a.reaction.clone().unwrap_or_default())).collect(),
+            medications: d.medications.iter().map(|m| (m.name.clone(), m.dose.clone().unwrap_or_default())).collect(),
             confirm_not_duplicate: None,
             version: patient.version,
         }
@@ -309,6 +350,22 @@ impl PatientForm {
             status: non_empty(&self.status),
             escort: PatientForm::contact(&self.escort_name, &self.escort_relationship, &self.escort_phone),
             emergency_contacts: Some(contacts),
+            diagnoses: Some(self.diagnoses.clone()),
+            // Rows left blank are not entries.
+            allergies: Some(
+                self.allergies
+                    .iter()
+                    .filter(|(a, b)| non_empty(a).is_some() || non_empty(b).is_some())
+                    .map(|(a, b)| AllergyDto { substance: non_empty(a), reaction: non_empty(b) })
+                    .collect(),
+            ),
+            medications: Some(
+                self.medications
+                    .iter()
+                    .filter(|(a, b)| non_empty(a).is_some() || non_empty(b).is_some())
+                    .map(|(a, b)| MedicationDto { name: non_empty(a), dose: non_empty(b) })
+                    .collect(),
+            ),
             confirm_not_duplicate: None,
         }
     }
@@ -404,6 +461,39 @@ fn render_form(principal: &Principal, site_name: &str, mode: FormMode<'_>, form:
                     (text_field("contact_name", "Emergency contact's name", &form.contact_name, "text", "emergency_contacts[0]"))
                     (text_field("contact_relationship", "Emergency contact's relationship", &form.contact_relationship, "text", "emergency_contacts[0].relationship"))
                     (text_field("contact_phone", "Emergency contact's phone", &form.contact_phone, "tel", "emergency_contacts[0].phone"))
+                }
+            }
+            div.grid2 {
+                div {
+                    fieldset {
+                        legend { "Substance use diagnoses (ICD-10-CM)" }
+                        @for (code, _, display) in clinic_domain::patient::SUD_DIAGNOSES {
+                            label { input type="checkbox" name="diagnoses" value=(code) checked[form.diagnoses.iter().any(|d| d == code)]; " " (code) " — " (display) }
+                        }
+                        @if let Some(message) = error("diagnoses") { span.field-error { (message) } }
+                    }
+                }
+                div {
+                    fieldset {
+                        legend { "Allergies (substance and reaction)" }
+                        @for (idx, (substance, reaction)) in form.allergies.iter().cloned().chain(std::iter::repeat((String::new(), String::new())).take(2)).enumerate() {
+                            div.pair {
+                                input name="allergy_substance" value=(substance) aria-label={ "Allergy " (idx + 1) " substance" } placeholder="e.g. penicillin";
+                                input name="allergy_reaction" value=(reaction) aria-label={ "Allergy " (idx + 1) " reaction" } placeholder="reaction, e.g. hives";
+                            }
+                            @if let Some(message) = error(&format!("allergies[{idx}]")) { span.field-error { "Allergy " (idx + 1) " " (message) } }
+                        }
+                    }
+                    fieldset {
+                        legend { "Current medications (name and dose)" }
+                        @for (idx, (name, dose)) in form.medications.iter().cloned().chain(std::iter::repeat((String::new(), String::new())).take(2)).enumerate() {
+                            div.pair {
+                                input name="medication_name" value=(name) aria-label={ "Medication " (idx + 1) " name" } placeholder="e.g. buprenorphine";
+                                input name="medication_dose" value=(dose) aria-label={ "Medication " (idx + 1) " dose" } placeholder="dose, e.g. 16 mg daily";
+                            }
+                            @if let Some(message) = error(&format!("medications[{idx}]")) { span.field-error { "Medication " (idx + 1) " " (message) } }
+                        }
+                    }
                 }
             }
             @if !duplicates.is_empty() {

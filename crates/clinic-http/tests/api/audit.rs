@@ -119,12 +119,16 @@ async fn every_patient_data_route_writes_its_audit_event<S: Store>(store: S) {
     assert!(edit.text.contains("value=\"Form\""));
     let reads_after = app.audit_events(AuditFilter { action: Some("patient.read".into()), patient_id: Some(new_id), ..Default::default() }).await.len();
     assert_eq!(reads_after, reads_before + 1);
-    let save = "version=1&given_name=Bo&family_name=Form&date_of_birth=1991-02-03&sex_at_birth=male&gender_identity=man&status=eligible&substances=alcohol";
+    let save = "version=1&given_name=Bo&family_name=Form&date_of_birth=1991-02-03&sex_at_birth=male&gender_identity=man&status=eligible&substances=alcohol\
+                &diagnoses=F10.20&allergy_substance=latex&allergy_reaction=rash&allergy_substance=&allergy_reaction=&medication_name=&medication_dose=";
     let saved = app.send(req("POST", &format!("/patients/{new_id}/edit")).token(&token).raw(save, "application/x-www-form-urlencoded")).await;
     assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.text);
     let update = latest("patient.update").await;
     assert_eq!(update.patient_id, Some(new_id));
-    assert_eq!(update.detail.as_deref(), Some(r#"{"fields":["gender_identity","substances","status"],"from_version":1}"#));
+    assert_eq!(update.detail.as_deref(), Some(r#"{"fields":["gender_identity","substances","status","diagnoses","allergies"],"from_version":1}"#));
+    let chart = app.send(req("GET", &format!("/patients/{new_id}")).token(&token)).await;
+    assert!(chart.text.contains("latex (rash)"), "allergies are in the chart header");
+    assert!(chart.text.contains("F10.20"));
     // A second save from the same old version is a conflict: shown, not lost.
     let stale = app
         .send(req("POST", &format!("/patients/{new_id}/edit")).token(&token).raw(&save.replace("status=eligible", "status=discharged"), "application/x-www-form-urlencoded"))

@@ -22,7 +22,10 @@ async fn create_read_and_update_with_etags<S: Store>(store: S) {
         "given_name": "Ana", "family_name": "Díaz", "date_of_birth": "1980-02-29", "sex_at_birth": "female",
         "phone": "(555) 010-0199", "email": "ana@example.org", "substances": ["cocaine", "alcohol", "alcohol"],
         "escort": { "name": "Ben Díaz", "relationship": "brother", "phone": "555 010 0198" },
-        "emergency_contacts": [{ "name": "Cara" }]
+        "emergency_contacts": [{ "name": "Cara" }],
+        "diagnoses": ["F14.20", "f10.20"],
+        "allergies": [{ "substance": "penicillin", "reaction": "hives" }],
+        "medications": [{ "name": "naltrexone", "dose": "50 mg daily" }]
     });
     let res = app.send(req("POST", "/api/v1/patients").token(&token).json(body)).await;
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
@@ -35,6 +38,11 @@ async fn create_read_and_update_with_etags<S: Store>(store: S) {
     assert_eq!(created["substances"], json!(["alcohol", "cocaine"]));
     assert_eq!(created["phone"], "5550100199");
     assert_eq!(created["escort"]["phone"], "5550100198");
+    assert_eq!(created["diagnoses"][0]["code"], "F10.20");
+    assert_eq!(created["diagnoses"][0]["substance"], "alcohol");
+    assert_eq!(created["diagnoses"][1]["code"], "F14.20");
+    assert_eq!(created["allergies"], json!([{ "substance": "penicillin", "reaction": "hives" }]));
+    assert_eq!(created["medications"], json!([{ "name": "naltrexone", "dose": "50 mg daily" }]));
     assert!(uuid::Uuid::try_parse(&id).unwrap().get_version_num() == 7);
 
     let read = app.send(req("GET", &format!("/api/v1/patients/{id}")).token(&token)).await;
@@ -67,6 +75,11 @@ async fn create_read_and_update_with_etags<S: Store>(store: S) {
     let bad = app.send(req("PATCH", &format!("/api/v1/patients/{id}")).token(&token).header("if-match", "\"2\"").json(json!({ "status": "cured" }))).await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(bad.problem_fields(), ["status"]);
+    let bad_code = app
+        .send(req("PATCH", &format!("/api/v1/patients/{id}")).token(&token).header("if-match", "\"2\"").json(json!({ "diagnoses": ["F99.9"], "allergies": [{ "reaction": "rash" }] })))
+        .await;
+    assert_eq!(bad_code.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(bad_code.problem_fields(), ["diagnoses", "allergies[0].substance"]);
     let mrn_change = app.send(req("PATCH", &format!("/api/v1/patients/{id}")).token(&token).header("if-match", "\"2\"").json(json!({ "mrn": "K00000026" }))).await;
     assert_eq!(mrn_change.status, StatusCode::BAD_REQUEST);
     assert_eq!(mrn_change.problem_fields(), ["mrn"]);
