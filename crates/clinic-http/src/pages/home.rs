@@ -181,18 +181,18 @@ pub async fn staff_home<S: Store>(State(app): State<AppState<S>>, Extension(prin
     };
     let body = html! {
         h1 { "Good to see you, " (principal.user.display_name) }
-        @if let Some((n_new, n_overdue)) = inquiry_counts {
+        @let clinical = matches!(role, clinic_domain::user::Role::Physician | clinic_domain::user::Role::Nurse | clinic_domain::user::Role::Counselor);
+        @if inquiry_counts.is_some() || clinical {
             h2 { "Needs you now" }
             div.cards {
-                div.card { span.count { (n_new) } a href="/inquiries?status=new" { "New inquiries to call back" } }
-                div.card { span.count { (n_overdue) } a href="/inquiries?status=new" { "Overdue: untouched for over one business day" } }
-            }
-        }
-        @if matches!(role, clinic_domain::user::Role::Physician | clinic_domain::user::Role::Nurse | clinic_domain::user::Role::Counselor) {
-            h2 { "Needs you now" }
-            div.cards {
-                div.card { span.count { "—" } "Open alerts" br; span.muted { "Arrive with the infusion chart." } }
-                div.card { span.count { "—" } "Items to sign" br; span.muted { "Arrive with orders, eligibility and notes." } }
+                @if let Some((n_new, n_overdue)) = inquiry_counts {
+                    div.card { span.count { (n_new) } a href="/inquiries?status=new" { "New inquiries to call back" } }
+                    div.card { span.count { (n_overdue) } a href="/inquiries?status=new" { "Overdue: untouched for over one business day (flagged in the list)" } }
+                }
+                @if clinical {
+                    div.card { span.count { "—" } "Open alerts" br; span.muted { "Arrive with the infusion chart." } }
+                    div.card { span.count { "—" } "Items to sign" br; span.muted { "Arrive with orders, eligibility and notes." } }
+                }
             }
         }
         @if let Some(counts) = &counts {
