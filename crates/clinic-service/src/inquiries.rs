@@ -8,13 +8,13 @@ use clinic_domain::inquiry::{
     conversion_allowed, transition_allowed, CallDirection, CallOutcome, CloseReason, Inquiry, InquiryCall, InquiryDetails,
     InquiryInput, InquiryStatus,
 };
-use clinic_domain::patient::{likely_duplicate, Patient, PatientDetails, PatientInput};
+use clinic_domain::patient::{Patient, PatientDetails, PatientInput};
 use clinic_store::records::{InquiryChange, InquiryFilter, InquiryRecord, NewInquiry, NewPatient, Page};
 use clinic_store::Store;
 use uuid::Uuid;
 
 use crate::auth::Principal;
-use crate::error::{DuplicateCandidate, ServiceError};
+use crate::error::ServiceError;
 use crate::patients::{parse_limit, DuplicatePolicy, DEFAULT_LIMIT};
 use crate::Clinic;
 
@@ -272,17 +272,7 @@ impl<S: Store> Clinic<S> {
         }
         let site = self.main_site().await?;
         let details = PatientDetails::parse(&input, Self::site_today(&site))?;
-        let candidates = self.store().find_duplicate_candidates(details.date_of_birth, details.phone.as_deref()).await?;
-        let likely: Vec<DuplicateCandidate> = candidates
-            .iter()
-            .filter_map(|existing| {
-                likely_duplicate(&details.duplicate_key(), &existing.details.duplicate_key()).map(|reason| DuplicateCandidate {
-                    patient_id: existing.id,
-                    mrn: existing.mrn.as_str().to_string(),
-                    reason: reason.as_str(),
-                })
-            })
-            .collect();
+        let likely = self.likely_duplicates(&details).await?;
         if !likely.is_empty() && duplicates == DuplicatePolicy::Refuse {
             return Err(ServiceError::LikelyDuplicate(likely));
         }

@@ -73,6 +73,21 @@ impl<S: Store> Clinic<S> {
         self.audit_writer().record(events).await
     }
 
+    /// Registered patients who look like `details` (the registry's duplicate rule).
+    pub(crate) async fn likely_duplicates(&self, details: &PatientDetails) -> Result<Vec<DuplicateCandidate>, ServiceError> {
+        let candidates = self.store().find_duplicate_candidates(details.date_of_birth, details.phone.as_deref()).await?;
+        Ok(candidates
+            .iter()
+            .filter_map(|existing| {
+                likely_duplicate(&details.duplicate_key(), &existing.details.duplicate_key()).map(|reason| DuplicateCandidate {
+                    patient_id: existing.id,
+                    mrn: existing.mrn.as_str().to_string(),
+                    reason: reason.as_str(),
+                })
+            })
+            .collect())
+    }
+
     #[tracing::instrument(skip_all)]
     pub async fn register_patient(
         &self,
@@ -83,17 +98,7 @@ impl<S: Store> Clinic<S> {
         self.authorize(principal, Permission::PatientCreate, "register patient").await?;
         let site = self.main_site().await?;
         let details = PatientDetails::parse(input, Self::site_today(&site))?;
-        let candidates = self.store().find_duplicate_candidates(details.date_of_birth, details.phone.as_deref()).await?;
-        let likely: Vec<DuplicateCandidate> = candidates
-            .iter()
-            .filter_map(|existing| {
-                likely_duplicate(&details.duplicate_key(), &existing.details.duplicate_key()).map(|reason| DuplicateCandidate {
-                    patient_id: existing.id,
-                    mrn: existing.mrn.as_str().to_string(),
-                    reason: reason.as_str(),
-                })
-            })
-            .collect();
+        let likely = self.likely_duplicates(&details).await?;
         let now = crate::now();
         if !likely.is_empty() {
             let ids: Vec<String> = likely.iter().map(|c| c.patient_id.to_string()).collect();

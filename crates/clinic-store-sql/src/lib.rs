@@ -64,6 +64,23 @@ pub fn like_pattern(text: &str) -> String {
     format!("%{}%", escaped.to_lowercase())
 }
 
+/// `WHERE a AND b …`, or nothing when there are no conditions.
+pub fn where_clause(conditions: &[String]) -> String {
+    if conditions.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", conditions.join(" AND "))
+    }
+}
+
+/// Pages fetch `limit + 1` rows; this keeps `limit` and says whether more exist.
+pub fn take_page<T>(rows: &mut Vec<T>, limit: i64) -> bool {
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let has_more = rows.len() > limit;
+    rows.truncate(limit);
+    has_more
+}
+
 pub fn hash_from_bytes(bytes: &[u8]) -> Result<[u8; 32], StoreError> {
     <[u8; 32]>::try_from(bytes).map_err(|_| StoreError::Other(anyhow::anyhow!("stored hash is not 32 bytes")))
 }
@@ -97,7 +114,7 @@ macro_rules! impl_store {
             use ::clinic_store::records::*;
             use ::clinic_store::{Store, StoreResult};
             use ::clinic_store_sql::{
-                hash_from_bytes, like_pattern, map_sqlx_error as db_err, placeholders, AUDIT_COLUMNS,
+                hash_from_bytes, like_pattern, map_sqlx_error as db_err, placeholders, take_page, where_clause, AUDIT_COLUMNS,
                 INQUIRY_COLUMNS, PATIENT_COLUMNS, USER_COLUMNS,
             };
             use ::sqlx::Row;
@@ -825,16 +842,14 @@ macro_rules! impl_store {
                     }
                     let limit = filter.limit.clamp(1, 500);
                     args.push(Arg::Int(limit + 1));
-                    let where_clause =
-                        if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) };
+                    let where_clause = where_clause(&conditions);
                     let sql = format!(
                         "SELECT {PATIENT_COLUMNS} FROM patients {where_clause} ORDER BY sort_key, id LIMIT ${}",
                         args.len()
                     );
                     let rows = bind_all(::sqlx::query(&sql), &args).fetch_all(self.pool()).await.map_err(db_err)?;
                     let mut rows = rows.iter().map(patient_from_row).collect::<StoreResult<Vec<_>>>()?;
-                    let has_more = rows.len() > usize::try_from(limit).unwrap_or(usize::MAX);
-                    rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+                    let has_more = take_page(&mut rows, limit);
                     let next_cursor = if has_more {
                         rows.last().map(|(p, sort_key)| PatientCursor { sort_key: sort_key.clone(), id: p.id }.encode())
                     } else {
@@ -1006,13 +1021,11 @@ macro_rules! impl_store {
                     }
                     let limit = filter.limit.clamp(1, 500);
                     args.push(Arg::Int(limit + 1));
-                    let where_clause =
-                        if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) };
+                    let where_clause = where_clause(&conditions);
                     let sql = format!("SELECT {INQUIRY_COLUMNS} FROM inquiries {where_clause} ORDER BY id DESC LIMIT ${}", args.len());
                     let rows = bind_all(::sqlx::query(&sql), &args).fetch_all(self.pool()).await.map_err(db_err)?;
                     let mut items = rows.iter().map(inquiry_from_row).collect::<StoreResult<Vec<_>>>()?;
-                    let has_more = items.len() > usize::try_from(limit).unwrap_or(usize::MAX);
-                    items.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+                    let has_more = take_page(&mut items, limit);
                     load_inquiry_substances(self.pool(), &mut items).await?;
                     let next_cursor = if has_more { items.last().map(|i| i.id.to_string()) } else { None };
                     Ok(Page { items, next_cursor })
@@ -1207,16 +1220,14 @@ macro_rules! impl_store {
                     }
                     let limit = filter.limit.clamp(1, 500);
                     args.push(Arg::Int(limit + 1));
-                    let where_clause =
-                        if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) };
+                    let where_clause = where_clause(&conditions);
                     let sql = format!(
                         "SELECT {AUDIT_COLUMNS} FROM audit_events {where_clause} ORDER BY id DESC LIMIT ${}",
                         args.len()
                     );
                     let rows = bind_all(::sqlx::query(&sql), &args).fetch_all(self.pool()).await.map_err(db_err)?;
                     let mut items = rows.iter().map(audit_from_row).collect::<StoreResult<Vec<_>>>()?;
-                    let has_more = items.len() > usize::try_from(limit).unwrap_or(usize::MAX);
-                    items.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+                    let has_more = take_page(&mut items, limit);
                     let next_cursor = if has_more { items.last().map(|e| e.id.to_string()) } else { None };
                     Ok(Page { items, next_cursor })
                 }

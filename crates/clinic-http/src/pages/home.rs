@@ -72,6 +72,9 @@ pub fn public_page(values: &[(String, String)], errors: &[clinic_domain::field::
             p { "Some other health problems need extra care, such as heart disease, bipolar disorder, liver disease, "
                 "or past misuse of ketamine. Tell us about them. We will talk it through with you." }
         }
+        // Trial figures from clinical.md §1.1 (Dakwar 2019: 48.2% vs 10.7%, HR 0.47), §1.2 (Dakwar 2020:
+        // effect sizes not in the reference, so described without numbers), §1.3 (Grabski 2022: PDA
+        // +10.1%, relapse OR 0.80, not different) and §1.4 (Krupitsky 2007: 50% vs 22.2% at 1 year).
         div.card {
             h2 { "What the studies found" }
             p { "These studies were small. They are promising, but your results may be different." }

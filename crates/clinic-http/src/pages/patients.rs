@@ -376,6 +376,36 @@ fn non_empty(text: &str) -> Option<String> {
     (!trimmed.is_empty()).then(|| trimmed.to_string())
 }
 
+/// How one list of two-field rows (allergies, medications) is shown.
+struct PairRows {
+    legend: &'static str,
+    item: &'static str,
+    list_field: &'static str,
+    names: (&'static str, &'static str),
+    labels: (&'static str, &'static str),
+    hints: (&'static str, &'static str),
+}
+
+/// The entered rows plus two blank ones, each with its error next to it.
+fn pair_rows(spec: &PairRows, rows: &[(String, String)], errors: &[FieldError]) -> Markup {
+    let blank = std::iter::repeat((String::new(), String::new())).take(2);
+    html! {
+        fieldset {
+            legend { (spec.legend) }
+            @for (idx, (first, second)) in rows.iter().cloned().chain(blank).enumerate() {
+                div.pair {
+                    input name=(spec.names.0) value=(first) aria-label={ (spec.item) " " (idx + 1) " " (spec.labels.0) } placeholder=(spec.hints.0);
+                    input name=(spec.names.1) value=(second) aria-label={ (spec.item) " " (idx + 1) " " (spec.labels.1) } placeholder=(spec.hints.1);
+                }
+                @let prefix = format!("{}[{idx}]", spec.list_field);
+                @if let Some(e) = errors.iter().find(|e| e.field.starts_with(&prefix)) {
+                    span.field-error { (spec.item) " " (idx + 1) " " (e.message) }
+                }
+            }
+        }
+    }
+}
+
 /// Registering a new patient, or editing one at a known version.
 enum FormMode<'a> {
     Register,
@@ -474,26 +504,8 @@ fn render_form(principal: &Principal, site_name: &str, mode: FormMode<'_>, form:
                     }
                 }
                 div {
-                    fieldset {
-                        legend { "Allergies (substance and reaction)" }
-                        @for (idx, (substance, reaction)) in form.allergies.iter().cloned().chain(std::iter::repeat((String::new(), String::new())).take(2)).enumerate() {
-                            div.pair {
-                                input name="allergy_substance" value=(substance) aria-label={ "Allergy " (idx + 1) " substance" } placeholder="e.g. penicillin";
-                                input name="allergy_reaction" value=(reaction) aria-label={ "Allergy " (idx + 1) " reaction" } placeholder="reaction, e.g. hives";
-                            }
-                            @if let Some(message) = error(&format!("allergies[{idx}]")) { span.field-error { "Allergy " (idx + 1) " " (message) } }
-                        }
-                    }
-                    fieldset {
-                        legend { "Current medications (name and dose)" }
-                        @for (idx, (name, dose)) in form.medications.iter().cloned().chain(std::iter::repeat((String::new(), String::new())).take(2)).enumerate() {
-                            div.pair {
-                                input name="medication_name" value=(name) aria-label={ "Medication " (idx + 1) " name" } placeholder="e.g. buprenorphine";
-                                input name="medication_dose" value=(dose) aria-label={ "Medication " (idx + 1) " dose" } placeholder="dose, e.g. 16 mg daily";
-                            }
-                            @if let Some(message) = error(&format!("medications[{idx}]")) { span.field-error { "Medication " (idx + 1) " " (message) } }
-                        }
-                    }
+                    (pair_rows(&PairRows { legend: "Allergies (substance and reaction)", item: "Allergy", list_field: "allergies", names: ("allergy_substance", "allergy_reaction"), labels: ("substance", "reaction"), hints: ("e.g. penicillin", "reaction, e.g. hives") }, &form.allergies, errors))
+                    (pair_rows(&PairRows { legend: "Current medications (name and dose)", item: "Medication", list_field: "medications", names: ("medication_name", "medication_dose"), labels: ("name", "dose"), hints: ("e.g. buprenorphine", "dose, e.g. 16 mg daily") }, &form.medications, errors))
                 }
             }
             @if !duplicates.is_empty() {
