@@ -34,6 +34,7 @@ pub mod audit;
 pub mod authz;
 pub mod field;
 pub mod inquiry;
+pub mod instrument;
 pub mod mrn;
 pub mod password;
 pub mod patient;
