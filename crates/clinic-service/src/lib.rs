@@ -5,6 +5,7 @@ pub mod audit_writer;
 pub mod auth;
 pub mod data;
 pub mod inquiries;
+pub mod instruments;
 pub mod error;
 pub mod patients;
 pub mod sealer;
