@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod config;
+mod stats;
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::net::SocketAddr;
@@ -78,6 +79,11 @@ enum Command {
         action: AuditAction,
         #[command(flatten)]
         db: DbArgs,
+    },
+    /// Statistics on an exported cohort (no database needed).
+    Stats {
+        #[command(subcommand)]
+        action: stats::StatsCommand,
     },
 }
 
@@ -228,6 +234,7 @@ macro_rules! with_store {
 async fn run(cli: Cli) -> Result<ExitCode, CliError> {
     let config = FileConfig::load().map_err(|err| CliError::Usage(format!("ketaclinic.toml or KETACLINIC_*: {err}")))?;
     match cli.command {
+        Command::Stats { action } => stats::run(action),
         Command::Demo { port, data } => {
             init_tracing("pretty");
             let path = data.join("ketaclinic.db");
