@@ -226,10 +226,35 @@ pub fn one_business_day_after<Tz: TimeZone>(created_at: DateTime<Utc>, tz: &Tz) 
     while is_weekend(deadline.date()) {
         deadline += Duration::days(1);
     }
+    // A deadline inside a daylight-saving gap does not exist on the clock;
+    // the first moment after the gap (gaps are at most an hour) is used.
     tz.from_local_datetime(&deadline)
         .earliest()
+        .or_else(|| tz.from_local_datetime(&(deadline + Duration::hours(1))).earliest())
         .map(|t| t.with_timezone(&Utc))
         .unwrap_or_else(|| deadline.and_utc())
+}
+
+/// The creation time before which a new, untouched inquiry is overdue at
+/// `now`: `is_overdue` holds exactly for those created strictly before it.
+/// The deadline never moves back as the creation time moves forward, so a
+/// bisection over microseconds finds the boundary; a store can then filter
+/// on `created_at < cutoff` instead of loading every new inquiry.
+pub fn overdue_cutoff<Tz: TimeZone>(now: DateTime<Utc>, tz: &Tz) -> DateTime<Utc> {
+    // Search over whole microseconds back from `now` (the precision times are
+    // stored at). A weekend and a business day are at most four days, so
+    // anything a week old is overdue and nothing created now is.
+    let overdue_at = |micros_back: i64| now > one_business_day_after(now - Duration::microseconds(micros_back), tz);
+    let (mut fresh, mut overdue) = (0i64, 7 * 86_400 * 1_000_000i64);
+    while overdue - fresh > 1 {
+        let mid = fresh + (overdue - fresh) / 2;
+        if overdue_at(mid) {
+            overdue = mid;
+        } else {
+            fresh = mid;
+        }
+    }
+    now - Duration::microseconds(fresh)
 }
 
 /// New and untouched (no call logged) for more than one business day.
@@ -327,5 +352,50 @@ mod tests {
             prop_assert!(deadline <= created + Duration::days(4));
             prop_assert!(!matches!(deadline.weekday(), Weekday::Sat | Weekday::Sun));
         }
+
+        /// The cutoff splits exactly: overdue iff created strictly before it,
+        /// in a zone with daylight-saving changes and in UTC.
+        #[test]
+        fn the_overdue_cutoff_is_exact(now_secs in 1_700_000_000i64..1_900_000_000, back_micros in 0i64..(8 * 86_400 * 1_000_000)) {
+            let now = DateTime::<Utc>::from_timestamp(now_secs, 0).unwrap();
+            let created = now - Duration::microseconds(back_micros);
+            let inquiry = new_inquiry(created);
+            for overdue_then in [
+                is_overdue(&inquiry, now, &chrono_tz::America::New_York) == (created < overdue_cutoff(now, &chrono_tz::America::New_York)),
+                is_overdue(&inquiry, now, &Utc) == (created < overdue_cutoff(now, &Utc)),
+            ] {
+                prop_assert!(overdue_then);
+            }
+        }
+    }
+
+    fn new_inquiry(created_at: DateTime<Utc>) -> Inquiry {
+        Inquiry {
+            id: uuid::Uuid::nil(),
+            site_id: uuid::Uuid::nil(),
+            details: InquiryDetails::parse(&valid()).unwrap(),
+            status: InquiryStatus::New,
+            close_reason: None,
+            assigned_to: None,
+            patient_id: None,
+            last_contact_at: None,
+            version: 1,
+            created_at,
+            updated_at: created_at,
+        }
+    }
+
+    #[test]
+    fn the_cutoff_at_the_edges_of_a_weekend() {
+        // Monday 2026-11-30 10:00 UTC: inquiries from Friday 10:00 or earlier are overdue.
+        let now = utc(2026, 11, 30, 10);
+        assert_eq!(overdue_cutoff(now, &Utc), utc(2026, 11, 27, 10));
+        assert!(is_overdue(&new_inquiry(utc(2026, 11, 27, 10) - Duration::microseconds(1)), now, &Utc));
+        assert!(!is_overdue(&new_inquiry(utc(2026, 11, 27, 10)), now, &Utc));
+        // Tuesday 00:00: anything from the weekend counts from Monday 00:00, so it is not overdue yet.
+        let tuesday = utc(2026, 12, 1, 0);
+        assert_eq!(overdue_cutoff(tuesday, &Utc), utc(2026, 11, 28, 0), "Saturday 00:00 on");
+        assert!(!is_overdue(&new_inquiry(utc(2026, 11, 29, 12)), tuesday, &Utc));
+        assert!(is_overdue(&new_inquiry(utc(2026, 11, 27, 23)), tuesday, &Utc));
     }
 }

@@ -32,6 +32,7 @@ macro_rules! wire_enum {
 
 pub mod audit;
 pub mod authz;
+pub mod chart;
 pub mod field;
 pub mod inquiry;
 pub mod instrument;

@@ -5,6 +5,7 @@ use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use uuid::Uuid;
 
 use crate::field::{FieldError, FieldErrors};
+use crate::inquiry::ContactChannel;
 use crate::mrn::Mrn;
 
 wire_enum!(SexAtBirth, "sex_at_birth" {
@@ -112,6 +113,10 @@ pub struct PatientInput {
     pub diagnoses: Vec<String>,
     pub allergies: Vec<AllergyInput>,
     pub medications: Vec<MedicationInput>,
+    /// Channels the patient agreed to be contacted on (`phone`, `sms`, `email`).
+    pub contact_channels: Vec<String>,
+    /// One of `contact_channels`.
+    pub preferred_contact_channel: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -141,6 +146,12 @@ pub struct PatientDetails {
     pub diagnoses: Vec<String>,
     pub allergies: Vec<Allergy>,
     pub medications: Vec<Medication>,
+    /// The channels the patient agreed to be contacted on, sorted. Messages go
+    /// only by one of these (DESIGN.md, confidentiality); empty means no
+    /// consent is recorded and nothing may be sent.
+    pub contact_channels: Vec<ContactChannel>,
+    /// The channel to try first; always one of `contact_channels`.
+    pub preferred_contact_channel: Option<ContactChannel>,
 }
 
 /// A stored patient.
@@ -242,6 +253,8 @@ impl PatientDetails {
             })
             .collect();
 
+        let (contact_channels, preferred_contact_channel) = parse_channels(&mut errors, input);
+
         match (given_name, family_name, date_of_birth, sex_at_birth, status) {
             (Some(given_name), Some(family_name), Some(date_of_birth), Some(sex_at_birth), Some(status))
                 if errors.is_empty() =>
@@ -262,6 +275,8 @@ impl PatientDetails {
                     diagnoses,
                     allergies,
                     medications,
+                    contact_channels,
+                    preferred_contact_channel,
                 })
             }
             _ => Err(FieldErrors(errors)),
@@ -296,6 +311,8 @@ impl PatientDetails {
                 .map(|a| AllergyInput { substance: Some(a.substance.clone()), reaction: a.reaction.clone() })
                 .collect(),
             medications: self.medications.iter().map(|m| MedicationInput { name: Some(m.name.clone()), dose: m.dose.clone() }).collect(),
+            contact_channels: self.contact_channels.iter().map(|c| c.as_str().to_string()).collect(),
+            preferred_contact_channel: self.preferred_contact_channel.map(|c| c.as_str().to_string()),
         }
     }
 
@@ -399,6 +416,46 @@ fn optional_email(errors: &mut Vec<FieldError>, field: &str, text: Option<&str>)
         errors.push(FieldError::new(field, "must be an email address such as name@example.org"));
         None
     }
+}
+
+/// The consented channels must each have the detail they need (a phone for
+/// `phone` and `sms`, an email address for `email`), and the preferred one
+/// must be among them.
+fn parse_channels(errors: &mut Vec<FieldError>, input: &PatientInput) -> (Vec<ContactChannel>, Option<ContactChannel>) {
+    let mut channels = Vec::new();
+    for text in &input.contact_channels {
+        match ContactChannel::parse(text.trim()) {
+            Ok(channel) => channels.push(channel),
+            Err(_) => errors.push(FieldError::new("contact_channels", format!("must be among: {}", ContactChannel::allowed_list()))),
+        }
+    }
+    channels.sort();
+    channels.dedup();
+    for channel in &channels {
+        let missing = match channel {
+            ContactChannel::Phone | ContactChannel::Sms => blank_to_none(input.phone.as_deref()).is_none(),
+            ContactChannel::Email => blank_to_none(input.email.as_deref()).is_none(),
+        };
+        if missing {
+            let needs = if *channel == ContactChannel::Email { "an email address" } else { "a phone number" };
+            errors.push(FieldError::new("contact_channels", format!("{} needs {needs} on the record", channel.as_str())));
+        }
+    }
+    let preferred = match blank_to_none(input.preferred_contact_channel.as_deref()) {
+        None => None,
+        Some(text) => match ContactChannel::parse(text) {
+            Ok(channel) if channels.contains(&channel) => Some(channel),
+            Ok(_) => {
+                errors.push(FieldError::new("preferred_contact_channel", "must be one of the consented contact_channels"));
+                None
+            }
+            Err(_) => {
+                errors.push(FieldError::new("preferred_contact_channel", format!("must be among: {}", ContactChannel::allowed_list())));
+                None
+            }
+        },
+    };
+    (channels, preferred)
 }
 
 fn parse_contact(errors: &mut Vec<FieldError>, prefix: &str, input: &ContactInput) -> Option<Contact> {
@@ -542,6 +599,42 @@ mod tests {
         let fields: Vec<&str> = err.0.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["diagnoses", "allergies[0].substance", "medications[0].name"]);
         assert!(err.0[0].message.contains("F10.20"));
+    }
+
+    #[test]
+    fn consented_contact_channels() {
+        let input = PatientInput {
+            phone: Some("555 010 0199".into()),
+            contact_channels: vec!["sms".into(), "phone".into(), "sms".into()],
+            preferred_contact_channel: Some("sms".into()),
+            ..minimal()
+        };
+        let details = PatientDetails::parse(&input, today()).unwrap();
+        assert_eq!(details.contact_channels, [ContactChannel::Phone, ContactChannel::Sms]);
+        assert_eq!(details.preferred_contact_channel, Some(ContactChannel::Sms));
+        assert_eq!(PatientDetails::parse(&details.to_input(), today()).unwrap(), details);
+        assert!(PatientDetails::parse(&minimal(), today()).unwrap().contact_channels.is_empty());
+
+        // Email consented without an address; a preferred channel not consented; an unknown channel.
+        let bad = PatientInput {
+            phone: Some("555 010 0199".into()),
+            contact_channels: vec!["email".into(), "fax".into()],
+            preferred_contact_channel: Some("phone".into()),
+            ..minimal()
+        };
+        let err = PatientDetails::parse(&bad, today()).unwrap_err();
+        let messages: Vec<String> = err.0.iter().map(|e| format!("{}: {}", e.field, e.message)).collect();
+        assert_eq!(
+            messages,
+            [
+                "contact_channels: must be among: phone, sms, email",
+                "contact_channels: email needs an email address on the record",
+                "preferred_contact_channel: must be one of the consented contact_channels",
+            ]
+        );
+        let unknown = PatientInput { preferred_contact_channel: Some("pager".into()), ..minimal() };
+        let err = PatientDetails::parse(&unknown, today()).unwrap_err();
+        assert_eq!(err.0[0].field, "preferred_contact_channel");
     }
 
     #[test]

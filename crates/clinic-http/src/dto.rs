@@ -120,6 +120,12 @@ pub struct PatientWrite {
     pub allergies: Option<Vec<AllergyDto>>,
     /// Current medications.
     pub medications: Option<Vec<MedicationDto>>,
+    /// Channels the patient agreed to be contacted on: any of `phone`, `sms`,
+    /// `email` (each needs the matching detail on the record). Messages go only
+    /// by one of these.
+    pub contact_channels: Option<Vec<String>>,
+    /// One of `contact_channels`.
+    pub preferred_contact_channel: Option<String>,
     /// Register even though likely duplicates were reported (create only).
     #[serde(default, skip_serializing)]
     pub confirm_not_duplicate: Option<bool>,
@@ -143,6 +149,8 @@ impl PatientWrite {
             diagnoses: self.diagnoses.unwrap_or_default(),
             allergies: self.allergies.unwrap_or_default().into_iter().map(|a| AllergyInput { substance: a.substance, reaction: a.reaction }).collect(),
             medications: self.medications.unwrap_or_default().into_iter().map(|m| MedicationInput { name: m.name, dose: m.dose }).collect(),
+            contact_channels: self.contact_channels.unwrap_or_default(),
+            preferred_contact_channel: self.preferred_contact_channel,
         }
     }
 
@@ -165,9 +173,24 @@ impl PatientWrite {
             diagnoses: Some(d.diagnoses.clone()),
             allergies: Some(d.allergies.iter().map(|a| AllergyDto { substance: Some(a.substance.clone()), reaction: a.reaction.clone() }).collect()),
             medications: Some(d.medications.iter().map(|m| MedicationDto { name: Some(m.name.clone()), dose: m.dose.clone() }).collect()),
+            contact_channels: Some(d.contact_channels.iter().map(|c| c.as_str().to_string()).collect()),
+            preferred_contact_channel: d.preferred_contact_channel.map(|c| c.as_str().to_string()),
             confirm_not_duplicate: None,
         }
     }
+}
+
+/// An alert derived from the patient record.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ChartAlertDto {
+    /// `allergies_not_recorded`, `moud_continue`, `opioid_use_without_moud`, `no_escort`, `no_contact_consent`.
+    pub kind: &'static str,
+    /// `warning` or `info`.
+    pub severity: &'static str,
+    /// What the record shows.
+    pub what: String,
+    /// Why it matters and what to do.
+    pub action: &'static str,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -190,6 +213,11 @@ pub struct PatientDto {
     pub diagnoses: Vec<DiagnosisDto>,
     pub allergies: Vec<AllergyDto>,
     pub medications: Vec<MedicationDto>,
+    /// Channels the patient agreed to be contacted on (`phone`, `sms`, `email`); empty: none recorded.
+    pub contact_channels: Vec<String>,
+    pub preferred_contact_channel: Option<String>,
+    /// What a clinician must know before acting, derived from the record.
+    pub alerts: Vec<ChartAlertDto>,
     /// Increments on every change; the ETag is `"<version>"`.
     pub version: i64,
     pub created_at: DateTime<Utc>,
@@ -225,6 +253,12 @@ impl PatientDto {
                 .collect(),
             allergies: d.allergies.iter().map(|a| AllergyDto { substance: Some(a.substance.clone()), reaction: a.reaction.clone() }).collect(),
             medications: d.medications.iter().map(|m| MedicationDto { name: Some(m.name.clone()), dose: m.dose.clone() }).collect(),
+            contact_channels: d.contact_channels.iter().map(|c| c.as_str().to_string()).collect(),
+            preferred_contact_channel: d.preferred_contact_channel.map(|c| c.as_str().to_string()),
+            alerts: clinic_domain::chart::chart_alerts(d)
+                .into_iter()
+                .map(|a| ChartAlertDto { kind: a.kind.as_str(), severity: a.severity.as_str(), what: a.what, action: a.action })
+                .collect(),
             version: patient.version,
             created_at: patient.created_at,
             updated_at: patient.updated_at,
@@ -421,6 +455,9 @@ impl InquiryDto {
 pub struct InquiryListQuery {
     pub q: Option<String>,
     pub status: Option<String>,
+    /// `true`: only new inquiries with no call logged for more than one
+    /// business day in the site's time zone.
+    pub overdue: Option<bool>,
     pub cursor: Option<String>,
     pub limit: Option<i64>,
 }

@@ -87,6 +87,21 @@ fn form_urlencoded_parse(query: &str) -> form_urlencoded::Parse<'_> {
     form_urlencoded::parse(query.as_bytes())
 }
 
+/// The client's IP address, when the server knows it.
+pub struct ClientAddr(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let addr = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|axum::extract::ConnectInfo(addr)| addr.ip().to_string());
+        Ok(ClientAddr(addr))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,20 +137,5 @@ mod tests {
         check(r#"{"inner": {}}"#, "name", StatusCode::BAD_REQUEST);
         check("5", "body", StatusCode::BAD_REQUEST);
         assert!(parse_json::<Body>(br#"{"name": "a"}"#).is_ok());
-    }
-}
-
-/// The client's IP address, when the server knows it.
-pub struct ClientAddr(pub Option<String>);
-
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let addr = parts
-            .extensions
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map(|axum::extract::ConnectInfo(addr)| addr.ip().to_string());
-        Ok(ClientAddr(addr))
     }
 }

@@ -6,7 +6,7 @@ use clinic_domain::authz::Permission;
 use clinic_domain::field::{FieldError, FieldErrors};
 use clinic_domain::inquiry::{
     conversion_allowed, transition_allowed, CallDirection, CallOutcome, CloseReason, Inquiry, InquiryCall, InquiryDetails,
-    InquiryInput, InquiryStatus,
+    InquiryInput, InquiryStatus, overdue_cutoff,
 };
 use clinic_domain::patient::{Patient, PatientDetails, PatientInput};
 use clinic_store::records::{InquiryChange, InquiryFilter, InquiryRecord, NewInquiry, NewPatient, Page};
@@ -30,6 +30,8 @@ pub enum Submitter<'a> {
 pub struct InquiryQuery {
     pub q: Option<String>,
     pub status: Option<String>,
+    /// Only new inquiries untouched for more than one business day.
+    pub overdue: bool,
     pub cursor: Option<String>,
     pub limit: Option<i64>,
 }
@@ -105,11 +107,21 @@ impl<S: Store> Clinic<S> {
         if query.q.as_deref().is_some_and(|q| q.chars().count() > 100) {
             errors.push(FieldError::new("q", "must be at most 100 characters"));
         }
+        if query.overdue && status.is_some_and(|s| s != InquiryStatus::New) {
+            errors.push(FieldError::new("overdue", "applies to new inquiries only: leave status empty or set it to new"));
+        }
         if !errors.is_empty() {
             return Err(FieldErrors(errors).into());
         }
-        let page = self.store().list_inquiries(&InquiryFilter { q: query.q.clone(), status, before_id, limit }).await?;
         let now = crate::now();
+        let (status, untouched_created_before) = if query.overdue {
+            let site = self.main_site().await?;
+            (Some(InquiryStatus::New), Some(overdue_cutoff(now, &Self::site_zone(&site))))
+        } else {
+            (status, None)
+        };
+        let filter = InquiryFilter { q: query.q.clone(), status, untouched_created_before, before_id, limit };
+        let page = self.store().list_inquiries(&filter).await?;
         let actor = principal.actor();
         let events = page
             .items
@@ -266,6 +278,13 @@ impl<S: Store> Clinic<S> {
         input.email = input.email.or_else(|| current.details.email.clone());
         if input.substances.is_empty() {
             input.substances = current.details.substances.iter().map(|s| s.as_str().to_string()).collect();
+        }
+        // The person consented to be contacted on the inquiry's channel; that
+        // consent carries over (and is the preferred channel) unless staff
+        // recorded the patient's channels at conversion.
+        if input.contact_channels.is_empty() {
+            input.contact_channels = vec![current.details.contact_channel.as_str().to_string()];
+            input.preferred_contact_channel = Some(current.details.contact_channel.as_str().to_string());
         }
         if input.status.is_none() {
             input.status = Some("screening".into());

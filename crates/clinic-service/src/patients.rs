@@ -56,11 +56,13 @@ impl<S: Store> Clinic<S> {
 
     /// Today's date in the site's time zone.
     pub fn site_today(site: &Site) -> NaiveDate {
-        let now = crate::now();
-        match site.time_zone.parse::<chrono_tz::Tz>() {
-            Ok(tz) => now.with_timezone(&tz).date_naive(),
-            Err(_) => now.date_naive(),
-        }
+        crate::now().with_timezone(&Self::site_zone(site)).date_naive()
+    }
+
+    /// The site's time zone (checked when the site is saved; UTC if a stored
+    /// name is no longer known to the time-zone database).
+    pub fn site_zone(site: &Site) -> chrono_tz::Tz {
+        site.time_zone.parse().unwrap_or(chrono_tz::UTC)
     }
 
     async fn audit_reads(&self, principal: &Principal, action: AuditAction, patient_ids: &[Uuid]) -> Result<(), ServiceError> {
@@ -131,7 +133,7 @@ impl<S: Store> Clinic<S> {
             Outcome::Success,
             None,
         );
-        Ok(self.store().create_patient(&new, &event).await.map_err(|e| ServiceError::from_store("patient", e))?)
+        self.store().create_patient(&new, &event).await.map_err(|e| ServiceError::from_store("patient", e))
     }
 
     #[tracing::instrument(skip_all, fields(patient.id = %id))]
@@ -248,5 +250,7 @@ fn changed_fields(old: &PatientDetails, new: &PatientDetails) -> Vec<&'static st
     check("diagnoses", old.diagnoses != new.diagnoses);
     check("allergies", old.allergies != new.allergies);
     check("medications", old.medications != new.medications);
+    check("contact_channels", old.contact_channels != new.contact_channels);
+    check("preferred_contact_channel", old.preferred_contact_channel != new.preferred_contact_channel);
     fields
 }

@@ -95,10 +95,10 @@ pub fn demo_patient(idx: usize, today: chrono::NaiveDate) -> PatientInput {
     let age_years = 22 + (n * 13) % 45;
     let year = today.year() - i32::try_from(age_years).unwrap_or(30);
     let date_of_birth = format!("{year:04}-{:02}-{:02}", 1 + (n * 5) % 12, 1 + (n * 11) % 28);
-    let sex = if idx % 2 == 0 { "female" } else { "male" };
+    let sex = if idx.is_multiple_of(2) { "female" } else { "male" };
     let escort = matches!(status, PatientStatus::InTreatment | PatientStatus::Eligible).then(|| ContactInput {
         name: Some(format!("{} {}", GIVEN[(idx + 5) % GIVEN.len()], family)),
-        relationship: Some(if idx % 3 == 0 { "spouse" } else { "friend" }.into()),
+        relationship: Some(if idx.is_multiple_of(3) { "spouse" } else { "friend" }.into()),
         phone: Some(format!("555-010-{:04}", 2000 + idx)),
     });
     PatientInput {
@@ -108,7 +108,7 @@ pub fn demo_patient(idx: usize, today: chrono::NaiveDate) -> PatientInput {
         sex_at_birth: Some(sex.into()),
         gender_identity: None,
         phone: Some(format!("555-010-{:04}", 1000 + idx)),
-        email: (idx % 3 != 0).then(|| format!("{}.{}@example.org", given.to_lowercase(), family.to_lowercase())),
+        email: (!idx.is_multiple_of(3)).then(|| format!("{}.{}@example.org", given.to_lowercase(), family.to_lowercase())),
         address: None,
         substances: substance_sets[idx % substance_sets.len()].iter().map(|s| s.as_str().to_string()).collect(),
         status: Some(status.as_str().into()),
@@ -135,6 +135,18 @@ pub fn demo_patient(idx: usize, today: chrono::NaiveDate) -> PatientInput {
             vec![MedicationInput { name: Some("buprenorphine/naloxone".into()), dose: Some("16/4 mg daily".into()) }]
         } else {
             Vec::new()
+        },
+        // Most agreed to calls and texts; those with an email address on file
+        // mostly prefer it; a few have no contact consent recorded yet.
+        contact_channels: match (idx % 7, !idx.is_multiple_of(3)) {
+            (6, _) => Vec::new(),
+            (_, true) => vec!["phone".into(), "sms".into(), "email".into()],
+            (_, false) => vec!["phone".into(), "sms".into()],
+        },
+        preferred_contact_channel: match (idx % 7, !idx.is_multiple_of(3)) {
+            (6, _) => None,
+            (_, true) if idx.is_multiple_of(2) => Some("email".into()),
+            _ => Some(if idx % 4 == 1 { "phone" } else { "sms" }.into()),
         },
     }
 }
@@ -222,9 +234,9 @@ impl<S: Store> Clinic<S> {
                 phone: Some(format!("555-010-{:04}", 3000 + idx)),
                 email: Some(format!("{}@example.org", name.to_lowercase().replace(' ', "."))),
                 substances: vec![substances[idx % substances.len()].to_string()],
-                preferred_contact_time: Some(if idx % 2 == 0 { "weekday mornings" } else { "after 5 pm" }.to_string()),
+                preferred_contact_time: Some(if idx.is_multiple_of(2) { "weekday mornings" } else { "after 5 pm" }.to_string()),
                 contact_channel: Some(channels[idx % channels.len()].to_string()),
-                message: (idx % 3 == 0).then(|| "I would like to know if this could help me.".to_string()),
+                message: (idx.is_multiple_of(3)).then(|| "I would like to know if this could help me.".to_string()),
                 consent_to_contact: Some(true),
             };
             let details = InquiryDetails::parse(&input)?;
@@ -282,6 +294,8 @@ impl<S: Store> Clinic<S> {
                         phone: input.phone.clone(),
                         email: input.email.clone(),
                         substances: input.substances.clone(),
+                        contact_channels: input.contact_channel.iter().cloned().collect(),
+                        preferred_contact_channel: input.contact_channel.clone(),
                         ..Default::default()
                     };
                     let details = PatientDetails::parse(&patient_input, Self::site_today(site))?;

@@ -12,7 +12,7 @@ async fn audit_rows_cannot_be_updated_or_deleted() {
     let Some(options) = fresh_database().await.unwrap() else { return };
     let store = PgStore::connect_with(options).await.unwrap();
     let event = AuditEvent::new(uuid::Uuid::now_v7(), chrono::Utc::now(), &Actor::system_cli(), AuditAction::Seed, AuditTarget::none("system"), Outcome::Success, None);
-    store.append_audit(&[event.clone()]).await.unwrap();
+    store.append_audit(std::slice::from_ref(&event)).await.unwrap();
     store.seal_audit(10, chrono::Utc::now()).await.unwrap();
     for sql in [
         "UPDATE audit_events SET outcome = 'denied'",

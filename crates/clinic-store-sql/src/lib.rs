@@ -11,6 +11,7 @@
 //! `fn pool(&self) -> &sqlx::Pool<DB>` and
 //! `async fn begin_write(&self) -> Result<sqlx::Transaction<'static, DB>, sqlx::Error>`.
 
+use clinic_domain::inquiry::ContactChannel;
 use clinic_store::error::StoreError;
 
 /// Turns a driver error into a `StoreError`. Unique and foreign-key
@@ -81,6 +82,19 @@ pub fn take_page<T>(rows: &mut Vec<T>, limit: i64) -> bool {
     has_more
 }
 
+/// Consented contact channels as stored: `phone,sms` (empty for none).
+pub fn channels_text(channels: &[ContactChannel]) -> String {
+    channels.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(",")
+}
+
+/// The stored channel list back as channels; an unknown name is a corrupt row.
+pub fn parse_channels(text: &str) -> Result<Vec<ContactChannel>, StoreError> {
+    text.split(',')
+        .filter(|part| !part.is_empty())
+        .map(|part| ContactChannel::parse(part).map_err(|e| StoreError::Other(anyhow::anyhow!("stored contact channel: {}", e.message))))
+        .collect()
+}
+
 pub fn hash_from_bytes(bytes: &[u8]) -> Result<[u8; 32], StoreError> {
     <[u8; 32]>::try_from(bytes).map_err(|_| StoreError::Other(anyhow::anyhow!("stored hash is not 32 bytes")))
 }
@@ -89,7 +103,8 @@ pub const AUDIT_COLUMNS: &str = "id, occurred_at, actor_user_id, actor, actor_ro
      resource_id, patient_id, outcome, client_addr, detail";
 
 pub const PATIENT_COLUMNS: &str = "id, site_id, mrn, given_name, family_name, date_of_birth, sex_at_birth, \
-     gender_identity, phone, email, address, status, version, created_at, updated_at, sort_key";
+     gender_identity, phone, email, address, status, version, created_at, updated_at, sort_key, contact_channels, \
+     preferred_contact_channel";
 
 pub const INQUIRY_COLUMNS: &str = "id, site_id, name, phone, email, preferred_contact_time, contact_channel, message, \
      status, close_reason, assigned_to, patient_id, version, created_at, updated_at, last_contact_at";
@@ -114,7 +129,7 @@ macro_rules! impl_store {
             use ::clinic_store::records::*;
             use ::clinic_store::{Store, StoreResult};
             use ::clinic_store_sql::{
-                hash_from_bytes, like_pattern, map_sqlx_error as db_err, placeholders, take_page, where_clause, AUDIT_COLUMNS,
+                channels_text, hash_from_bytes, like_pattern, parse_channels, map_sqlx_error as db_err, placeholders, take_page, where_clause, AUDIT_COLUMNS,
                 INQUIRY_COLUMNS, PATIENT_COLUMNS, USER_COLUMNS,
             };
             use ::sqlx::Row;
@@ -214,6 +229,12 @@ macro_rules! impl_store {
                         diagnoses: Vec::new(),
                         allergies: Vec::new(),
                         medications: Vec::new(),
+                        contact_channels: parse_channels(&text("contact_channels")?)?,
+                        preferred_contact_channel: row
+                            .try_get::<Option<String>, _>("preferred_contact_channel")
+                            .map_err(db_err)?
+                            .map(|c| ContactChannel::parse(&c).map_err(|e| other(e.message)))
+                            .transpose()?,
                     },
                     version: row.try_get("version").map_err(db_err)?,
                     created_at: row.try_get("created_at").map_err(db_err)?,
@@ -424,7 +445,7 @@ macro_rules! impl_store {
                 let sequence = u64::try_from(sequence).map_err(|_| other(format!("MRN counter is {sequence}")))?;
                 let mrn = Mrn::from_sequence(sequence).map_err(|e| other(e.to_string()))?;
                 let details = &patient.details;
-                let sql = format!("INSERT INTO patients ({PATIENT_COLUMNS}, search_name) VALUES ({})", placeholders(1, 17));
+                let sql = format!("INSERT INTO patients ({PATIENT_COLUMNS}, search_name) VALUES ({})", placeholders(1, 19));
                 ::sqlx::query(&sql)
                     .bind(patient.id)
                     .bind(patient.site_id)
@@ -442,6 +463,8 @@ macro_rules! impl_store {
                     .bind(patient.created_at)
                     .bind(patient.created_at)
                     .bind(patient_sort_key(&details.family_name, &details.given_name))
+                    .bind(channels_text(&details.contact_channels))
+                    .bind(details.preferred_contact_channel.map(ContactChannel::as_str))
                     .bind(patient_search_name(&details.family_name, &details.given_name))
                     .execute(&mut **tx)
                     .await
@@ -872,7 +895,8 @@ macro_rules! impl_store {
                     let res = ::sqlx::query(
                         "UPDATE patients SET given_name = $1, family_name = $2, date_of_birth = $3, sex_at_birth = $4, \
                          gender_identity = $5, phone = $6, email = $7, address = $8, status = $9, sort_key = $10, \
-                         search_name = $11, version = version + 1, updated_at = $12 WHERE id = $13 AND version = $14",
+                         search_name = $11, version = version + 1, updated_at = $12, contact_channels = $13, \
+                         preferred_contact_channel = $14 WHERE id = $15 AND version = $16",
                     )
                     .bind(&details.given_name)
                     .bind(&details.family_name)
@@ -886,6 +910,8 @@ macro_rules! impl_store {
                     .bind(patient_sort_key(&details.family_name, &details.given_name))
                     .bind(patient_search_name(&details.family_name, &details.given_name))
                     .bind(now)
+                    .bind(channels_text(&details.contact_channels))
+                    .bind(details.preferred_contact_channel.map(ContactChannel::as_str))
                     .bind(id)
                     .bind(expected_version)
                     .execute(&mut *tx)
@@ -1014,6 +1040,10 @@ macro_rules! impl_store {
                     if let Some(status) = filter.status {
                         args.push(Arg::Text(status.as_str().to_string()));
                         conditions.push(format!("status = ${}", args.len()));
+                    }
+                    if let Some(cutoff) = filter.untouched_created_before {
+                        args.push(Arg::Time(cutoff));
+                        conditions.push(format!("last_contact_at IS NULL AND created_at < ${}", args.len()));
                     }
                     if let Some(before_id) = filter.before_id {
                         args.push(Arg::Id(before_id));

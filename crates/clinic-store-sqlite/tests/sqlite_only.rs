@@ -28,7 +28,7 @@ async fn pragmas_are_set_on_every_connection() {
 async fn audit_rows_cannot_be_updated_or_deleted() {
     let (store, _) = SqliteStore::open(&temp_dir().join("ketaclinic.db")).await.unwrap();
     let event = AuditEvent::new(uuid::Uuid::now_v7(), chrono::Utc::now(), &Actor::system_cli(), AuditAction::Seed, AuditTarget::none("system"), Outcome::Success, None);
-    store.append_audit(&[event.clone()]).await.unwrap();
+    store.append_audit(std::slice::from_ref(&event)).await.unwrap();
     store.seal_audit(10, chrono::Utc::now()).await.unwrap();
     for sql in ["UPDATE audit_events SET outcome = 'denied'", "DELETE FROM audit_events", "UPDATE audit_chain SET seq = 7", "DELETE FROM audit_chain"] {
         let err = sqlx::query(sql).execute(store.pool()).await.unwrap_err();
@@ -41,7 +41,7 @@ async fn backup_is_a_consistent_copy_and_never_overwrites() {
     let dir = temp_dir();
     let (store, _) = SqliteStore::open(&dir.join("ketaclinic.db")).await.unwrap();
     let event = AuditEvent::new(uuid::Uuid::now_v7(), chrono::Utc::now(), &Actor::system_cli(), AuditAction::Seed, AuditTarget::none("system"), Outcome::Success, None);
-    store.append_audit(&[event.clone()]).await.unwrap();
+    store.append_audit(std::slice::from_ref(&event)).await.unwrap();
     let dest = dir.join("copy.db");
     store.backup_to(&dest).await.unwrap();
     assert!(store.backup_to(&dest).await.unwrap_err().to_string().contains("already exists"));

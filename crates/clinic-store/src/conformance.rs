@@ -8,6 +8,7 @@
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use clinic_domain::audit::{Actor, AuditAction, AuditEvent, AuditTarget, Outcome};
 use clinic_domain::patient::{Contact, PatientDetails, PatientStatus, SexAtBirth, Substance};
+use clinic_domain::inquiry::ContactChannel;
 use clinic_domain::user::Role;
 use uuid::Uuid;
 
@@ -75,6 +76,8 @@ fn details(given: &str, family: &str, dob: (i32, u32, u32)) -> PatientDetails {
         diagnoses: Vec::new(),
         allergies: Vec::new(),
         medications: Vec::new(),
+        contact_channels: Vec::new(),
+        preferred_contact_channel: None,
     }
 }
 
@@ -213,6 +216,8 @@ pub async fn patients_create_read_update<S: Store>(store: S) {
         clinic_domain::patient::Allergy { substance: "latex".into(), reaction: None },
     ];
     full.medications = vec![clinic_domain::patient::Medication { name: "naltrexone".into(), dose: Some("50 mg daily".into()) }];
+    full.contact_channels = vec![ContactChannel::Phone, ContactChannel::Sms, ContactChannel::Email];
+    full.preferred_contact_channel = Some(ContactChannel::Sms);
     full.emergency_contacts = vec![
         Contact { name: "Cara".into(), relationship: None, phone: Some("5550100197".into()) },
         Contact { name: "Dan".into(), relationship: Some("friend".into()), phone: None },
@@ -235,6 +240,8 @@ pub async fn patients_create_read_update<S: Store>(store: S) {
     changed.allergies.truncate(1);
     changed.medications.clear();
     changed.diagnoses = vec!["F11.20".into()];
+    changed.contact_channels = vec![ContactChannel::Email];
+    changed.preferred_contact_channel = None;
     let later = t0() + Duration::days(1);
     let audit = event(AuditAction::PatientUpdate, AuditTarget::patient(first.id), later);
     let updated = store.update_patient(first.id, 1, &changed, later, &audit).await.unwrap();
@@ -409,7 +416,7 @@ pub async fn sealing_builds_a_verifiable_chain<S: Store>(store: S) {
 
     // An event left unsealed for too long fails verification.
     let late = event(AuditAction::PatientRead, AuditTarget::patient(patient), t0());
-    store.append_audit(&[late.clone()]).await.unwrap();
+    store.append_audit(std::slice::from_ref(&late)).await.unwrap();
     assert!(verify_chain(&store, t0() + Duration::seconds(30), Duration::minutes(1)).await.unwrap().unsealed_waiting);
     let err = verify_chain(&store, t0() + Duration::minutes(2), Duration::minutes(1)).await.unwrap_err();
     assert!(err.to_string().contains(&late.id.to_string()), "{err}");
@@ -501,6 +508,11 @@ pub async fn inquiries_queue_calls_and_conversion<S: Store>(store: S) {
     assert_eq!(record.calls, vec![call]);
     assert_eq!(record.inquiry, after_call);
     assert_eq!(list(InquiryFilter { status: Some(InquiryStatus::Contacted), limit: 50, ..Default::default() }).await.items.len(), 1);
+    // The overdue filter: untouched (no call) and created before a cutoff.
+    let untouched = |cutoff| InquiryFilter { untouched_created_before: Some(cutoff), limit: 50, ..Default::default() };
+    assert_eq!(names(&list(untouched(t0() + Duration::seconds(90))).await), ["Alex Moss"], "Sam was called; Jo came after the cutoff");
+    assert_eq!(names(&list(untouched(t0() + Duration::minutes(3))).await), ["Jo Park", "Alex Moss"]);
+    assert!(list(untouched(t0())).await.items.is_empty(), "the cutoff is exclusive");
 
     // Closing with a reason; a stale version is refused.
     let change = InquiryChange { status: InquiryStatus::Closed, close_reason: Some(CloseReason::Unreachable), assigned_to: Some(worker.id) };

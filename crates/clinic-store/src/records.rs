@@ -144,7 +144,7 @@ fn hex_encode(bytes: &[u8]) -> String {
 }
 
 fn hex_decode(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return None;
     }
     (0..text.len()).step_by(2).map(|idx| text.get(idx..idx + 2).and_then(|pair| u8::from_str_radix(pair, 16).ok())).collect()
@@ -192,6 +192,9 @@ pub struct InquiryFilter {
     /// Part of the name, or a phone number's digits.
     pub q: Option<String>,
     pub status: Option<InquiryStatus>,
+    /// Only inquiries with no call logged, created before this moment (the
+    /// overdue filter, with `inquiry::overdue_cutoff`).
+    pub untouched_created_before: Option<DateTime<Utc>>,
     /// The id of the last inquiry of the previous page (newest first).
     pub before_id: Option<Uuid>,
     pub limit: i64,

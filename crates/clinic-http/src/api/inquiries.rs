@@ -97,7 +97,7 @@ pub async fn list<S: Store>(
     Extension(principal): Extension<Principal>,
     ApiQuery(query): ApiQuery<InquiryListQuery>,
 ) -> Result<Json<ListResponse<InquiryDto>>, ApiError> {
-    let query = InquiryQuery { q: query.q, status: query.status, cursor: query.cursor, limit: query.limit };
+    let query = InquiryQuery { q: query.q, status: query.status, overdue: query.overdue.unwrap_or(false), cursor: query.cursor, limit: query.limit };
     let page = app.clinic.list_inquiries(&principal, &query).await?;
     Ok(Json(ListResponse { items: page.items.iter().map(|i| InquiryDto::from_inquiry(i, None)).collect(), next_cursor: page.next_cursor }))
 }

@@ -172,10 +172,11 @@ pub async fn staff_home<S: Store>(State(app): State<AppState<S>>, Extension(prin
         let filter = clinic_store::records::InquiryFilter { status: Some(clinic_domain::inquiry::InquiryStatus::New), limit: 500, ..Default::default() };
         match app.clinic.store().list_inquiries(&filter).await {
             Ok(page) => {
-                let zone: chrono_tz::Tz = site.time_zone.parse().unwrap_or(chrono_tz::UTC);
-                let now = clinic_service::now();
-                let overdue = page.items.iter().filter(|i| clinic_domain::inquiry::is_overdue(i, now, &zone)).count();
-                Some((page.items.len(), overdue))
+                let cutoff = clinic_domain::inquiry::overdue_cutoff(clinic_service::now(), &clinic_service::Clinic::<S>::site_zone(&site));
+                let overdue = page.items.iter().filter(|i| i.last_contact_at.is_none() && i.created_at < cutoff).count();
+                // More than a page: say so rather than show a number that is too low.
+                let more = if page.next_cursor.is_some() { "+" } else { "" };
+                Some((format!("{}{more}", page.items.len()), format!("{overdue}{more}")))
             }
             Err(err) => return crate::error::ApiError::from(clinic_service::error::ServiceError::from(err)).into_response(),
         }
@@ -190,7 +191,7 @@ pub async fn staff_home<S: Store>(State(app): State<AppState<S>>, Extension(prin
             div.cards {
                 @if let Some((n_new, n_overdue)) = inquiry_counts {
                     div.card { span.count { (n_new) } a href="/inquiries?status=new" { "New inquiries to call back" } }
-                    div.card { span.count { (n_overdue) } a href="/inquiries?status=new" { "Overdue: untouched for over one business day (flagged in the list)" } }
+                    div.card { span.count { (n_overdue) } a href="/inquiries?overdue=true" { "Overdue: untouched for over one business day" } }
                 }
                 @if clinical {
                     div.card { span.count { "—" } "Open alerts" br; span.muted { "Arrive with the infusion chart." } }

@@ -67,7 +67,8 @@ pub async fn queue<S: Store>(State(app): State<AppState<S>>, Extension(principal
     };
     let status = query.status.clone().unwrap_or_default();
     let q = query.q.clone().unwrap_or_default();
-    let service_query = InquiryQuery { q: query.q, status: query.status, cursor: query.cursor, limit: query.limit };
+    let overdue_only = query.overdue.unwrap_or(false);
+    let service_query = InquiryQuery { q: query.q, status: query.status, overdue: query.overdue.unwrap_or(false), cursor: query.cursor, limit: query.limit };
     let page = match app.clinic.list_inquiries(&principal, &service_query).await {
         Ok(page) => page,
         Err(err) => return failure(err),
@@ -87,7 +88,12 @@ pub async fn queue<S: Store>(State(app): State<AppState<S>>, Extension(principal
                     @for s in InquiryStatus::ALL { option value=(s.as_str()) selected[status == s.as_str()] { (label(s.as_str())) } }
                 }
             }
+            div.check { label { input type="checkbox" name="overdue" value="true" checked[overdue_only]; " Overdue only" } }
             div { button type="submit" { "Show" } }
+        }
+        @if overdue_only {
+            p.muted { "New inquiries with no call logged for more than one business day (Monday to Friday, in the site's time zone). "
+                a href="/inquiries" { "Show all" } }
         }
         @if role_allows(principal.user.role, Permission::InquiryManage) {
             p { a.button.secondary href="/inquiries/new" { "Record a phone inquiry" } }

@@ -4,7 +4,9 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Extension;
 use clinic_domain::authz::{role_allows, Permission};
+use clinic_domain::chart::{chart_alerts, AlertSeverity};
 use clinic_domain::field::FieldError;
+use clinic_domain::inquiry::ContactChannel;
 use clinic_domain::patient::{Patient, PatientStatus, SexAtBirth, Substance};
 use clinic_service::auth::Principal;
 use clinic_service::error::ServiceError;
@@ -136,7 +138,32 @@ fn contact_text(contact: &clinic_domain::patient::Contact) -> Markup {
     }
 }
 
-pub async fn show<S: Store>(State(app): State<AppState<S>>, Extension(principal): Extension<Principal>, Path(id): Path<String>) -> Response {
+pub fn channel_label(channel: ContactChannel) -> &'static str {
+    match channel {
+        ContactChannel::Phone => "phone call",
+        ContactChannel::Sms => "text message (SMS)",
+        ContactChannel::Email => "email",
+    }
+}
+
+/// The chart's tabs: `(query value, label, what later fills it)`. Only the
+/// summary has content so far; the others say what will appear there.
+const CHART_TABS: [(&str, &str, &str); 7] = [
+    ("summary", "Summary", ""),
+    ("screening", "Screening", "Questionnaire scores, medical screening and the signed eligibility decision"),
+    ("consents", "Consents", "Consent to treatment, informed consent to the infusions and the 42 CFR Part 2 consent, with every version signed"),
+    ("plan", "Plan", "The treatment plan from the chosen protocol and the booked infusions and sessions"),
+    ("infusions", "Infusions", "Signed orders and each infusion's chart: vitals, alerts, doses given and discharge"),
+    ("counseling", "Counseling", "Counseling sessions, attendance and the recovery plan"),
+    ("outcomes", "Outcomes", "Substance use, cravings, urine and breath tests, and relapse"),
+];
+
+pub async fn show<S: Store>(
+    State(app): State<AppState<S>>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+) -> Response {
     let id = match crate::api::patients::parse_id(&id) {
         Ok(id) => id,
         Err(_) => return failure(ServiceError::NotFound { resource: "patient" }),
@@ -149,8 +176,21 @@ pub async fn show<S: Store>(State(app): State<AppState<S>>, Extension(principal)
         Ok(patient) => patient,
         Err(err) => return failure(err),
     };
+    let requested = form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .find(|(key, _)| key == "tab")
+        .map(|(_, value)| value.into_owned())
+        .unwrap_or_else(|| "summary".into());
+    let Some(&(tab, tab_label, coming)) = CHART_TABS.iter().find(|(key, _, _)| *key == requested) else {
+        let allowed: Vec<&str> = CHART_TABS.iter().map(|(key, _, _)| *key).collect();
+        return crate::pages::error_page(
+            axum::http::StatusCode::BAD_REQUEST,
+            "No such chart tab",
+            &format!("tab must be one of: {}", allowed.join(", ")),
+        );
+    };
     let d = &patient.details;
     let today = clinic_service::Clinic::<S>::site_today(&site);
+    let alerts = chart_alerts(d);
     let body = html! {
         h1 { (d.given_name) " " (d.family_name) " " span.badge { (d.status.as_str().replace('_', " ")) } }
         div.chart-header {
@@ -162,6 +202,44 @@ pub async fn show<S: Store>(State(app): State<AppState<S>>, Extension(principal)
                 (d.allergies.iter().map(|a| match &a.reaction { Some(r) => format!("{} ({r})", a.substance), None => a.substance.clone() }).collect::<Vec<_>>().join(", "))
             }
         }
+        @if !alerts.is_empty() {
+            ul.chart-alerts aria-label="Alerts" {
+                @for alert in alerts.iter().filter(|a| a.kind != clinic_domain::chart::ChartAlertKind::AllergiesNotRecorded) {
+                    li class={ "chart-alert " (alert.severity.as_str()) } data-alert=(alert.kind.as_str()) {
+                        strong { @match alert.severity { AlertSeverity::Warning => "Warning: ", AlertSeverity::Info => "Note: " } (alert.what) }
+                        " " (alert.action)
+                    }
+                }
+            }
+        }
+        nav.tabs aria-label="Chart sections" {
+            @for (key, label, _) in CHART_TABS {
+                a href={ "/patients/" (patient.id) @if key != "summary" { "?tab=" (key) } } aria-current=[(key == tab).then_some("page")] { (label) }
+            }
+            @if role_allows(principal.user.role, Permission::AuditRead) {
+                a href={ "/audit?patient_id=" (patient.id) } { "Access log" }
+            }
+        }
+        @if tab == "summary" {
+            (summary_tab(&principal, &patient, today))
+            p.muted {
+                "Registered " (site_time(patient.created_at, &site.time_zone)) " · last changed " (site_time(patient.updated_at, &site.time_zone))
+                " · version " (patient.version)
+            }
+        } @else {
+            section.card {
+                h2 { (tab_label) }
+                p { "Nothing recorded yet." }
+                p.muted { (coming) " will be shown here once that part of the program is in use." }
+            }
+        }
+    };
+    staff_page(&principal, &site.name, &format!("{} {}", d.given_name, d.family_name), Nav::Patients, body)
+}
+
+fn summary_tab(principal: &Principal, patient: &Patient, today: chrono::NaiveDate) -> Markup {
+    let d = &patient.details;
+    html! {
         @if role_allows(principal.user.role, Permission::PatientUpdate) {
             p { a.button.secondary href={ "/patients/" (patient.id) "/edit" } { "Edit record" } }
         }
@@ -170,7 +248,7 @@ pub async fn show<S: Store>(State(app): State<AppState<S>>, Extension(principal)
                 h2 { "Identity" }
                 dl.facts {
                     dt { "MRN" } dd { (patient.mrn.as_str()) }
-                    dt { "Date of birth" } dd { span.nowrap { (d.date_of_birth.format("%Y-%m-%d")) } " " span.nowrap { "(age " (age_years(&patient, today)) ")" } }
+                    dt { "Date of birth" } dd { span.nowrap { (d.date_of_birth.format("%Y-%m-%d")) } " " span.nowrap { "(age " (age_years(patient, today)) ")" } }
                     dt { "Sex at birth" } dd { (d.sex_at_birth.as_str()) }
                     dt { "Gender identity" } dd { (d.gender_identity.as_deref().unwrap_or("—")) }
                 }
@@ -181,6 +259,11 @@ pub async fn show<S: Store>(State(app): State<AppState<S>>, Extension(principal)
                     dt { "Phone" } dd { @if let Some(phone) = &d.phone { a href={ "tel:" (phone) } { (display_phone(phone)) } } @else { "—" } }
                     dt { "Email" } dd { (d.email.as_deref().unwrap_or("—")) }
                     dt { "Address" } dd { (d.address.as_deref().unwrap_or("—")) }
+                    dt { "May contact by" } dd {
+                        @if d.contact_channels.is_empty() { span.error { "no consent recorded" } }
+                        @else { (d.contact_channels.iter().map(|c| channel_label(*c)).collect::<Vec<_>>().join(", ")) }
+                    }
+                    dt { "Preferred" } dd { (d.preferred_contact_channel.map(channel_label).unwrap_or("—")) }
                 }
             }
             div.card {
@@ -211,12 +294,7 @@ pub async fn show<S: Store>(State(app): State<AppState<S>>, Extension(principal)
                 }
             }
         }
-        p.muted {
-            "Registered " (site_time(patient.created_at, &site.time_zone)) " · last changed " (site_time(patient.updated_at, &site.time_zone))
-            " · version " (patient.version)
-        }
-    };
-    staff_page(&principal, &site.name, &format!("{} {}", d.given_name, d.family_name), Nav::Patients, body)
+    }
 }
 
 /// The patient form's fields, kept as typed so an error loses nothing.
@@ -243,6 +321,8 @@ pub struct PatientForm {
     allergies: Vec<(String, String)>,
     /// (name, dose) rows as typed, blank rows included.
     medications: Vec<(String, String)>,
+    contact_channels: Vec<String>,
+    preferred_contact_channel: String,
     confirm_not_duplicate: Option<String>,
     version: i64,
 }
@@ -274,6 +354,8 @@ impl PatientForm {
                 "confirm_not_duplicate" => form.confirm_not_duplicate = Some(value),
                 "version" => form.version = value.parse().unwrap_or(0),
                 "diagnoses" => form.diagnoses.push(value),
+                "contact_channels" => form.contact_channels.push(value),
+                "preferred_contact_channel" => form.preferred_contact_channel = value,
                 "allergy_substance" => allergy_substances.push(value),
                 "allergy_reaction" => allergy_reactions.push(value),
                 "medication_name" => medication_names.push(value),
@@ -313,6 +395,8 @@ impl PatientForm {
             diagnoses: d.diagnoses.clone(),
             allergies: d.allergies.iter().map(|a| (a.substance.clone(), a.reaction.clone().unwrap_or_default())).collect(),
             medications: d.medications.iter().map(|m| (m.name.clone(), m.dose.clone().unwrap_or_default())).collect(),
+            contact_channels: d.contact_channels.iter().map(|c| c.as_str().to_string()).collect(),
+            preferred_contact_channel: d.preferred_contact_channel.map(|c| c.as_str().to_string()).unwrap_or_default(),
             confirm_not_duplicate: None,
             version: patient.version,
         }
@@ -366,6 +450,8 @@ impl PatientForm {
                     .map(|(a, b)| MedicationDto { name: non_empty(a), dose: non_empty(b) })
                     .collect(),
             ),
+            contact_channels: Some(self.contact_channels.clone()),
+            preferred_contact_channel: non_empty(&self.preferred_contact_channel),
             confirm_not_duplicate: None,
         }
     }
@@ -388,7 +474,7 @@ struct PairRows {
 
 /// The entered rows plus two blank ones, each with its error next to it.
 fn pair_rows(spec: &PairRows, rows: &[(String, String)], errors: &[FieldError]) -> Markup {
-    let blank = std::iter::repeat((String::new(), String::new())).take(2);
+    let blank = std::iter::repeat_n((String::new(), String::new()), 2);
     html! {
         fieldset {
             legend { (spec.legend) }
@@ -467,6 +553,25 @@ fn render_form(principal: &Principal, site_name: &str, mode: FormMode<'_>, form:
                     (text_field("phone", "Phone", &form.phone, "tel", "phone"))
                     (text_field("email", "Email", &form.email, "email", "email"))
                     (text_field("address", "Address", &form.address, "text", "address"))
+                    fieldset {
+                        legend { "The patient agrees to be contacted by" }
+                        @for channel in ContactChannel::ALL {
+                            label {
+                                input type="checkbox" name="contact_channels" value=(channel.as_str()) checked[form.contact_channels.iter().any(|c| c == channel.as_str())];
+                                " " (channel_label(*channel))
+                            }
+                        }
+                        @if let Some(message) = error("contact_channels") { span.field-error { "Contact channels: " (message) } }
+                        label for="preferred_contact_channel" { "Preferred" }
+                        select id="preferred_contact_channel" name="preferred_contact_channel" {
+                            option value="" selected[form.preferred_contact_channel.is_empty()] { "— none —" }
+                            @for channel in ContactChannel::ALL {
+                                option value=(channel.as_str()) selected[form.preferred_contact_channel == channel.as_str()] { (channel_label(*channel)) }
+                            }
+                        }
+                        @if let Some(message) = error("preferred_contact_channel") { span.field-error { "Preferred channel " (message) } }
+                        p.muted { "Messages go only by a channel ticked here, in neutral wording." }
+                    }
                     @if let FormMode::Edit { .. } = &mode {
                         label for="status" { "Status" }
                         select id="status" name="status" {

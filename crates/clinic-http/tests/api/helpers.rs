@@ -179,3 +179,6 @@ pub async fn fresh_postgres() -> Option<clinic_store_postgres::PgStore> {
 pub fn patient_body(given: &str, family: &str, dob: &str) -> serde_json::Value {
     serde_json::json!({ "given_name": given, "family_name": family, "date_of_birth": dob, "substances": ["alcohol"] })
 }
+
+/// The content type of an HTML form post.
+pub const FORM: &str = "application/x-www-form-urlencoded";

@@ -7,7 +7,7 @@ use clinic_store::records::AuditFilter;
 use clinic_store::Store;
 use serde_json::json;
 
-use crate::helpers::{req, spawn_app};
+use crate::helpers::{req, spawn_app, FORM};
 
 pub fn inquiry_body(name: &str) -> serde_json::Value {
     json!({
@@ -23,6 +23,7 @@ crate::backend_tests!(
     the_queue_follows_the_status_flow_and_logs_calls,
     conversion_registers_the_patient_with_the_duplicate_check,
     the_pages_work_the_queue_and_are_audited,
+    the_overdue_filter_lists_stale_untouched_inquiries,
 );
 
 async fn a_public_inquiry_is_stored_and_audited<S: Store>(store: S) {
@@ -186,13 +187,15 @@ async fn conversion_registers_the_patient_with_the_duplicate_check<S: Store>(sto
     assert_eq!(body["patient"]["family_name"], "Diaz");
     assert_eq!(body["patient"]["email"], "ana@example.org");
     assert_eq!(body["patient"]["substances"], json!(["cocaine"]));
+    // The consent to be contacted, given on the inquiry's channel, carries over.
+    assert_eq!(body["patient"]["contact_channels"], json!(["email"]));
+    assert_eq!(body["patient"]["preferred_contact_channel"], "email");
     let again = app.send(req("POST", &format!("{uri}/convert")).token(&staff).header("if-match", "\"2\"").json(json!({"date_of_birth": "1980-01-02"}))).await;
     assert_eq!(again.status, StatusCode::UNPROCESSABLE_ENTITY, "a converted inquiry cannot be converted again");
     let patient = app.send(req("GET", &format!("/api/v1/patients/{}", body["patient"]["id"].as_str().unwrap())).token(&staff)).await;
     assert_eq!(patient.status, StatusCode::OK);
 }
 
-const FORM: &str = "application/x-www-form-urlencoded";
 
 async fn the_pages_work_the_queue_and_are_audited<S: Store>(store: S) {
     let app = spawn_app(store, DeploymentMode::Production).await;
@@ -251,4 +254,45 @@ async fn the_pages_work_the_queue_and_are_audited<S: Store>(store: S) {
     assert_eq!(count("inquiry.create").await, 2);
     let home = app.send(req("GET", "/home").token(&staff)).await;
     assert!(home.text.contains("New inquiries to call back"));
+}
+
+async fn the_overdue_filter_lists_stale_untouched_inquiries<S: Store>(store: S) {
+    use clinic_domain::audit::{AuditAction, AuditEvent, AuditTarget, Outcome};
+    let app = spawn_app(store, DeploymentMode::Production).await;
+    let staff = app.login("frontdesk").await;
+    let site = app.clinic.main_site().await.unwrap();
+    let system = clinic_domain::audit::Actor { user_id: None, name: "test".into(), role: None, client_addr: None };
+    // Two inquiries a week old (one then called back) and one from just now.
+    let mut ids = Vec::new();
+    for (name, age_days) in [("Old Untouched", 7), ("Old Called", 7), ("Fresh One", 0)] {
+        let id = uuid::Uuid::now_v7();
+        let created_at = clinic_service::now() - chrono::Duration::days(age_days);
+        let input = clinic_domain::inquiry::InquiryInput { name: Some(name.into()), phone: Some("5550100111".into()), consent_to_contact: Some(true), ..Default::default() };
+        let details = clinic_domain::inquiry::InquiryDetails::parse(&input).unwrap();
+        let event = AuditEvent::new(uuid::Uuid::now_v7(), created_at, &system, AuditAction::InquiryCreate, AuditTarget::resource("inquiry", id.to_string()), Outcome::Success, None);
+        app.clinic.store().create_inquiry(&clinic_store::records::NewInquiry { id, site_id: site.id, details, created_at }, &event).await.unwrap();
+        ids.push(id);
+    }
+    let call = app.send(req("POST", &format!("/api/v1/inquiries/{}/calls", ids[1])).token(&staff).json(json!({"outcome": "no_answer"}))).await;
+    assert_eq!(call.status, StatusCode::CREATED, "{}", call.text);
+
+    let names = |body: serde_json::Value| body["items"].as_array().unwrap().iter().map(|i| i["name"].as_str().unwrap().to_string()).collect::<Vec<_>>();
+    let overdue = app.send(req("GET", "/api/v1/inquiries?overdue=true").token(&staff)).await;
+    assert_eq!(overdue.status, StatusCode::OK, "{}", overdue.text);
+    assert_eq!(names(overdue.json()), ["Old Untouched"]);
+    let everything = app.send(req("GET", "/api/v1/inquiries?overdue=false").token(&staff)).await;
+    assert_eq!(names(everything.json()).len(), 3);
+    let contradictory = app.send(req("GET", "/api/v1/inquiries?overdue=true&status=closed").token(&staff)).await;
+    assert_eq!(contradictory.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(contradictory.problem_fields(), ["overdue"]);
+    let not_bool = app.send(req("GET", "/api/v1/inquiries?overdue=yes").token(&staff)).await;
+    assert_eq!(not_bool.status, StatusCode::BAD_REQUEST);
+    assert_eq!(not_bool.problem_fields(), ["overdue"]);
+
+    // The home page counts it and links to the filtered queue, which lists it alone.
+    let home = app.send(req("GET", "/home").token(&staff)).await;
+    assert!(home.text.contains("href=\"/inquiries?overdue=true\""));
+    let queue = app.send(req("GET", "/inquiries?overdue=true").token(&staff)).await;
+    assert!(queue.text.contains("Old Untouched"));
+    assert!(!queue.text.contains("Old Called") && !queue.text.contains("Fresh One"));
 }

@@ -5,7 +5,7 @@ use clinic_service::DeploymentMode;
 use clinic_store::Store;
 use serde_json::json;
 
-use crate::helpers::{patient_body, req, spawn_app};
+use crate::helpers::{patient_body, req, spawn_app, FORM};
 
 crate::backend_tests!(
     create_read_and_update_with_etags,
@@ -13,6 +13,7 @@ crate::backend_tests!(
     malformed_requests_are_4xx_problems,
     likely_duplicates_are_reported_not_added,
     list_search_and_paging,
+    the_chart_shows_alerts_tabs_and_contact_consent,
 );
 
 async fn create_read_and_update_with_etags<S: Store>(store: S) {
@@ -25,7 +26,8 @@ async fn create_read_and_update_with_etags<S: Store>(store: S) {
         "emergency_contacts": [{ "name": "Cara" }],
         "diagnoses": ["F14.20", "f10.20"],
         "allergies": [{ "substance": "penicillin", "reaction": "hives" }],
-        "medications": [{ "name": "naltrexone", "dose": "50 mg daily" }]
+        "medications": [{ "name": "naltrexone", "dose": "50 mg daily" }],
+        "contact_channels": ["sms", "email"], "preferred_contact_channel": "sms"
     });
     let res = app.send(req("POST", "/api/v1/patients").token(&token).json(body)).await;
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
@@ -43,6 +45,9 @@ async fn create_read_and_update_with_etags<S: Store>(store: S) {
     assert_eq!(created["diagnoses"][1]["code"], "F14.20");
     assert_eq!(created["allergies"], json!([{ "substance": "penicillin", "reaction": "hives" }]));
     assert_eq!(created["medications"], json!([{ "name": "naltrexone", "dose": "50 mg daily" }]));
+    assert_eq!(created["contact_channels"], json!(["sms", "email"]));
+    assert_eq!(created["preferred_contact_channel"], "sms");
+    assert_eq!(created["alerts"], json!([]), "a complete record raises no alerts");
     assert!(uuid::Uuid::try_parse(&id).unwrap().get_version_num() == 7);
 
     let read = app.send(req("GET", &format!("/api/v1/patients/{id}")).token(&token)).await;
@@ -62,6 +67,9 @@ async fn create_read_and_update_with_etags<S: Store>(store: S) {
     assert_eq!(updated["escort"], serde_json::Value::Null);
     assert_eq!(updated["email"], "ana@example.org");
     assert_eq!(updated["version"], 2);
+    assert_eq!(updated["contact_channels"], json!(["sms", "email"]), "a merge patch keeps what it does not name");
+    let alerts: Vec<&str> = updated["alerts"].as_array().unwrap().iter().map(|a| a["kind"].as_str().unwrap()).collect();
+    assert_eq!(alerts, ["no_escort"], "eligible without an escort");
     assert_eq!(ok.header("etag").as_deref(), Some("\"2\""));
 
     // A second writer still holding the first ETag gets 412 and changes nothing.
@@ -96,7 +104,7 @@ async fn validation_names_every_failing_field<S: Store>(store: S) {
     let token = app.login("physician").await;
     let body = json!({
         "family_name": "", "date_of_birth": "2999-01-01", "sex_at_birth": "f", "substances": ["heroin"],
-        "status": "active", "email": "nope", "escort": { "phone": "12" }
+        "status": "active", "email": "nope", "escort": { "phone": "12" }, "contact_channels": ["sms"], "preferred_contact_channel": "fax"
     });
     let res = app.send(req("POST", "/api/v1/patients").token(&token).json(body)).await;
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -105,8 +113,10 @@ async fn validation_names_every_failing_field<S: Store>(store: S) {
     assert_eq!(problem["status"], 422);
     assert_eq!(
         res.problem_fields(),
-        ["given_name", "family_name", "date_of_birth", "sex_at_birth", "status", "email", "substances", "escort.name", "escort.phone"]
+        ["given_name", "family_name", "date_of_birth", "sex_at_birth", "status", "email", "substances", "escort.name", "escort.phone", "contact_channels", "preferred_contact_channel"]
     );
+    let channels = problem["errors"].as_array().unwrap().iter().find(|e| e["field"] == "contact_channels").unwrap();
+    assert_eq!(channels["message"], "sms needs a phone number on the record");
     let substances = problem["errors"].as_array().unwrap().iter().find(|e| e["field"] == "substances").unwrap();
     assert_eq!(substances["message"], "must be one of: alcohol, cocaine, opioids, stimulants, cannabis, sedatives, other");
     // Nothing was stored.
@@ -203,4 +213,51 @@ async fn list_search_and_paging<S: Store>(store: S) {
     let by_dob = app.send(req("GET", "/api/v1/patients?date_of_birth=1970-01-02").token(&token)).await.json();
     assert_eq!(by_dob["items"][0]["given_name"], "Given1");
     assert_eq!(by_dob["next_cursor"], serde_json::Value::Null);
+}
+
+async fn the_chart_shows_alerts_tabs_and_contact_consent<S: Store>(store: S) {
+    let app = spawn_app(store, DeploymentMode::Production).await;
+    let staff = app.login("nurse").await;
+    let created = app
+        .create_patient(
+            &staff,
+            json!({"given_name": "Olu", "family_name": "Ade", "date_of_birth": "1975-05-05", "phone": "5550100150",
+                   "status": "eligible", "diagnoses": ["F11.20"]}),
+        )
+        .await;
+    let id = created["id"].as_str().unwrap().to_string();
+    let kinds: Vec<&str> = created["alerts"].as_array().unwrap().iter().map(|a| a["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["allergies_not_recorded", "opioid_use_without_moud", "no_escort", "no_contact_consent"]);
+
+    let chart = app.send(req("GET", &format!("/patients/{id}")).token(&staff)).await;
+    assert_eq!(chart.status, StatusCode::OK);
+    for text in ["Allergies: none recorded", "data-alert=\"opioid_use_without_moud\"", "data-alert=\"no_escort\"", "no consent recorded", "?tab=screening"] {
+        assert!(chart.text.contains(text), "chart lacks {text}");
+    }
+    let tab = app.send(req("GET", &format!("/patients/{id}?tab=infusions")).token(&staff)).await;
+    assert_eq!(tab.status, StatusCode::OK);
+    assert!(tab.text.contains("aria-current=\"page\">Infusions"));
+    assert!(tab.text.contains("Nothing recorded yet"));
+    let bad_tab = app.send(req("GET", &format!("/patients/{id}?tab=billing")).token(&staff)).await;
+    assert_eq!(bad_tab.status, StatusCode::BAD_REQUEST);
+    assert!(bad_tab.text.contains("summary, screening, consents"));
+
+    // Recording consent, MOUD and an escort through the edit form clears those alerts.
+    let form = "version=1&given_name=Olu&family_name=Ade&date_of_birth=1975-05-05&sex_at_birth=male&phone=5550100150\
+                &status=eligible&diagnoses=F11.20&contact_channels=phone&contact_channels=sms&preferred_contact_channel=sms\
+                &medication_name=methadone&medication_dose=80+mg+daily&escort_name=Ife+Ade&allergy_substance=latex&allergy_reaction=rash";
+    let saved = app.send(req("POST", &format!("/patients/{id}/edit")).token(&staff).raw(form, FORM)).await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.text);
+    let read = app.send(req("GET", &format!("/api/v1/patients/{id}")).token(&staff)).await.json();
+    assert_eq!(read["contact_channels"], json!(["phone", "sms"]));
+    assert_eq!(read["preferred_contact_channel"], "sms");
+    let kinds: Vec<&str> = read["alerts"].as_array().unwrap().iter().map(|a| a["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["moud_continue"]);
+
+    // A channel without the detail it needs is refused next to the field, and the typed input is kept.
+    let bad = "version=2&given_name=Olu&family_name=Ade&date_of_birth=1975-05-05&status=eligible&phone=5550100150&contact_channels=email";
+    let refused = app.send(req("POST", &format!("/patients/{id}/edit")).token(&staff).raw(bad, FORM)).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.text.contains("email needs an email address on the record"));
+    assert!(refused.text.contains("value=\"email\" checked"));
 }
