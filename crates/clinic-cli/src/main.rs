@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod config;
+mod score;
 mod stats;
 
 use std::io::{BufRead, IsTerminal, Write};
@@ -73,6 +74,8 @@ enum Command {
         #[command(flatten)]
         db: DbArgs,
     },
+    /// Score a screening or rating instrument's answers (no database needed).
+    Score(score::ScoreArgs),
     /// Audit trail commands.
     Audit {
         #[command(subcommand)]
@@ -234,6 +237,7 @@ macro_rules! with_store {
 async fn run(cli: Cli) -> Result<ExitCode, CliError> {
     let config = FileConfig::load().map_err(|err| CliError::Usage(format!("ketaclinic.toml or KETACLINIC_*: {err}")))?;
     match cli.command {
+        Command::Score(args) => score::run(&args, &data_files(&config)),
         Command::Stats { action } => stats::run(action),
         Command::Demo { port, data } => {
             init_tracing("pretty");
