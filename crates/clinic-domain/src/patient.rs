@@ -316,6 +316,36 @@ impl PatientDetails {
         }
     }
 
+    /// The wire names of the fields that differ from `new` (for the audit
+    /// detail, which never holds values, and to show an edit conflict).
+    pub fn changed_fields(&self, new: &PatientDetails) -> Vec<&'static str> {
+        let old = self;
+        let mut fields = Vec::new();
+        let mut check = |name: &'static str, differs: bool| {
+            if differs {
+                fields.push(name);
+            }
+        };
+        check("given_name", old.given_name != new.given_name);
+        check("family_name", old.family_name != new.family_name);
+        check("date_of_birth", old.date_of_birth != new.date_of_birth);
+        check("sex_at_birth", old.sex_at_birth != new.sex_at_birth);
+        check("gender_identity", old.gender_identity != new.gender_identity);
+        check("phone", old.phone != new.phone);
+        check("email", old.email != new.email);
+        check("address", old.address != new.address);
+        check("substances", old.substances != new.substances);
+        check("status", old.status != new.status);
+        check("escort", old.escort != new.escort);
+        check("emergency_contacts", old.emergency_contacts != new.emergency_contacts);
+        check("diagnoses", old.diagnoses != new.diagnoses);
+        check("allergies", old.allergies != new.allergies);
+        check("medications", old.medications != new.medications);
+        check("contact_channels", old.contact_channels != new.contact_channels);
+        check("preferred_contact_channel", old.preferred_contact_channel != new.preferred_contact_channel);
+        fields
+    }
+
     pub fn initials(&self) -> String {
         let first = |text: &str| text.chars().next().map(|c| c.to_uppercase().to_string()).unwrap_or_default();
         format!("{}{}", first(&self.given_name), first(&self.family_name))

@@ -209,7 +209,7 @@ impl<S: Store> Clinic<S> {
         let current = self.store().get_patient(id).await.map_err(|e| ServiceError::from_store("patient", e))?;
         let site = self.main_site().await?;
         let details = PatientDetails::parse(input, Self::site_today(&site))?;
-        let changed = changed_fields(&current.details, &details);
+        let changed = current.details.changed_fields(&details);
         let now = crate::now();
         let event = AuditEvent::new(
             Uuid::now_v7(),
@@ -227,30 +227,3 @@ impl<S: Store> Clinic<S> {
     }
 }
 
-/// The names of the fields that differ, for the audit detail (never values).
-fn changed_fields(old: &PatientDetails, new: &PatientDetails) -> Vec<&'static str> {
-    let mut fields = Vec::new();
-    let mut check = |name: &'static str, differs: bool| {
-        if differs {
-            fields.push(name);
-        }
-    };
-    check("given_name", old.given_name != new.given_name);
-    check("family_name", old.family_name != new.family_name);
-    check("date_of_birth", old.date_of_birth != new.date_of_birth);
-    check("sex_at_birth", old.sex_at_birth != new.sex_at_birth);
-    check("gender_identity", old.gender_identity != new.gender_identity);
-    check("phone", old.phone != new.phone);
-    check("email", old.email != new.email);
-    check("address", old.address != new.address);
-    check("substances", old.substances != new.substances);
-    check("status", old.status != new.status);
-    check("escort", old.escort != new.escort);
-    check("emergency_contacts", old.emergency_contacts != new.emergency_contacts);
-    check("diagnoses", old.diagnoses != new.diagnoses);
-    check("allergies", old.allergies != new.allergies);
-    check("medications", old.medications != new.medications);
-    check("contact_channels", old.contact_channels != new.contact_channels);
-    check("preferred_contact_channel", old.preferred_contact_channel != new.preferred_contact_channel);
-    fields
-}

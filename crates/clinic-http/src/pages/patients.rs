@@ -7,7 +7,7 @@ use clinic_domain::authz::{role_allows, Permission};
 use clinic_domain::chart::{chart_alerts, AlertSeverity};
 use clinic_domain::field::FieldError;
 use clinic_domain::inquiry::ContactChannel;
-use clinic_domain::patient::{Patient, PatientStatus, SexAtBirth, Substance};
+use clinic_domain::patient::{Patient, PatientDetails, PatientStatus, SexAtBirth, Substance};
 use clinic_service::auth::Principal;
 use clinic_service::error::ServiceError;
 use clinic_service::patients::{DuplicatePolicy, PatientQuery};
@@ -474,11 +474,14 @@ struct PairRows {
 
 /// The entered rows plus two blank ones, each with its error next to it.
 fn pair_rows(spec: &PairRows, rows: &[(String, String)], errors: &[FieldError]) -> Markup {
+    // Rows left blank come back from the form: show the filled ones (numbered as
+    // the error paths number them) and two blank ones, not an ever-growing list.
+    let filled = rows.iter().filter(|(a, b)| !a.trim().is_empty() || !b.trim().is_empty()).cloned();
     let blank = std::iter::repeat_n((String::new(), String::new()), 2);
     html! {
         fieldset {
             legend { (spec.legend) }
-            @for (idx, (first, second)) in rows.iter().cloned().chain(blank).enumerate() {
+            @for (idx, (first, second)) in filled.chain(blank).enumerate() {
                 div.pair {
                     input name=(spec.names.0) value=(first) aria-label={ (spec.item) " " (idx + 1) " " (spec.labels.0) } placeholder=(spec.hints.0);
                     input name=(spec.names.1) value=(second) aria-label={ (spec.item) " " (idx + 1) " " (spec.labels.1) } placeholder=(spec.hints.1);
@@ -490,6 +493,58 @@ fn pair_rows(spec: &PairRows, rows: &[(String, String)], errors: &[FieldError]) 
             }
         }
     }
+}
+
+/// A field's name as the form labels it.
+fn field_label(field: &str) -> &'static str {
+    match field {
+        "given_name" => "Given name",
+        "family_name" => "Family name",
+        "date_of_birth" => "Date of birth",
+        "sex_at_birth" => "Sex at birth",
+        "gender_identity" => "Gender identity",
+        "phone" => "Phone",
+        "email" => "Email",
+        "address" => "Address",
+        "substances" => "Substances of concern",
+        "status" => "Status",
+        "escort" => "Escort",
+        "emergency_contacts" => "Emergency contacts",
+        "diagnoses" => "Diagnoses",
+        "allergies" => "Allergies",
+        "medications" => "Medications",
+        "contact_channels" => "May contact by",
+        "preferred_contact_channel" => "Preferred channel",
+        _ => "Other",
+    }
+}
+
+/// A field's value as one line of text, `—` when empty.
+fn field_text(d: &PatientDetails, field: &str) -> String {
+    let or_dash = |text: String| if text.is_empty() { "—".to_string() } else { text };
+    let contact = |c: &clinic_domain::patient::Contact| {
+        [Some(c.name.clone()), c.relationship.clone(), c.phone.as_deref().map(display_phone)].into_iter().flatten().collect::<Vec<_>>().join(", ")
+    };
+    or_dash(match field {
+        "given_name" => d.given_name.clone(),
+        "family_name" => d.family_name.clone(),
+        "date_of_birth" => d.date_of_birth.format("%Y-%m-%d").to_string(),
+        "sex_at_birth" => d.sex_at_birth.as_str().to_string(),
+        "gender_identity" => d.gender_identity.clone().unwrap_or_default(),
+        "phone" => d.phone.as_deref().map(display_phone).unwrap_or_default(),
+        "email" => d.email.clone().unwrap_or_default(),
+        "address" => d.address.clone().unwrap_or_default(),
+        "substances" => d.substances.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "),
+        "status" => d.status.as_str().replace('_', " "),
+        "escort" => d.escort.as_ref().map(contact).unwrap_or_default(),
+        "emergency_contacts" => d.emergency_contacts.iter().map(contact).collect::<Vec<_>>().join("; "),
+        "diagnoses" => d.diagnoses.join(", "),
+        "allergies" => d.allergies.iter().map(|a| match &a.reaction { Some(r) => format!("{} ({r})", a.substance), None => a.substance.clone() }).collect::<Vec<_>>().join(", "),
+        "medications" => d.medications.iter().map(|m| match &m.dose { Some(dose) => format!("{} {dose}", m.name), None => m.name.clone() }).collect::<Vec<_>>().join(", "),
+        "contact_channels" => d.contact_channels.iter().map(|c| channel_label(*c)).collect::<Vec<_>>().join(", "),
+        "preferred_contact_channel" => d.preferred_contact_channel.map(channel_label).unwrap_or("").to_string(),
+        _ => String::new(),
+    })
 }
 
 /// Registering a new patient, or editing one at a known version.
@@ -509,6 +564,22 @@ fn render_form(principal: &Principal, site_name: &str, mode: FormMode<'_>, form:
             @if let Some(message) = message { span.field-error id={ (id) "-error" } { (label) " " (message) } }
         }
     };
+    // For a conflict: each field where the saved record differs from what was typed.
+    let conflict_rows: Vec<(&str, String, String)> = match &mode {
+        FormMode::Edit { conflict: Some(current), .. } => {
+            let typed = PatientDetails::parse(&form.to_write(Some(current)).into_input(), clinic_service::now().date_naive());
+            match typed {
+                Ok(typed) => current
+                    .details
+                    .changed_fields(&typed)
+                    .into_iter()
+                    .map(|field| (field_label(field), field_text(&current.details, field), field_text(&typed, field)))
+                    .collect(),
+                Err(_) => Vec::new(),
+            }
+        }
+        _ => Vec::new(),
+    };
     let (title, action, submit) = match &mode {
         FormMode::Register => ("Register a patient".to_string(), "/patients".to_string(), "Register"),
         FormMode::Edit { patient, .. } => (
@@ -522,9 +593,17 @@ fn render_form(principal: &Principal, site_name: &str, mode: FormMode<'_>, form:
         @if let FormMode::Edit { conflict: Some(current), .. } = &mode {
             div.notice.bad role="alert" {
                 p { strong { "Someone else changed this record while you were editing." } " Nothing you typed was saved or lost: it is still in the form below." }
-                p { "The record now says: " (current.details.given_name) " " (current.details.family_name) ", born " (current.details.date_of_birth.format("%Y-%m-%d"))
-                    ", phone " (current.details.phone.as_deref().unwrap_or("—")) ", status " (current.details.status.as_str().replace('_', " ")) " (version " (current.version) ")." }
-                p { "Check both, then save again to replace it with what is in the form." }
+                @if conflict_rows.is_empty() {
+                    p { "The record now says: " (current.details.given_name) " " (current.details.family_name) ", born " (current.details.date_of_birth.format("%Y-%m-%d"))
+                        ", phone " (current.details.phone.as_deref().unwrap_or("—")) ", status " (current.details.status.as_str().replace('_', " ")) " (version " (current.version) ")." }
+                } @else {
+                    table.conflict {
+                        caption { "Where the saved record (version " (current.version) ") and your form differ" }
+                        thead { tr { th { "Field" } th { "Saved now" } th { "In your form" } } }
+                        tbody { @for (field, saved, typed) in &conflict_rows { tr { th scope="row" { (field) } td { (saved) } td { (typed) } } } }
+                    }
+                }
+                p { "Check both. Saving again replaces the record with what is in the form, so copy over anything from the saved record you want to keep." }
             }
         }
         @if !errors.is_empty() {
