@@ -37,10 +37,19 @@ pub enum AuditAction {
     InquiryUpdate,
     InquiryCall,
     InquiryConvert,
+    QuestionnaireRecord,
+    QuestionnaireRead,
+    AlertRaise,
+    AlertRead,
+    AlertClose,
+    PortalLinkCreate,
+    PortalOpen,
+    PortalLinkRefused,
+    PortalRead,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 21] = [
+    pub const ALL: [AuditAction; 30] = [
         AuditAction::LoginSuccess,
         AuditAction::LoginFailure,
         AuditAction::Logout,
@@ -62,6 +71,15 @@ impl AuditAction {
         AuditAction::InquiryUpdate,
         AuditAction::InquiryCall,
         AuditAction::InquiryConvert,
+        AuditAction::QuestionnaireRecord,
+        AuditAction::QuestionnaireRead,
+        AuditAction::AlertRaise,
+        AuditAction::AlertRead,
+        AuditAction::AlertClose,
+        AuditAction::PortalLinkCreate,
+        AuditAction::PortalOpen,
+        AuditAction::PortalLinkRefused,
+        AuditAction::PortalRead,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -87,6 +105,15 @@ impl AuditAction {
             AuditAction::InquiryUpdate => "inquiry.update",
             AuditAction::InquiryCall => "inquiry.call",
             AuditAction::InquiryConvert => "inquiry.convert",
+            AuditAction::QuestionnaireRecord => "questionnaire.record",
+            AuditAction::QuestionnaireRead => "questionnaire.read",
+            AuditAction::AlertRaise => "alert.raise",
+            AuditAction::AlertRead => "alert.read",
+            AuditAction::AlertClose => "alert.close",
+            AuditAction::PortalLinkCreate => "portal.link_create",
+            AuditAction::PortalOpen => "portal.open",
+            AuditAction::PortalLinkRefused => "portal.link_refused",
+            AuditAction::PortalRead => "portal.read",
         }
     }
 

@@ -27,10 +27,21 @@ pub enum Permission {
     InquiryRead,
     /// Work the inquiry queue: log calls, change status, assign, convert.
     InquiryManage,
+    /// Read questionnaire results and screening (clinical staff only: a PHQ-9
+    /// item 9 answer is not for the front desk).
+    ScreeningRead,
+    /// Enter questionnaire answers for a patient.
+    ScreeningRecord,
+    /// Send a patient a portal or questionnaire link.
+    PortalInvite,
+    /// See open safety alerts.
+    AlertRead,
+    /// Close a safety alert by recording the response taken.
+    AlertManage,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 9] = [
+    pub const ALL: [Permission; 14] = [
         Permission::StaffHome,
         Permission::PatientRead,
         Permission::PatientCreate,
@@ -40,6 +51,11 @@ impl Permission {
         Permission::AggregateRead,
         Permission::InquiryRead,
         Permission::InquiryManage,
+        Permission::ScreeningRead,
+        Permission::ScreeningRecord,
+        Permission::PortalInvite,
+        Permission::AlertRead,
+        Permission::AlertManage,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -53,6 +69,11 @@ impl Permission {
             Permission::AggregateRead => "aggregate_read",
             Permission::InquiryRead => "inquiry_read",
             Permission::InquiryManage => "inquiry_manage",
+            Permission::ScreeningRead => "screening_read",
+            Permission::ScreeningRecord => "screening_record",
+            Permission::PortalInvite => "portal_invite",
+            Permission::AlertRead => "alert_read",
+            Permission::AlertManage => "alert_manage",
         }
     }
 }
@@ -71,6 +92,8 @@ pub fn role_allows(role: Role, permission: Permission) -> bool {
         P::AggregateRead => matches!(role, R::Director | R::Physician | R::Admin),
         P::InquiryRead => matches!(role, R::Physician | R::Nurse | R::Counselor | R::Frontdesk),
         P::InquiryManage => matches!(role, R::Physician | R::Nurse | R::Frontdesk),
+        P::ScreeningRead | P::ScreeningRecord | P::AlertRead | P::AlertManage => matches!(role, R::Physician | R::Nurse | R::Counselor),
+        P::PortalInvite => matches!(role, R::Physician | R::Nurse | R::Counselor | R::Frontdesk),
     }
 }
 
@@ -97,6 +120,10 @@ mod tests {
         check(Permission::AggregateRead, &[Admin, Director, Physician]);
         check(Permission::InquiryRead, &[Physician, Nurse, Counselor, Frontdesk]);
         check(Permission::InquiryManage, &[Physician, Nurse, Frontdesk]);
+        for clinical in [Permission::ScreeningRead, Permission::ScreeningRecord, Permission::AlertRead, Permission::AlertManage] {
+            check(clinical, &[Physician, Nurse, Counselor]);
+        }
+        check(Permission::PortalInvite, &[Physician, Nurse, Counselor, Frontdesk]);
     }
 
     #[test]

@@ -31,6 +31,7 @@ macro_rules! wire_enum {
 
 
 pub mod audit;
+pub mod alert;
 pub mod authz;
 pub mod chart;
 pub mod field;
@@ -39,6 +40,7 @@ pub mod instrument;
 pub mod mrn;
 pub mod password;
 pub mod patient;
+pub mod portal;
 pub mod session;
 pub mod throttle;
 pub mod user;

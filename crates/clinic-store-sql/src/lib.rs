@@ -11,6 +11,8 @@
 //! `fn pool(&self) -> &sqlx::Pool<DB>` and
 //! `async fn begin_write(&self) -> Result<sqlx::Transaction<'static, DB>, sqlx::Error>`.
 
+mod screening;
+
 use clinic_domain::inquiry::ContactChannel;
 use clinic_store::error::StoreError;
 
@@ -1318,6 +1320,8 @@ macro_rules! impl_store {
                     .map_err(db_err)
                 }
             }
+
+            $crate::impl_screening_store!($store);
         }
     };
 }

@@ -24,7 +24,8 @@ macro_rules! conformance_tests {
             sites, users_and_credentials, sessions, disabling_and_password_changes_end_sessions,
             patients_create_read_update, patient_list_search_and_paging, duplicate_candidates,
             audit_commits_with_each_change, audit_list_filters_and_paging, sealing_builds_a_verifiable_chain,
-            concurrent_sealers_never_fork_the_chain, inquiries_queue_calls_and_conversion);
+            concurrent_sealers_never_fork_the_chain, inquiries_queue_calls_and_conversion,
+            questionnaires_alerts_and_portal_links);
     };
     (@each $make:path, $($name:ident),+) => {
         $(
@@ -534,4 +535,103 @@ pub async fn inquiries_queue_calls_and_conversion<S: Store>(store: S) {
     assert_eq!(store.get_patient(created.id).await.unwrap(), created);
     let actions: Vec<String> = store.list_audit(&AuditFilter { limit: 3, ..Default::default() }).await.unwrap().items.into_iter().map(|e| e.action).collect();
     assert_eq!(actions[..2], ["inquiry.convert".to_string(), "patient.create".to_string()]);
+}
+
+pub async fn questionnaires_alerts_and_portal_links<S: Store>(store: S) {
+    use crate::screening::*;
+    use clinic_domain::alert::{AlertKind, ClinicalAlert};
+    use clinic_domain::portal::{LinkPurpose, PortalLink, ResponseSource};
+    let site = store.ensure_site(&site()).await.unwrap();
+    let nurse = new_user(&store, "nurse", Role::Nurse).await;
+    let patient = new_patient(&store, site.id, details("Ana", "Díaz", (1980, 2, 29))).await;
+
+    // A link, stored by the hash of its token, with the message carrying it.
+    let link = PortalLink {
+        id: Uuid::now_v7(),
+        patient_id: patient.id,
+        purpose: LinkPurpose::Questionnaire,
+        instrument_id: Some("phq-9".into()),
+        expires_at: t0() + Duration::hours(72),
+        used_at: None,
+        created_by: Some(nurse.id),
+        created_at: t0(),
+    };
+    let message = OutboxMessage {
+        id: Uuid::now_v7(),
+        patient_id: Some(patient.id),
+        channel: ContactChannel::Sms,
+        address: "5550100199".into(),
+        body: "Hello Ana".into(),
+        created_at: t0(),
+        sent_at: None,
+    };
+    store.create_portal_link(&link, "hash-1", &message, &event(AuditAction::PortalLinkCreate, AuditTarget::patient(patient.id), t0())).await.unwrap();
+    assert_eq!(store.find_portal_link("hash-1").await.unwrap(), Some(link.clone()));
+    assert_eq!(store.find_portal_link("hash-2").await.unwrap(), None);
+    assert_eq!(store.get_portal_link(link.id).await.unwrap(), link);
+    assert_eq!(store.list_portal_links(patient.id).await.unwrap(), vec![link.clone()]);
+    assert_eq!(store.list_outbox(10).await.unwrap(), vec![message]);
+    assert!(matches!(store.create_portal_link(&link, "hash-3", &store.list_outbox(1).await.unwrap()[0], &event(AuditAction::PortalLinkCreate, AuditTarget::patient(patient.id), t0())).await, Err(StoreError::Conflict { .. })));
+
+    let session = PortalSession { token_hash: "session-1".into(), patient_id: patient.id, link_id: link.id, created_at: t0(), expires_at: t0() + Duration::minutes(30) };
+    store.create_portal_session(&session, &event(AuditAction::PortalOpen, AuditTarget::patient(patient.id), t0())).await.unwrap();
+    assert_eq!(store.get_portal_session("session-1").await.unwrap(), Some(session));
+    assert_eq!(store.get_portal_session("nope").await.unwrap(), None);
+
+    // A response answering the link uses it up, raises its alert and commits its audit, together.
+    let response = QuestionnaireResponseRecord {
+        id: Uuid::now_v7(),
+        patient_id: patient.id,
+        instrument_id: "phq-9".into(),
+        instrument_version: 1,
+        answers: vec!["1".into(), "0".into(), "2".into(), "0".into(), "0".into(), "1".into(), "0".into(), "0".into(), "1".into()],
+        total: Some(5),
+        band: Some("mild".into()),
+        flags: vec!["suicide_risk".into()],
+        result_json: "{\"items\":[1,0,2,0,0,1,0,0,1]}".into(),
+        source: ResponseSource::Portal,
+        entered_by: None,
+        created_at: t0() + Duration::minutes(5),
+    };
+    let alert = ClinicalAlert {
+        id: Uuid::now_v7(),
+        patient_id: patient.id,
+        kind: AlertKind::SuicideRisk,
+        message: "PHQ-9 item 9 answered 1".into(),
+        source_id: Some(response.id),
+        routed_to: "physicians on site".into(),
+        raised_at: response.created_at,
+        closed_at: None,
+        closed_by: None,
+        response: None,
+        version: 1,
+    };
+    let audit = [event(AuditAction::QuestionnaireRecord, AuditTarget::patient(patient.id), response.created_at)];
+    let new = NewQuestionnaire { response: &response, alerts: std::slice::from_ref(&alert), link_id: Some(link.id), outbox: &[], audit: &audit };
+    store.record_questionnaire(new.clone()).await.unwrap();
+    assert_eq!(store.list_questionnaires(patient.id).await.unwrap(), vec![response.clone()]);
+    assert_eq!(store.get_portal_link(link.id).await.unwrap().used_at, Some(response.created_at));
+    // The link cannot be used twice: the second answer is refused and stores nothing.
+    let mut again = response.clone();
+    again.id = Uuid::now_v7();
+    let retry = NewQuestionnaire { response: &again, alerts: &[], link_id: Some(link.id), outbox: &[], audit: &audit };
+    assert!(matches!(store.record_questionnaire(retry).await, Err(StoreError::Conflict { .. })));
+    assert_eq!(store.list_questionnaires(patient.id).await.unwrap().len(), 1);
+
+    let open = store.list_alerts(&AlertFilter { open_only: true, limit: 50, ..Default::default() }).await.unwrap();
+    assert_eq!(open, vec![alert.clone()]);
+    assert_eq!(store.list_alerts(&AlertFilter { patient_id: Some(Uuid::now_v7()), limit: 50, ..Default::default() }).await.unwrap(), vec![]);
+    let close_audit = event(AuditAction::AlertClose, AuditTarget::patient(patient.id), t0());
+    assert!(matches!(store.close_alert(alert.id, 7, nurse.id, "called", t0(), &close_audit).await, Err(StoreError::StaleVersion { current: 1 })));
+    let closed = store.close_alert(alert.id, 1, nurse.id, "Called the patient; safety plan made.", t0() + Duration::hours(1), &close_audit).await.unwrap();
+    assert_eq!((closed.closed_by, closed.response.as_deref(), closed.version), (Some(nurse.id), Some("Called the patient; safety plan made."), 2));
+    assert!(matches!(store.close_alert(alert.id, 2, nurse.id, "again", t0(), &close_audit).await, Err(StoreError::Conflict { .. })));
+    assert!(store.list_alerts(&AlertFilter { open_only: true, limit: 50, ..Default::default() }).await.unwrap().is_empty());
+    assert_eq!(store.list_alerts(&AlertFilter { patient_id: Some(patient.id), limit: 50, ..Default::default() }).await.unwrap(), vec![closed.clone()]);
+    assert_eq!(store.get_alert(alert.id).await.unwrap(), closed);
+    assert!(matches!(store.get_alert(Uuid::now_v7()).await, Err(StoreError::NotFound)));
+    let actions: Vec<String> = store.list_audit(&AuditFilter { limit: 100, ..Default::default() }).await.unwrap().items.iter().map(|e| e.action.clone()).collect();
+    for action in ["portal.link_create", "portal.open", "questionnaire.record", "alert.close"] {
+        assert!(actions.iter().any(|a| a == action), "{action} missing from {actions:?}");
+    }
 }
