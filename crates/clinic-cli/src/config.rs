@@ -23,6 +23,65 @@ pub struct FileConfig {
     /// The clinic's first site, created at the first `serve` (later changes
     /// are made in the application).
     pub site: SiteConfig,
+    /// Alert routing, crisis resources and portal links.
+    pub safety: SafetyConfig,
+}
+
+/// Site settings for safety alerts and the patient portal. Hours and the
+/// on-call clinician ship unset ("needs clinic setting"): alerts then say
+/// where they went and why.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SafetyConfig {
+    /// Days the clinic is staffed, e.g. `mon-fri`.
+    pub open_days: Option<String>,
+    /// `HH:MM` in the site's time zone.
+    pub opens: Option<String>,
+    pub closes: Option<String>,
+    pub on_call_name: Option<String>,
+    pub on_call_phone: Option<String>,
+    pub after_hours_phone: Option<String>,
+    /// Defaults: 988 and 911, the US numbers of clinical.md §11.3.
+    pub crisis_line: Option<String>,
+    pub emergency_number: Option<String>,
+    /// How patients reach this server, e.g. `https://clinic.example.org`; links need it.
+    pub public_url: Option<String>,
+    /// Hours a portal link stays valid (default 72).
+    pub link_hours: Option<i64>,
+}
+
+impl SafetyConfig {
+    pub fn settings(&self) -> Result<clinic_service::screening::SafetySettings, String> {
+        let mut settings = clinic_service::screening::SafetySettings::default();
+        match (&self.open_days, &self.opens, &self.closes) {
+            (None, None, None) => {}
+            (Some(days), Some(opens), Some(closes)) => {
+                settings.open_hours = Some(clinic_domain::alert::OpenHours::parse(days, opens, closes).map_err(|e| {
+                    e.0.iter().map(|e| format!("safety.{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ")
+                })?);
+            }
+            _ => return Err("safety: open_days, opens and closes are set together".into()),
+        }
+        settings.on_call = match (&self.on_call_name, &self.on_call_phone) {
+            (Some(name), Some(phone)) => Some((name.clone(), phone.clone())),
+            (None, None) => None,
+            _ => return Err("safety: on_call_name and on_call_phone are set together".into()),
+        };
+        settings.after_hours_phone = self.after_hours_phone.clone();
+        if let Some(line) = &self.crisis_line {
+            settings.crisis_line = line.clone();
+        }
+        if let Some(number) = &self.emergency_number {
+            settings.emergency_number = number.clone();
+        }
+        settings.public_url = self.public_url.clone();
+        if let Some(hours) = self.link_hours {
+            if !(1..=24 * 14).contains(&hours) {
+                return Err(format!("safety.link_hours: must be 1 to {} hours, got {hours}", 24 * 14));
+            }
+            settings.link_lifetime = chrono::Duration::hours(hours);
+        }
+        Ok(settings)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -45,6 +104,7 @@ impl Default for FileConfig {
             force_secure_cookies: false,
             log_format: "pretty".into(),
             site: SiteConfig { name: "Ketamine-assisted treatment clinic".into(), time_zone: "UTC".into(), phone: None, address: None, hours: None },
+            safety: SafetyConfig::default(),
         }
     }
 }
@@ -102,7 +162,7 @@ mod tests {
 
     #[test]
     fn urls() {
-        assert!(matches!(DatabaseUrl::parse("sqlite://./x/ketaclinic.db"), Ok(DatabaseUrl::Sqlite(p)) if p == PathBuf::from("./x/ketaclinic.db")));
+        assert!(matches!(DatabaseUrl::parse("sqlite://./x/ketaclinic.db"), Ok(DatabaseUrl::Sqlite(p)) if p == std::path::Path::new("./x/ketaclinic.db")));
         assert!(matches!(DatabaseUrl::parse("postgres://u:secret@h/db"), Ok(DatabaseUrl::Postgres(_))));
         assert!(format!("{:?}", DatabaseUrl::parse("postgres://u:secret@h/db").unwrap()).contains("redacted"));
         for bad in ["mysql://x", "sqlite://", "", "ketaclinic.db"] {

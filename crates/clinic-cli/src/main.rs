@@ -225,6 +225,20 @@ fn data_files(config: &FileConfig) -> DataFiles {
     }
 }
 
+/// The demo clinic's safety settings: its own hours and a fictitious on-call
+/// clinician (settings a real clinic makes in `[safety]`), links to this server.
+fn demo_safety(config: &FileConfig, local: SocketAddr) -> Result<clinic_service::screening::SafetySettings, CliError> {
+    let mut safety = config.safety.clone();
+    safety.open_days.get_or_insert_with(|| "mon-fri".into());
+    safety.opens.get_or_insert_with(|| "08:00".into());
+    safety.closes.get_or_insert_with(|| "18:00".into());
+    safety.on_call_name.get_or_insert_with(|| "Dr. Sam Okafor (demo on-call)".into());
+    safety.on_call_phone.get_or_insert_with(|| "555-010-0900".into());
+    safety.after_hours_phone.get_or_insert_with(|| "555-010-0901".into());
+    safety.public_url.get_or_insert_with(|| format!("http://{local}"));
+    safety.settings().map_err(CliError::Usage)
+}
+
 macro_rules! with_store {
     ($store:expr, |$s:ident| $body:expr) => {
         match $store {
@@ -244,7 +258,11 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             let path = data.join("ketaclinic.db");
             let (store, _) = SqliteStore::open(&path).await?;
             let addr = SocketAddr::from(([127, 0, 0, 1], port));
-            let clinic = Clinic::new(store.clone(), ServiceConfig::standard(DeploymentMode::Demo), data_files(&config));
+            let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("listening on {addr}"))?;
+            let local = listener.local_addr().context("local address")?;
+            let mut service = ServiceConfig::standard(DeploymentMode::Demo);
+            service.safety = demo_safety(&config, local)?;
+            let clinic = Clinic::new(store.clone(), service, data_files(&config))?;
             let bar = progress_bar();
             let on_progress = |done: u64, total: u64| {
                 if let Some(bar) = &bar {
@@ -257,8 +275,6 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
                 bar.finish_and_clear();
             }
             clinic.flush().await?;
-            let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("listening on {addr}"))?;
-            let local = listener.local_addr().context("local address")?;
             let mut out = std::io::stdout().lock();
             let _ = writeln!(out, "ketaclinic demo is running at http://{local}/");
             let _ = writeln!(out, "database: {}", path.display());
@@ -289,7 +305,9 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             println!("ketaclinic listening on http://{local}/");
             with_store!(store, |s| {
                 ensure_site(&s, &config).await?;
-                let clinic = Clinic::new(s, ServiceConfig::standard(DeploymentMode::Production), data_files(&config));
+                let mut service = ServiceConfig::standard(DeploymentMode::Production);
+                service.safety = config.safety.settings().map_err(CliError::Usage)?;
+                let clinic = Clinic::new(s, service, data_files(&config))?;
                 serve_with(clinic, listener, &config).await?;
             });
             Ok(ExitCode::SUCCESS)
@@ -302,7 +320,7 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
         }
         Command::User { action, db } => {
             let store = open_store(&database_url(&db, &config)?).await?;
-            with_store!(store, |s| user_command(Clinic::new(s, ServiceConfig::standard(DeploymentMode::Production), data_files(&config)), action).await)
+            with_store!(store, |s| user_command(Clinic::new(s, ServiceConfig::standard(DeploymentMode::Production), data_files(&config))?, action).await)
         }
         Command::Backup { dest, db } => {
             let store = open_store(&database_url(&db, &config)?).await?;
@@ -312,7 +330,7 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
                         return Err(CliError::Usage(format!("dest: {} already exists; choose a new file name", dest.display())));
                     }
                     s.backup_to(&dest).await?;
-                    let clinic = Clinic::new(s, ServiceConfig::standard(DeploymentMode::Production), data_files(&config));
+                    let clinic = Clinic::new(s, ServiceConfig::standard(DeploymentMode::Production), data_files(&config))?;
                     record_backup(&clinic, &dest).await?;
                     println!("{}", serde_json::json!({ "backup": dest.display().to_string() }));
                     Ok(ExitCode::SUCCESS)
@@ -325,7 +343,7 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Audit { action: AuditAction::Verify, db } => {
             let store = open_store(&database_url(&db, &config)?).await?;
             with_store!(store, |s| {
-                let clinic = Clinic::new(s, ServiceConfig::standard(DeploymentMode::Production), data_files(&config));
+                let clinic = Clinic::new(s, ServiceConfig::standard(DeploymentMode::Production), data_files(&config))?;
                 match clinic.verify_audit().await {
                     Ok(report) => {
                         println!("{}", serde_json::json!({ "intact": true, "sealed_events": report.n_sealed, "unsealed_waiting": report.unsealed_waiting }));

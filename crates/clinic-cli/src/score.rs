@@ -6,13 +6,11 @@ use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 use clinic_domain::field::{FieldError, FieldErrors};
-use clinic_domain::instrument::definition::AnswerValue;
-use clinic_domain::instrument::score::{score, Score, ScoreContext};
+use clinic_domain::instrument::score::{score, ScoreContext};
 use clinic_domain::instrument::Sex;
 use clinic_domain::patient::Substance;
 use clinic_service::data::DataFiles;
-use clinic_service::instruments::InstrumentRegistry;
-use serde::Serialize;
+use clinic_service::instruments::{score_json, InstrumentRegistry};
 
 use crate::CliError;
 
@@ -34,26 +32,6 @@ pub struct ScoreArgs {
     difficulty: Option<String>,
 }
 
-/// The JSON printed: DESIGN.md's fields first, then what some instruments add.
-#[derive(Serialize)]
-struct ScoreJson<'a> {
-    instrument: &'a str,
-    total: Option<i64>,
-    band: Option<&'a str>,
-    flags: Vec<&'a str>,
-    items: &'a [i64],
-    subscales: BTreeMap<&'a str, i64>,
-    /// Yes/no rules such as the PCL-5 provisional diagnosis.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    rules: Option<BTreeMap<&'a str, bool>>,
-    /// For instruments rated per substance; `null` when none was given.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    substance: Option<Option<&'static str>>,
-    /// Answers to unscored items (PHQ-9 `difficulty`), for instruments that have them.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    unscored: Option<BTreeMap<&'a str, serde_json::Value>>,
-}
-
 pub fn run(args: &ScoreArgs, files: &DataFiles) -> Result<ExitCode, CliError> {
     let registry = InstrumentRegistry::load(files)?;
     let Some(loaded) = registry.get(&args.instrument) else {
@@ -67,13 +45,7 @@ pub fn run(args: &ScoreArgs, files: &DataFiles) -> Result<ExitCode, CliError> {
     let answers: Vec<&str> = args.answers.split(',').collect();
     let scored =
         score(&loaded.instrument, &answers, &context).map_err(CliError::from_field_errors)?;
-    let definition = loaded.instrument.definition();
-    let json = to_json(
-        &scored,
-        !definition.rules.is_empty(),
-        definition.per_substance,
-        !loaded.instrument.unscored_items().is_empty(),
-    );
+    let json = score_json(loaded, &scored);
     let text = serde_json::to_string(&json).map_err(|err| CliError::Failed(err.into()))?;
     println!("{text}");
     Ok(ExitCode::SUCCESS)
@@ -105,43 +77,3 @@ fn context(args: &ScoreArgs) -> Result<ScoreContext, CliError> {
     })
 }
 
-fn to_json(
-    scored: &Score,
-    has_rules: bool,
-    per_substance: bool,
-    has_unscored: bool,
-) -> ScoreJson<'_> {
-    ScoreJson {
-        instrument: &scored.instrument,
-        total: scored.total,
-        band: scored.band.as_deref(),
-        flags: scored.flags.iter().map(|flag| flag.id.as_str()).collect(),
-        items: &scored.items,
-        subscales: scored
-            .subscales
-            .iter()
-            .map(|(id, points)| (id.as_str(), *points))
-            .collect(),
-        rules: has_rules.then(|| {
-            scored
-                .rules
-                .iter()
-                .map(|(id, holds)| (id.as_str(), *holds))
-                .collect()
-        }),
-        substance: per_substance.then(|| scored.substance.map(Substance::as_str)),
-        unscored: has_unscored.then(|| {
-            scored
-                .unscored
-                .iter()
-                .map(|(key, answer)| {
-                    let value = match answer {
-                        AnswerValue::Number(n) => serde_json::Value::from(*n),
-                        AnswerValue::Word(w) => serde_json::Value::from(w.as_str()),
-                    };
-                    (key.as_str(), value)
-                })
-                .collect()
-        }),
-    }
-}

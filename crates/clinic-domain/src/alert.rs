@@ -22,7 +22,7 @@ impl AlertKind {
             AlertKind::SuicideRisk => {
                 "The patient reported thoughts of being better off dead or of self-harm (PHQ-9 item 9). \
                  Contact the patient today and assess suicide risk; if there is immediate danger call 911. \
-                 The patient was shown crisis resources (988 Suicide & Crisis Lifeline)."
+                 Close the alert by recording what was done."
             }
             AlertKind::PositiveScreen => "A screening questionnaire was positive. Review it and plan the assessment it calls for.",
         }

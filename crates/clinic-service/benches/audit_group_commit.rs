@@ -22,7 +22,7 @@ const PASSWORD: &str = "Bench-passphrase-2026";
 
 async fn measure<S: Store>(label: &str, store: S) -> anyhow::Result<()> {
     store.ensure_site(&clinic_service::seed::demo_site()).await?;
-    let clinic = Clinic::new(store, ServiceConfig::standard(DeploymentMode::Production), DataFiles::embedded());
+    let clinic = Clinic::new(store, ServiceConfig::standard(DeploymentMode::Production), DataFiles::embedded())?;
     clinic.add_user(&Actor::system_cli(), "nurse", "Bench Nurse", Role::Nurse, PASSWORD).await?;
     let principal = {
         let signed_in = clinic.login("nurse", PASSWORD, None).await?;

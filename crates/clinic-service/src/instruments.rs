@@ -108,6 +108,43 @@ fn instrument_files(
     Ok(paths)
 }
 
+/// A score as JSON, in the shape of DESIGN.md's `ketaclinic score`:
+/// `instrument`, `total`, `band`, `flags`, `items`, `subscales`, then what
+/// some instruments add (`rules`, `substance`, `unscored`).
+pub fn score_json(loaded: &LoadedInstrument, scored: &clinic_domain::instrument::score::Score) -> serde_json::Value {
+    use clinic_domain::instrument::definition::AnswerValue;
+    use serde_json::{json, Map, Value};
+    let definition = loaded.instrument.definition();
+    let mut out = Map::new();
+    out.insert("instrument".into(), json!(scored.instrument));
+    out.insert("total".into(), json!(scored.total));
+    out.insert("band".into(), json!(scored.band));
+    out.insert("flags".into(), json!(scored.flags.iter().map(|f| f.id.as_str()).collect::<Vec<_>>()));
+    out.insert("items".into(), json!(scored.items));
+    out.insert("subscales".into(), Value::Object(scored.subscales.iter().map(|(id, points)| (id.clone(), json!(points))).collect()));
+    if !definition.rules.is_empty() {
+        out.insert("rules".into(), Value::Object(scored.rules.iter().map(|(id, holds)| (id.clone(), json!(holds))).collect()));
+    }
+    if definition.per_substance {
+        out.insert("substance".into(), json!(scored.substance.map(clinic_domain::patient::Substance::as_str)));
+    }
+    if !loaded.instrument.unscored_items().is_empty() {
+        let unscored = scored
+            .unscored
+            .iter()
+            .map(|(key, answer)| {
+                let value = match answer {
+                    AnswerValue::Number(n) => json!(n),
+                    AnswerValue::Word(w) => json!(w),
+                };
+                (key.clone(), value)
+            })
+            .collect();
+        out.insert("unscored".into(), Value::Object(unscored));
+    }
+    Value::Object(out)
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;

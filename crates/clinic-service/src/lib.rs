@@ -8,6 +8,7 @@ pub mod inquiries;
 pub mod instruments;
 pub mod error;
 pub mod patients;
+pub mod screening;
 pub mod sealer;
 pub mod seed;
 pub mod users;
@@ -38,6 +39,8 @@ pub struct ServiceConfig {
     pub throttle_per_client: ThrottlePolicy,
     /// How often the sealer links new audit events into the chain.
     pub sealer_interval: std::time::Duration,
+    /// Alert routing, crisis resources and portal links.
+    pub safety: crate::screening::SafetySettings,
 }
 
 impl ServiceConfig {
@@ -54,6 +57,7 @@ impl ServiceConfig {
             throttle_per_account: ThrottlePolicy { max_failures: 5, window: chrono::Duration::minutes(15) },
             throttle_per_client: ThrottlePolicy { max_failures: 20, window: chrono::Duration::minutes(15) },
             sealer_interval: std::time::Duration::from_secs(1),
+            safety: crate::screening::SafetySettings::default(),
         }
     }
 }
@@ -69,15 +73,23 @@ struct Inner<S: Store> {
     store: S,
     config: ServiceConfig,
     data: DataFiles,
+    instruments: crate::instruments::InstrumentRegistry,
     audit: AuditWriter,
     throttles: Throttles,
 }
 
 impl<S: Store> Clinic<S> {
-    /// Starts the audit writer. Call `sealer::spawn` as well in a long-running process.
-    pub fn new(store: S, config: ServiceConfig, data: DataFiles) -> Clinic<S> {
+    /// Loads and validates the instruments (a malformed file refuses the
+    /// start, naming the file) and starts the audit writer. Call
+    /// `sealer::spawn` as well in a long-running process.
+    pub fn new(store: S, config: ServiceConfig, data: DataFiles) -> anyhow::Result<Clinic<S>> {
+        let instruments = crate::instruments::InstrumentRegistry::load(&data)?;
         let audit = AuditWriter::spawn(store.clone());
-        Clinic { inner: Arc::new(Inner { store, config, data, audit, throttles: Throttles::default() }) }
+        Ok(Clinic { inner: Arc::new(Inner { store, config, data, instruments, audit, throttles: Throttles::default() }) })
+    }
+
+    pub fn instruments(&self) -> &crate::instruments::InstrumentRegistry {
+        &self.inner.instruments
     }
 
     pub fn store(&self) -> &S {

@@ -168,6 +168,7 @@ impl<S: Store> Clinic<S> {
             self.insert_user(&actor, &username, display_name, role, DEMO_PASSWORD).await?;
         }
         let today = Self::site_today(&site);
+        let mut patients = Vec::new();
         for idx in 0..N_DEMO_PATIENTS {
             let details = PatientDetails::parse(&demo_patient(idx, today), today)?;
             let id = Uuid::now_v7();
@@ -182,11 +183,12 @@ impl<S: Store> Clinic<S> {
                 Some(serde_json::json!({ "source": "demo seed" }).to_string()),
             );
             let new = NewPatient { id, site_id: site.id, details, created_at: now };
-            self.store().create_patient(&new, &event).await?;
+            patients.push(self.store().create_patient(&new, &event).await?);
             let done = u64::try_from(idx + 1).unwrap_or(u64::MAX);
             progress(done, u64::try_from(N_DEMO_PATIENTS).unwrap_or(u64::MAX));
         }
         self.seed_demo_inquiries(&actor, &site).await?;
+        self.seed_demo_screening(&actor, &patients).await?;
         let event = AuditEvent::new(
             Uuid::now_v7(),
             crate::now(),
@@ -313,6 +315,56 @@ impl<S: Store> Clinic<S> {
                     self.store().convert_inquiry(id, version, &patient, &patient_event, &inquiry_event).await?;
                 }
                 _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<S: Store> Clinic<S> {
+    /// Questionnaires for the patients in screening or treatment, a few weeks
+    /// apart so the chart shows trends; one recent PHQ-9 with item 9 above 0
+    /// leaves an open suicide-risk alert for the physicians.
+    async fn seed_demo_screening(&self, actor: &Actor, patients: &[clinic_domain::patient::Patient]) -> Result<(), ServiceError> {
+        use clinic_domain::patient::PatientStatus;
+        use crate::screening::QuestionnaireInput;
+        // PHQ-9 answers at three visits, improving (item 9 last, 0 throughout).
+        const PHQ9: [[&str; 9]; 3] = [
+            ["2", "2", "1", "2", "1", "1", "1", "1", "0"],
+            ["1", "1", "1", "1", "1", "0", "1", "0", "0"],
+            ["1", "0", "1", "1", "0", "0", "0", "0", "0"],
+        ];
+        let now = crate::now();
+        let screened: Vec<&clinic_domain::patient::Patient> = patients
+            .iter()
+            .filter(|p| matches!(p.details.status, PatientStatus::Screening | PatientStatus::Eligible | PatientStatus::InTreatment | PatientStatus::NotEligible))
+            .take(16)
+            .collect();
+        for (n, patient) in screened.iter().enumerate() {
+            let visits = 1 + n % 3;
+            for visit in 0..visits {
+                let at = now - chrono::Duration::days(i64::try_from(7 * (visits - visit)).unwrap_or(7)) - chrono::Duration::hours(i64::try_from(n).unwrap_or(0));
+                let mut answers: Vec<String> = PHQ9[visit + (3 - visits)].iter().map(|a| (*a).to_string()).collect();
+                // The second screened patient's latest PHQ-9 answers item 9 with "several days".
+                let alerting = n == 1 && visit + 1 == visits;
+                if alerting {
+                    answers[8] = "1".into();
+                }
+                let at = if alerting { now - chrono::Duration::minutes(40) } else { at };
+                let input = QuestionnaireInput { instrument: "phq-9".into(), answers, ..Default::default() };
+                self.store_questionnaire_at(patient, &input, actor.clone(), at).await?;
+            }
+            let substance_check = if patient.details.substances.contains(&clinic_domain::patient::Substance::Alcohol) {
+                let drinks = ["3", "2", "2"];
+                QuestionnaireInput { instrument: "audit-c".into(), answers: drinks.iter().map(|a| (*a).to_string()).collect(), ..Default::default() }
+            } else {
+                let yes_no = ["yes", "no", "no", "no", "yes", "yes", "no", "no", "no", "no"];
+                QuestionnaireInput { instrument: "dast-10".into(), answers: yes_no.iter().map(|a| (*a).to_string()).collect(), ..Default::default() }
+            };
+            if matches!(patient.details.sex_at_birth, clinic_domain::patient::SexAtBirth::Female | clinic_domain::patient::SexAtBirth::Male)
+                || substance_check.instrument != "audit-c"
+            {
+                self.store_questionnaire_at(patient, &substance_check, actor.clone(), now - chrono::Duration::days(20)).await?;
             }
         }
         Ok(())

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod inquiries;
 pub mod openapi;
 pub mod patients;
+pub mod screening;
 
 use axum::routing::{get, patch, post};
 use clinic_domain::authz::Permission;
@@ -18,7 +19,7 @@ fn schema<T: schemars::JsonSchema>(generator: &mut schemars::SchemaGenerator) ->
 }
 
 pub fn routes<S: Store>(table: RouteTable<S>) -> RouteTable<S> {
-    table
+    let table = table
         .add(
             RouteSpec {
                 request: Some(schema::<LoginRequest>),
@@ -147,5 +148,6 @@ pub fn routes<S: Store>(table: RouteTable<S>) -> RouteTable<S> {
                 ..RouteSpec::api("GET", "/api/v1/users", Access::Permission(Permission::UserManage), "Staff accounts")
             },
             get(audit::users::<S>),
-        )
+        );
+    screening::routes(table)
 }

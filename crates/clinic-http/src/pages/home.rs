@@ -183,6 +183,14 @@ pub async fn staff_home<S: Store>(State(app): State<AppState<S>>, Extension(prin
     } else {
         None
     };
+    let open_alerts = if role_allows(role, Permission::AlertRead) {
+        match app.clinic.store().list_alerts(&clinic_store::screening::AlertFilter { open_only: true, limit: 500, ..Default::default() }).await {
+            Ok(alerts) => Some(alerts.len()),
+            Err(err) => return crate::error::ApiError::from(clinic_service::error::ServiceError::from(err)).into_response(),
+        }
+    } else {
+        None
+    };
     let body = html! {
         h1 { "Good to see you, " (principal.user.display_name) }
         @let clinical = matches!(role, clinic_domain::user::Role::Physician | clinic_domain::user::Role::Nurse | clinic_domain::user::Role::Counselor);
@@ -194,7 +202,9 @@ pub async fn staff_home<S: Store>(State(app): State<AppState<S>>, Extension(prin
                     div.card { span.count { (n_overdue) } a href="/inquiries?overdue=true" { "Overdue: untouched for over one business day" } }
                 }
                 @if clinical {
-                    div.card { span.count { "—" } "Open alerts" br; span.muted { "Arrive with the infusion chart." } }
+                    @if let Some(n) = open_alerts {
+                        div.card class=[(n > 0).then_some("urgent")] { span.count { (n) } a href="/alerts" { "Open safety alerts" } br; span.muted { "Each stays open until the response is recorded." } }
+                    }
                     div.card { span.count { "—" } "Items to sign" br; span.muted { "Arrive with orders, eligibility and notes." } }
                 }
             }

@@ -1,10 +1,15 @@
 //! Server-rendered pages for staff (maud). No inline script or style.
 
+pub mod alerts;
 pub mod audit;
 pub mod home;
 pub mod inquiries;
 pub mod login;
+pub mod outbox;
 pub mod patients;
+pub mod portal;
+pub mod screening;
+pub mod selfcheck;
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -42,6 +47,17 @@ pub fn routes<S: Store>(table: RouteTable<S>) -> RouteTable<S> {
         .add(RouteSpec::page("GET", "/patients/{id}/edit", Access::Permission(Permission::PatientUpdate), "Edit a patient's record"), get(patients::edit_form::<S>))
         .add(RouteSpec::page("POST", "/patients/{id}/edit", Access::Permission(Permission::PatientUpdate), "Save a patient's record"), post(patients::update::<S>))
         .add(RouteSpec::page("GET", "/audit", Access::Permission(Permission::AuditRead), "The audit log"), get(audit::page::<S>))
+        .add(RouteSpec::page("GET", "/outbox", Access::Permission(Permission::AuditRead), "Messages to patients and pages to staff"), get(outbox::page::<S>))
+        .add(RouteSpec::page("GET", "/patients/{id}/questionnaires/new", Access::Permission(Permission::ScreeningRecord), "Enter a questionnaire"), get(screening::entry_form::<S>))
+        .add(RouteSpec::page("POST", "/patients/{id}/questionnaires", Access::Permission(Permission::ScreeningRecord), "Score and save a questionnaire"), post(screening::entry_submit::<S>))
+        .add(RouteSpec::page("POST", "/patients/{id}/portal-links", Access::Permission(Permission::PortalInvite), "Send a questionnaire link"), post(screening::send_link::<S>))
+        .add(RouteSpec::page("GET", "/alerts", Access::Permission(Permission::AlertRead), "Open safety alerts"), get(alerts::page::<S>))
+        .add(RouteSpec::page("POST", "/alerts/{id}/close", Access::Permission(Permission::AlertManage), "Close an alert with the response taken"), post(alerts::close::<S>))
+        .add(RouteSpec::page("GET", "/portal/l/{token}", Access::Public, "Open a portal link"), get(portal::open_link::<S>))
+        .add(RouteSpec::page("GET", "/portal", Access::Public, "The patient portal (its own session cookie)"), get(portal::home::<S>))
+        .add(RouteSpec::page("POST", "/portal", Access::Public, "Send questionnaire answers from the portal"), post(portal::submit::<S>))
+        .add(RouteSpec::page("GET", "/self-check", Access::Public, "Anonymous self-check (AUDIT-C, DAST-10)"), get(selfcheck::form::<S>))
+        .add(RouteSpec::page("POST", "/self-check", Access::Public, "Score the anonymous self-check; nothing is stored"), post(selfcheck::submit::<S>))
 }
 
 async fn stylesheet() -> Response {
@@ -66,7 +82,9 @@ pub enum Nav {
     Home,
     Inquiries,
     Patients,
+    Alerts,
     Audit,
+    Outbox,
     None,
 }
 
@@ -92,7 +110,9 @@ pub fn staff_page(principal: &Principal, site_name: &str, title: &str, nav: Nav,
                         (link("/home", "Home", Nav::Home))
                         @if role_allows(role, Permission::InquiryRead) { (link("/inquiries", "Inquiries", Nav::Inquiries)) }
                         @if role_allows(role, Permission::PatientRead) { (link("/patients", "Patients", Nav::Patients)) }
+                        @if role_allows(role, Permission::AlertRead) { (link("/alerts", "Alerts", Nav::Alerts)) }
                         @if role_allows(role, Permission::AuditRead) { (link("/audit", "Audit log", Nav::Audit)) }
+                        @if role_allows(role, Permission::AuditRead) { (link("/outbox", "Outbox", Nav::Outbox)) }
                     }
                     span.who { (principal.user.display_name) " · " (role.as_str()) }
                     form method="post" action="/logout" {

@@ -191,6 +191,12 @@ pub async fn show<S: Store>(
     let d = &patient.details;
     let today = clinic_service::Clinic::<S>::site_today(&site);
     let alerts = chart_alerts(d);
+    let screening_tab = if tab == "screening" { crate::pages::screening::tab(&app, &principal, &patient, &site.time_zone).await } else { html! {} };
+    let open_alerts = if role_allows(principal.user.role, Permission::AlertRead) {
+        app.clinic.list_alerts(&principal, Some(patient.id), true).await.unwrap_or_default()
+    } else {
+        Vec::new()
+    };
     let body = html! {
         h1 { (d.given_name) " " (d.family_name) " " span.badge { (d.status.as_str().replace('_', " ")) } }
         div.chart-header {
@@ -202,8 +208,14 @@ pub async fn show<S: Store>(
                 (d.allergies.iter().map(|a| match &a.reaction { Some(r) => format!("{} ({r})", a.substance), None => a.substance.clone() }).collect::<Vec<_>>().join(", "))
             }
         }
-        @if !alerts.is_empty() {
+        @if !alerts.is_empty() || !open_alerts.is_empty() {
             ul.chart-alerts aria-label="Alerts" {
+                @for alert in &open_alerts {
+                    li class="chart-alert urgent" data-alert=(alert.kind.as_str()) {
+                        strong { "Safety alert: " (alert.message) } " " (alert.kind.action()) " "
+                        @if role_allows(principal.user.role, Permission::AlertManage) { a href={ "/alerts#alert-" (alert.id) } { "Record the response" } }
+                    }
+                }
                 @for alert in alerts.iter().filter(|a| a.kind != clinic_domain::chart::ChartAlertKind::AllergiesNotRecorded) {
                     li class={ "chart-alert " (alert.severity.as_str()) } data-alert=(alert.kind.as_str()) {
                         strong { @match alert.severity { AlertSeverity::Warning => "Warning: ", AlertSeverity::Info => "Note: " } (alert.what) }
@@ -226,6 +238,8 @@ pub async fn show<S: Store>(
                 "Registered " (site_time(patient.created_at, &site.time_zone)) " · last changed " (site_time(patient.updated_at, &site.time_zone))
                 " · version " (patient.version)
             }
+        } @else if tab == "screening" {
+            (screening_tab)
         } @else {
             section.card {
                 h2 { (tab_label) }

@@ -85,10 +85,10 @@ async fn repeated_failures_are_throttled_per_client_address<S: Store>(store: S) 
 
 async fn demo_password_never_signs_in_under_serve<S: Store>(store: S) {
     // The demo seeder gives accounts the password "demo"; a production server refuses it.
-    let clinic = clinic_service::Clinic::new(store.clone(), ServiceConfig::standard(DeploymentMode::Demo), clinic_service::data::DataFiles::embedded());
+    let clinic = clinic_service::Clinic::new(store.clone(), ServiceConfig::standard(DeploymentMode::Demo), clinic_service::data::DataFiles::embedded()).unwrap();
     clinic.seed_demo(&|_, _| {}).await.unwrap();
     clinic.flush().await.unwrap();
-    let production = clinic_service::Clinic::new(store, ServiceConfig::standard(DeploymentMode::Production), clinic_service::data::DataFiles::embedded());
+    let production = clinic_service::Clinic::new(store, ServiceConfig::standard(DeploymentMode::Production), clinic_service::data::DataFiles::embedded()).unwrap();
     let app = clinic_http::app(production, clinic_http::HttpConfig { force_secure_cookies: false });
     let demo_app = crate::helpers::TestApp { router: app.router, routes: app.routes, clinic };
     let res = demo_app.send(req("POST", "/api/v1/auth/login").json(serde_json::json!({"username": "admin", "password": "demo"}))).await;

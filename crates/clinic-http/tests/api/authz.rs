@@ -22,6 +22,7 @@ const EVERY_ROLE: &[Role] = &[Admin, Director, Physician, Nurse, Counselor, Fron
 const STAFF: &[Role] = &[Admin, Director, Physician, Nurse, Counselor, Frontdesk];
 const CHART_READERS: &[Role] = &[Physician, Nurse, Counselor, Frontdesk];
 const REGISTRARS: &[Role] = &[Physician, Nurse, Frontdesk];
+const CLINICIANS: &[Role] = &[Physician, Nurse, Counselor];
 
 /// Written from DESIGN.md's users table and the least-privilege rule, not
 /// generated from the code.
@@ -66,6 +67,25 @@ const MATRIX: &[(&str, &str, Allowed)] = &[
     ("PATCH", "/api/v1/inquiries/{id}", Allowed::Roles(REGISTRARS)),
     ("POST", "/api/v1/inquiries/{id}/calls", Allowed::Roles(REGISTRARS)),
     ("POST", "/api/v1/inquiries/{id}/convert", Allowed::Roles(REGISTRARS)),
+    // Screening: questionnaire results and safety alerts are for clinicians only
+    // (not the front desk); sending a questionnaire link is for anyone who reads charts.
+    ("GET", "/outbox", Allowed::Roles(&[Admin])),
+    ("GET", "/patients/{id}/questionnaires/new", Allowed::Roles(CLINICIANS)),
+    ("POST", "/patients/{id}/questionnaires", Allowed::Roles(CLINICIANS)),
+    ("POST", "/patients/{id}/portal-links", Allowed::Roles(CHART_READERS)),
+    ("GET", "/alerts", Allowed::Roles(CLINICIANS)),
+    ("POST", "/alerts/{id}/close", Allowed::Roles(CLINICIANS)),
+    ("GET", "/portal/l/{token}", Allowed::Public),
+    ("GET", "/portal", Allowed::Public),
+    ("POST", "/portal", Allowed::Public),
+    ("GET", "/self-check", Allowed::Public),
+    ("POST", "/self-check", Allowed::Public),
+    ("GET", "/api/v1/instruments", Allowed::Roles(STAFF)),
+    ("GET", "/api/v1/patients/{id}/questionnaire-responses", Allowed::Roles(CLINICIANS)),
+    ("POST", "/api/v1/patients/{id}/questionnaire-responses", Allowed::Roles(CLINICIANS)),
+    ("GET", "/api/v1/alerts", Allowed::Roles(CLINICIANS)),
+    ("POST", "/api/v1/alerts/{id}/close", Allowed::Roles(CLINICIANS)),
+    ("POST", "/api/v1/patients/{id}/portal-links", Allowed::Roles(CHART_READERS)),
 ];
 
 crate::backend_tests!(every_route_answers_as_the_matrix_says);
@@ -93,9 +113,13 @@ fn request_for<S: Store>(method: &str, path: &str, ids: &(String, String), _app:
         ("POST", "/api/v1/inquiries/{id}/convert") => r.header("if-match", "\"999\"").json(serde_json::json!({ "date_of_birth": "1990-01-01" })),
         ("POST", "/api/v1/patients") => r.json(patient_body("Matrix", "Test", "1990-05-05")),
         ("PATCH", _) => r.header("if-match", "\"999\"").json(serde_json::json!({ "status": "eligible" })),
+        ("POST", "/api/v1/patients/{id}/questionnaire-responses") => r.json(serde_json::json!({ "instrument": "gad-7", "answers": ["0", "0", "0", "0", "0", "0", "0"] })),
+        ("POST", "/api/v1/alerts/{id}/close") => r.header("if-match", "\"1\"").json(serde_json::json!({ "response": "called" })),
+        ("POST", "/api/v1/patients/{id}/portal-links") => r.json(serde_json::json!({ "purpose": "signin" })),
         ("POST", "/api/v1/auth/login") => r.json(serde_json::json!({ "username": "nurse", "password": crate::helpers::PASSWORD })),
         ("POST", "/patients" | "/login" | "/inquire" | "/inquiries") => r.raw("given_name=", "application/x-www-form-urlencoded"),
         ("POST", _) if path.starts_with("/inquiries/") || path.ends_with("/edit") => r.raw("version=0", "application/x-www-form-urlencoded"),
+        ("POST", _) if !path.starts_with("/api/") => r.raw("instrument=gad-7", "application/x-www-form-urlencoded"),
         _ => r,
     }
 }

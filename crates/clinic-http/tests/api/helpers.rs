@@ -53,7 +53,7 @@ pub async fn spawn_app<S: Store>(store: S, mode: DeploymentMode) -> TestApp<S> {
 
 pub async fn spawn_app_with<S: Store>(store: S, config: ServiceConfig) -> TestApp<S> {
     store.ensure_site(&clinic_service::seed::demo_site()).await.unwrap();
-    let clinic = Clinic::new(store, config, DataFiles::embedded());
+    let clinic = Clinic::new(store, config, DataFiles::embedded()).unwrap();
     for role in Role::ALL {
         clinic.add_user(&Actor::system_cli(), role.as_str(), &format!("Test {}", role.as_str()), role, PASSWORD).await.unwrap();
     }

@@ -9,3 +9,4 @@ mod conventions;
 mod helpers;
 mod inquiries;
 mod patients;
+mod screening;

@@ -1,0 +1,184 @@
+//! The patient portal, reached only through a link sent to the patient: a
+//! short session in its own cookie, the one questionnaire the link is for,
+//! and crisis resources shown at once when an answer calls for them
+//! (clinical.md §11.3). Pages use plain words and show nothing but the
+//! patient's own first name and questionnaire.
+
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use clinic_service::auth::hash_token;
+use clinic_service::error::ServiceError;
+use clinic_service::screening::{LinkRefusal, PortalView};
+use clinic_store::Store;
+use maud::{html, Markup};
+
+use crate::error::ApiError;
+use crate::extract::ClientAddr;
+use crate::pages::bare_page;
+use crate::pages::screening::{answers_from_form, missing_answers, questionnaire_fields};
+use crate::AppState;
+
+pub const PORTAL_COOKIE: &str = "kc_portal";
+
+fn portal_page(title: &str, body: Markup) -> Markup {
+    bare_page(title, html! { div.portal { (body) } })
+}
+
+fn cookie_token(headers: &HeaderMap) -> Option<String> {
+    headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|pair| {
+        let (name, value) = pair.trim().split_once('=')?;
+        (name == PORTAL_COOKIE).then(|| value.to_string())
+    })
+}
+
+/// The form token: derived from the session, so only the session's own page can post.
+fn form_token(session_token: &str) -> String {
+    hash_token(&format!("portal-form:{session_token}"))
+}
+
+/// Crisis resources, first on the page (site settings; US defaults from clinical.md §11.3).
+fn crisis_resources<S: Store>(app: &AppState<S>, urgent: bool) -> Markup {
+    let safety = app.clinic.safety();
+    html! {
+        section class={ "crisis" @if urgent { " urgent" } } role=[urgent.then_some("alert")] {
+            @if urgent {
+                h2 { "Please reach out now" }
+                p { "Some of your answers tell us you may be having thoughts of hurting yourself or that you would be better off dead. "
+                    "You do not have to wait for us. Help is available right now, day and night." }
+            } @else {
+                h2 { "If you need help now" }
+            }
+            ul {
+                li { "Call or text " a href={ "tel:" (safety.crisis_line) } { strong { (safety.crisis_line) } } " — the Suicide & Crisis Lifeline. It is free and open all the time." }
+                li { "If you are in danger or might act on these thoughts, call " a href={ "tel:" (safety.emergency_number) } { strong { (safety.emergency_number) } } " or go to the nearest emergency room." }
+                @if let Some(phone) = &safety.after_hours_phone {
+                    li { "Our clinic's after-hours line: " a href={ "tel:" (phone) } { (phone) } "." }
+                }
+            }
+            @if urgent { p { "We have let your care team know. Someone from the clinic will contact you." } }
+        }
+    }
+}
+
+fn refused(status: StatusCode, title: &str, text: &str) -> Response {
+    let body = html! {
+        div.card {
+            h1 { (title) }
+            p { (text) }
+            p { "If you need help now, call or text " a href="tel:988" { "988" } ". If you are in danger, call " a href="tel:911" { "911" } "." }
+        }
+    };
+    (status, portal_page(title, body)).into_response()
+}
+
+pub async fn open_link<S: Store>(State(app): State<AppState<S>>, ClientAddr(addr): ClientAddr, Path(token): Path<String>) -> Response {
+    match app.clinic.open_portal_link(&token, addr).await {
+        Ok(Ok((session_token, _))) => {
+            let max_age = app.clinic.safety().portal_session.num_seconds();
+            let cookie = format!("{PORTAL_COOKIE}={session_token}; Path=/portal; HttpOnly; SameSite=Strict; Max-Age={max_age}");
+            let mut res = Redirect::to("/portal").into_response();
+            if let Ok(value) = HeaderValue::from_str(&cookie) {
+                res.headers_mut().insert(header::SET_COOKIE, value);
+            }
+            res.headers_mut().insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+            res
+        }
+        Ok(Err(LinkRefusal::Expired)) => refused(StatusCode::GONE, "This link has expired", "Links work for a limited time. Please call the clinic and we will send you a new one."),
+        Ok(Err(LinkRefusal::Used)) => refused(StatusCode::GONE, "This link was already used", "Thank you, we already have your answers. If you want to tell us something more, please call the clinic."),
+        Ok(Err(LinkRefusal::Unknown)) => refused(StatusCode::NOT_FOUND, "This link does not work", "Please check that you opened the whole link from your message, or call the clinic."),
+        Err(err) => ApiError::from(err).into_response(),
+    }
+}
+
+async fn session<S: Store>(app: &AppState<S>, headers: &HeaderMap, addr: Option<String>) -> Result<Option<(String, PortalView)>, ServiceError> {
+    let Some(token) = cookie_token(headers) else { return Ok(None) };
+    Ok(app.clinic.portal_view(&token, addr).await?.map(|view| (token, view)))
+}
+
+fn session_ended() -> Response {
+    // Not a staff sign-in failure: a patient page explaining what to do (200).
+    refused(StatusCode::OK, "Please open your link again", "For your privacy, this page closes after a short time. Open the link in your message again.")
+}
+
+fn render_form<S: Store>(app: &AppState<S>, token: &str, view: &PortalView, chosen: &[String], errors: &[clinic_domain::field::FieldError]) -> Response {
+    let instrument = view.link.instrument_id.as_deref().and_then(|id| app.clinic.instruments().get(id));
+    let used = clinic_domain::portal::link_state(&view.link, clinic_service::now()) != clinic_domain::portal::LinkState::Usable;
+    let body = html! {
+        h1 { "Hello " (view.patient.details.given_name) }
+        @match (instrument, used) {
+            (Some(loaded), false) => {
+                p { "Please answer these questions about how you have been. There are no right or wrong answers. Your answers go to your care team." }
+                @if !errors.is_empty() {
+                    div.notice.bad role="alert" { p { "Please answer every question:" } ul { @for e in errors { li { (e.message) } } } }
+                }
+                form method="post" action="/portal" {
+                    input type="hidden" name="form_token" value=(form_token(token));
+                    (questionnaire_fields(loaded, chosen, errors))
+                    div.actions { button type="submit" { "Send my answers" } }
+                }
+            }
+            _ => { p { "There is nothing for you to do here right now. Thank you." } }
+        }
+        (crisis_resources(app, false))
+    };
+    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    let mut res = (status, portal_page("Your clinic", body)).into_response();
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+pub async fn home<S: Store>(State(app): State<AppState<S>>, ClientAddr(addr): ClientAddr, headers: HeaderMap) -> Response {
+    match session(&app, &headers, addr).await {
+        Ok(Some((token, view))) => render_form(&app, &token, &view, &[], &[]),
+        Ok(None) => session_ended(),
+        Err(err) => ApiError::from(err).into_response(),
+    }
+}
+
+pub async fn submit<S: Store>(
+    State(app): State<AppState<S>>,
+    ClientAddr(addr): ClientAddr,
+    headers: HeaderMap,
+    axum::extract::RawForm(raw): axum::extract::RawForm,
+) -> Response {
+    let (token, view) = match session(&app, &headers, addr.clone()).await {
+        Ok(Some(found)) => found,
+        Ok(None) => return session_ended(),
+        Err(err) => return ApiError::from(err).into_response(),
+    };
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&raw).unwrap_or_default();
+    if pairs.iter().find(|(k, _)| k == "form_token").map(|(_, v)| v.as_str()) != Some(form_token(&token).as_str()) {
+        return refused(StatusCode::FORBIDDEN, "Please try again", "This form was not sent from your page. Open the link in your message again.");
+    }
+    let Some(loaded) = view.link.instrument_id.as_deref().and_then(|id| app.clinic.instruments().get(id)) else {
+        return render_form(&app, &token, &view, &[], &[]);
+    };
+    let answers = answers_from_form(loaded, &pairs);
+    let missing = missing_answers(loaded, &answers);
+    if !missing.is_empty() {
+        return render_form(&app, &token, &view, &answers, &missing);
+    }
+    let difficulty = pairs.iter().find(|(k, _)| k == "difficulty").map(|(_, v)| v.clone());
+    match app.clinic.portal_submit(&view, answers.clone(), difficulty, addr).await {
+        Ok(recorded) => {
+            let urgent = recorded.record.flags.iter().any(|f| f == "suicide_risk");
+            let body = html! {
+                @if urgent { (crisis_resources(&app, true)) }
+                div.card {
+                    h1 { "Thank you, " (view.patient.details.given_name) }
+                    p { "Your answers were sent to your care team." }
+                }
+                @if !urgent { (crisis_resources(&app, false)) }
+            };
+            let mut res = portal_page("Thank you", body).into_response();
+            res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            res
+        }
+        Err(ServiceError::Invalid(errors)) => render_form(&app, &token, &view, &answers, &errors.0),
+        Err(ServiceError::Conflict { .. }) => {
+            refused(StatusCode::CONFLICT, "These answers were already sent", "Thank you, we already have your answers. If something changed, please call the clinic.")
+        }
+        Err(err) => ApiError::from(err).into_response(),
+    }
+}
