@@ -242,16 +242,18 @@ wire_enum!(
     Other => "other",
 });
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Part2Purpose {
     Tpo,
     PatientRequest,
     Other(String),
 }
 
+crate::screening::wire_serde!(SignerCapacity);
+
 wire_enum!(Part2ExpiryKind, "expiry" { Date => "date", EventOrCondition => "event_or_condition", None => "none" });
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Part2Expiry {
     /// In force through this date (UTC).
     Date(NaiveDate),
@@ -276,7 +278,7 @@ pub struct Part2Input {
     pub expiry_event: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Part2Elements {
     pub patient_name: String,
     pub disclosing_party: String,
@@ -299,7 +301,7 @@ pub struct SignInput {
     pub part2: Option<Part2Input>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Revocation {
     pub revoked_at: DateTime<Utc>,
     pub recorded_by: String,
@@ -308,7 +310,7 @@ pub struct Revocation {
 }
 
 /// A signed consent: which text, its hash, who signed and when.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SignedConsent {
     pub kind: ConsentKind,
     pub template_version: u32,

@@ -10,7 +10,8 @@ macro_rules! impl_screening_store {
         use ::clinic_domain::alert::{AlertKind, ClinicalAlert};
         use ::clinic_domain::portal::{LinkPurpose, PortalLink, ResponseSource};
         use ::clinic_store::screening::{
-            AlertFilter, NewQuestionnaire, OutboxMessage, PortalSession, QuestionnaireResponseRecord, ScreeningStore,
+            AlertFilter, DocumentKind, NewQuestionnaire, OutboxMessage, PatientDocument, PortalSession, QuestionnaireResponseRecord,
+            ScreeningStore,
         };
 
         const QUESTIONNAIRE_COLUMNS: &str = "id, patient_id, instrument_id, instrument_version, answers, total, band, flags, result, \
@@ -71,6 +72,25 @@ macro_rules! impl_screening_store {
                 used_at: row.try_get("used_at").map_err(db_err)?,
                 created_by: row.try_get("created_by").map_err(db_err)?,
                 created_at: row.try_get("created_at").map_err(db_err)?,
+            })
+        }
+
+        const DOCUMENT_COLUMNS: &str =
+            "id, patient_id, kind, subtype, body, created_by, created_at, closed_at, closed_by, version";
+
+        fn document_from_row(row: &DbRow) -> StoreResult<PatientDocument> {
+            let kind: String = row.try_get("kind").map_err(db_err)?;
+            Ok(PatientDocument {
+                id: row.try_get("id").map_err(db_err)?,
+                patient_id: row.try_get("patient_id").map_err(db_err)?,
+                kind: DocumentKind::parse(&kind).ok_or_else(|| other(format!("stored document kind {kind}")))?,
+                subtype: row.try_get("subtype").map_err(db_err)?,
+                body: row.try_get("body").map_err(db_err)?,
+                created_by: row.try_get("created_by").map_err(db_err)?,
+                created_at: row.try_get("created_at").map_err(db_err)?,
+                closed_at: row.try_get("closed_at").map_err(db_err)?,
+                closed_by: row.try_get("closed_by").map_err(db_err)?,
+                version: row.try_get("version").map_err(db_err)?,
             })
         }
 
@@ -323,6 +343,88 @@ macro_rules! impl_screening_store {
                     })
                 })
                 .transpose()
+            }
+
+            async fn add_document(&self, document: &PatientDocument, audit: &AuditEvent) -> StoreResult<()> {
+                let mut tx = self.begin_write().await.map_err(db_err)?;
+                let sql = format!("INSERT INTO patient_documents ({DOCUMENT_COLUMNS}) VALUES ({})", placeholders(1, 10));
+                ::sqlx::query(&sql)
+                    .bind(document.id)
+                    .bind(document.patient_id)
+                    .bind(document.kind.as_str())
+                    .bind(&document.subtype)
+                    .bind(&document.body)
+                    .bind(document.created_by)
+                    .bind(document.created_at)
+                    .bind(document.closed_at)
+                    .bind(document.closed_by)
+                    .bind(document.version)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                insert_audit(&mut tx, audit).await?;
+                tx.commit().await.map_err(db_err)?;
+                Ok(())
+            }
+
+            async fn close_document(
+                &self,
+                id: Uuid,
+                expected_version: i64,
+                body: &str,
+                closed_by: Option<Uuid>,
+                closed_at: DateTime<Utc>,
+                audit: &AuditEvent,
+            ) -> StoreResult<PatientDocument> {
+                let mut tx = self.begin_write().await.map_err(db_err)?;
+                let sql = format!("SELECT {DOCUMENT_COLUMNS} FROM patient_documents WHERE id = $1");
+                let current = ::sqlx::query(&sql).bind(id).fetch_optional(&mut *tx).await.map_err(db_err)?;
+                let current = current.as_ref().map(document_from_row).transpose()?.ok_or(StoreError::NotFound)?;
+                if current.closed_at.is_some() {
+                    return Err(StoreError::Conflict { constraint: "patient_documents_closed".into() });
+                }
+                if current.version != expected_version {
+                    return Err(StoreError::StaleVersion { current: current.version });
+                }
+                ::sqlx::query(
+                    "UPDATE patient_documents SET body = $1, closed_by = $2, closed_at = $3, version = version + 1 \
+                     WHERE id = $4 AND version = $5 AND closed_at IS NULL",
+                )
+                .bind(body)
+                .bind(closed_by)
+                .bind(closed_at)
+                .bind(id)
+                .bind(expected_version)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                insert_audit(&mut tx, audit).await?;
+                let row = ::sqlx::query(&sql).bind(id).fetch_one(&mut *tx).await.map_err(db_err)?;
+                let closed = document_from_row(&row)?;
+                tx.commit().await.map_err(db_err)?;
+                Ok(closed)
+            }
+
+            async fn get_document(&self, id: Uuid) -> StoreResult<PatientDocument> {
+                let sql = format!("SELECT {DOCUMENT_COLUMNS} FROM patient_documents WHERE id = $1");
+                let row = ::sqlx::query(&sql).bind(id).fetch_optional(self.pool()).await.map_err(db_err)?;
+                row.as_ref().map(document_from_row).transpose()?.ok_or(StoreError::NotFound)
+            }
+
+            async fn list_documents(&self, patient_id: Uuid, kind: DocumentKind) -> StoreResult<Vec<PatientDocument>> {
+                let sql = format!(
+                    "SELECT {DOCUMENT_COLUMNS} FROM patient_documents WHERE patient_id = $1 AND kind = $2 ORDER BY created_at, id"
+                );
+                let rows = ::sqlx::query(&sql).bind(patient_id).bind(kind.as_str()).fetch_all(self.pool()).await.map_err(db_err)?;
+                rows.iter().map(document_from_row).collect()
+            }
+
+            async fn list_open_documents(&self, kind: DocumentKind, limit: i64) -> StoreResult<Vec<PatientDocument>> {
+                let sql = format!(
+                    "SELECT {DOCUMENT_COLUMNS} FROM patient_documents WHERE kind = $1 AND closed_at IS NULL ORDER BY created_at, id LIMIT $2"
+                );
+                let rows = ::sqlx::query(&sql).bind(kind.as_str()).bind(limit.clamp(1, 500)).fetch_all(self.pool()).await.map_err(db_err)?;
+                rows.iter().map(document_from_row).collect()
             }
 
             async fn list_outbox(&self, limit: i64) -> StoreResult<Vec<OutboxMessage>> {

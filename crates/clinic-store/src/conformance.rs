@@ -25,7 +25,7 @@ macro_rules! conformance_tests {
             patients_create_read_update, patient_list_search_and_paging, duplicate_candidates,
             audit_commits_with_each_change, audit_list_filters_and_paging, sealing_builds_a_verifiable_chain,
             concurrent_sealers_never_fork_the_chain, inquiries_queue_calls_and_conversion,
-            questionnaires_alerts_and_portal_links);
+            questionnaires_alerts_and_portal_links, patient_documents_close_once);
     };
     (@each $make:path, $($name:ident),+) => {
         $(
@@ -634,4 +634,44 @@ pub async fn questionnaires_alerts_and_portal_links<S: Store>(store: S) {
     for action in ["portal.link_create", "portal.open", "questionnaire.record", "alert.close"] {
         assert!(actions.iter().any(|a| a == action), "{action} missing from {actions:?}");
     }
+}
+
+pub async fn patient_documents_close_once<S: Store>(store: S) {
+    use crate::screening::*;
+    let site = store.ensure_site(&site()).await.unwrap();
+    let physician = new_user(&store, "physician", Role::Physician).await;
+    let patient = new_patient(&store, site.id, details("Ana", "Díaz", (1980, 2, 29))).await;
+    let doc = |kind: DocumentKind, subtype: &str, minutes: i64| PatientDocument {
+        id: Uuid::now_v7(),
+        patient_id: patient.id,
+        kind,
+        subtype: subtype.into(),
+        body: format!("{{\"n\":{minutes}}}"),
+        created_by: Some(physician.id),
+        created_at: t0() + Duration::minutes(minutes),
+        closed_at: None,
+        closed_by: None,
+        version: 1,
+    };
+    let audit = || event(AuditAction::PatientUpdate, AuditTarget::patient(patient.id), t0());
+    let screening = doc(DocumentKind::MedicalScreening, "medical_screening", 0);
+    let first = doc(DocumentKind::Eligibility, "needs_physician_review", 1);
+    let second = doc(DocumentKind::Eligibility, "eligible", 2);
+    for d in [&screening, &first, &second] {
+        store.add_document(d, &audit()).await.unwrap();
+    }
+    assert_eq!(store.list_documents(patient.id, DocumentKind::Eligibility).await.unwrap(), vec![first.clone(), second.clone()]);
+    assert_eq!(store.list_documents(patient.id, DocumentKind::Consent).await.unwrap(), vec![]);
+    assert_eq!(store.list_open_documents(DocumentKind::Eligibility, 10).await.unwrap().len(), 2);
+    assert_eq!(store.get_document(screening.id).await.unwrap(), screening);
+
+    assert!(matches!(store.close_document(first.id, 3, "{}", Some(physician.id), t0(), &audit()).await, Err(StoreError::StaleVersion { current: 1 })));
+    let closed = store.close_document(first.id, 1, "{\"decided\":true}", Some(physician.id), t0() + Duration::hours(1), &audit()).await.unwrap();
+    assert_eq!((closed.version, closed.closed_by, closed.body.as_str()), (2, Some(physician.id), "{\"decided\":true}"));
+    assert_eq!(closed.closed_at, Some(t0() + Duration::hours(1)));
+    // Closed once: a second decision is refused and changes nothing.
+    assert!(matches!(store.close_document(first.id, 2, "{}", Some(physician.id), t0(), &audit()).await, Err(StoreError::Conflict { .. })));
+    assert_eq!(store.get_document(first.id).await.unwrap(), closed);
+    assert_eq!(store.list_open_documents(DocumentKind::Eligibility, 10).await.unwrap(), vec![second]);
+    assert!(matches!(store.get_document(Uuid::now_v7()).await, Err(StoreError::NotFound)));
 }

@@ -54,6 +54,45 @@ pub struct PortalSession {
     pub expires_at: DateTime<Utc>,
 }
 
+/// A clinical document kept whole as JSON (a medical screening, a signed
+/// consent, an eligibility proposal and its decision).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatientDocument {
+    pub id: Uuid,
+    pub patient_id: Uuid,
+    pub kind: DocumentKind,
+    /// The consent kind, or the proposal's outcome.
+    pub subtype: String,
+    pub body: String,
+    pub created_by: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    /// A consent revoked, or a proposal decided.
+    pub closed_at: Option<DateTime<Utc>>,
+    pub closed_by: Option<Uuid>,
+    pub version: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DocumentKind {
+    MedicalScreening,
+    Consent,
+    Eligibility,
+}
+
+impl DocumentKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DocumentKind::MedicalScreening => "medical_screening",
+            DocumentKind::Consent => "consent",
+            DocumentKind::Eligibility => "eligibility",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<DocumentKind> {
+        [DocumentKind::MedicalScreening, DocumentKind::Consent, DocumentKind::Eligibility].into_iter().find(|k| k.as_str() == text)
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AlertFilter {
     pub patient_id: Option<Uuid>,
@@ -107,6 +146,24 @@ pub trait ScreeningStore: Clone + Send + Sync + 'static {
     fn list_portal_links(&self, patient_id: Uuid) -> impl Future<Output = StoreResult<Vec<PortalLink>>> + Send;
     fn create_portal_session(&self, session: &PortalSession, audit: &AuditEvent) -> impl Future<Output = StoreResult<()>> + Send;
     fn get_portal_session(&self, token_hash: &str) -> impl Future<Output = StoreResult<Option<PortalSession>>> + Send;
+
+    fn add_document(&self, document: &PatientDocument, audit: &AuditEvent) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Closes an open document (revokes a consent, decides a proposal) with a
+    /// new body, at `expected_version`; `Conflict` when it is closed already.
+    fn close_document(
+        &self,
+        id: Uuid,
+        expected_version: i64,
+        body: &str,
+        closed_by: Option<Uuid>,
+        closed_at: DateTime<Utc>,
+        audit: &AuditEvent,
+    ) -> impl Future<Output = StoreResult<PatientDocument>> + Send;
+    fn get_document(&self, id: Uuid) -> impl Future<Output = StoreResult<PatientDocument>> + Send;
+    /// A patient's documents of one kind, oldest first.
+    fn list_documents(&self, patient_id: Uuid, kind: DocumentKind) -> impl Future<Output = StoreResult<Vec<PatientDocument>>> + Send;
+    /// Open documents of one kind across patients (unsigned proposals), oldest first.
+    fn list_open_documents(&self, kind: DocumentKind, limit: i64) -> impl Future<Output = StoreResult<Vec<PatientDocument>>> + Send;
 
     /// Newest first.
     fn list_outbox(&self, limit: i64) -> impl Future<Output = StoreResult<Vec<OutboxMessage>>> + Send;
