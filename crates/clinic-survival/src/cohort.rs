@@ -1,7 +1,6 @@
 //! Rows aggregated per arm and per distinct time, as they arrive.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 
 /// Days from the start of follow-up to relapse or censoring: finite and ≥ 0.
 #[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
@@ -80,11 +79,14 @@ impl Cohort {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ArmId(usize);
 
-/// Whole days below this are counted in a dense array rather than a hash map.
+/// Whole days below this are counted in a dense array, one cell per day.
 const DENSE_DAYS: u32 = 1 << 16;
 
-/// Aggregates rows one at a time; memory grows with distinct (arm, time)
-/// pairs, not with rows.
+/// Arms are looked up by a linear scan up to this many, then by hash.
+const FEW_ARMS: usize = 16;
+
+/// Aggregates rows one at a time. Whole days take one counter per distinct
+/// day; other times take 8 bytes a row until `finish` sorts and counts them.
 #[derive(Debug, Default)]
 pub struct CohortBuilder {
     arm_ids: HashMap<Box<[u8]>, usize>,
@@ -96,8 +98,9 @@ struct ArmCounts {
     name: String,
     /// `[removed, observed]` per whole day below `DENSE_DAYS`.
     dense: Vec<[u64; 2]>,
-    /// `[removed, observed]` per other time, keyed by the bits of the f64.
-    sparse: HashMap<u64, [u64; 2], BuildHasherDefault<BitsHasher>>,
+    /// Every other row as `time bits << 1 | relapsed` (a time ≥ 0 has a zero
+    /// sign bit, so nothing is lost), sorted and counted in `finish`.
+    sparse: Vec<u64>,
 }
 
 impl CohortBuilder {
@@ -107,21 +110,28 @@ impl CohortBuilder {
 
     /// The id of the arm named `name`, adding the arm on first sight.
     pub fn arm_id(&mut self, name: &str) -> ArmId {
-        if let Some(&idx) = self.arm_ids.get(name.as_bytes()) {
-            return ArmId(idx);
+        if let Some(id) = self.known_arm(name.as_bytes()) {
+            return id;
         }
         let idx = self.arms.len();
         self.arm_ids.insert(name.as_bytes().into(), idx);
         self.arms.push(ArmCounts {
             name: name.to_string(),
             dense: Vec::new(),
-            sparse: HashMap::default(),
+            sparse: Vec::new(),
         });
         ArmId(idx)
     }
 
-    /// The arm's name if it has been seen, without adding it.
+    /// The arm's id if it has been seen, without adding it.
     pub fn known_arm(&self, name: &[u8]) -> Option<ArmId> {
+        if self.arms.len() <= FEW_ARMS {
+            return self
+                .arms
+                .iter()
+                .position(|arm| arm.name.as_bytes() == name)
+                .map(ArmId);
+        }
         self.arm_ids.get(name).map(|&idx| ArmId(idx))
     }
 
@@ -130,9 +140,9 @@ impl CohortBuilder {
             debug_assert!(false, "ArmId from another builder");
             return;
         };
-        let cell = counts.sparse.entry(days.get().to_bits()).or_insert([0, 0]);
-        cell[0] += 1;
-        cell[1] += u64::from(relapsed);
+        counts
+            .sparse
+            .push(days.get().to_bits() << 1 | u64::from(relapsed));
     }
 
     /// Same as `add(arm, Days::from_whole_days(days), relapsed)`, faster.
@@ -171,18 +181,30 @@ impl CohortBuilder {
 
 impl ArmCounts {
     fn into_table(self) -> ArmTable {
-        let mut entries: Vec<(f64, [u64; 2])> = self
-            .sparse
-            .into_iter()
-            .map(|(bits, cell)| (f64::from_bits(bits), cell))
-            .collect();
-        // Non-negative finite floats order like their bit patterns.
-        entries.sort_unstable_by_key(|(time, _)| time.to_bits());
+        let mut keys = self.sparse;
+        sort_keys(&mut keys);
+        // Runs of one time; non-negative finite floats order like their bits.
+        let mut entries: Vec<(f64, [u64; 2])> = Vec::new();
+        let mut previous_bits = None;
+        for key in keys {
+            let (bits, relapsed) = (key >> 1, key & 1);
+            match entries.last_mut() {
+                Some(last) if previous_bits == Some(bits) => {
+                    last.1[0] += 1;
+                    last.1[1] += relapsed;
+                }
+                _ => {
+                    entries.push((f64::from_bits(bits), [1, relapsed]));
+                    previous_bits = Some(bits);
+                }
+            }
+        }
+        let capacity = entries.len() + self.dense.len();
         let mut table = ArmTable {
             name: self.name,
-            times: Vec::with_capacity(entries.len() + self.dense.len()),
-            removed: Vec::with_capacity(entries.len() + self.dense.len()),
-            observed: Vec::with_capacity(entries.len() + self.dense.len()),
+            times: Vec::with_capacity(capacity),
+            removed: Vec::with_capacity(capacity),
+            observed: Vec::with_capacity(capacity),
         };
         let dense = (0u32..)
             .zip(self.dense)
@@ -214,30 +236,40 @@ impl ArmCounts {
     }
 }
 
-/// A fast, well-mixing hash for f64 bit patterns (murmur3's finaliser):
-/// short decimals have many zero low bits, which a plain multiply keeps.
-#[derive(Debug, Default)]
-struct BitsHasher(u64);
-
-impl Hasher for BitsHasher {
-    fn finish(&self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 33;
-        x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
-        x ^= x >> 33;
-        x = x.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-        x ^ (x >> 33)
+/// Ascending sort: least-significant-digit radix sort on 16-bit digits for
+/// large inputs (digits that are the same in every key are skipped).
+fn sort_keys(keys: &mut Vec<u64>) {
+    if keys.len() < 4096 {
+        keys.sort_unstable();
+        return;
     }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &byte in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(byte);
+    let mut buffer = vec![0u64; keys.len()];
+    let mut counts = vec![0usize; 1 << 16];
+    for shift in [0u32, 16, 32, 48] {
+        counts.fill(0);
+        for &key in keys.iter() {
+            counts[digit(key, shift)] += 1;
         }
+        if counts.contains(&keys.len()) {
+            continue;
+        }
+        let mut next = 0;
+        for count in counts.iter_mut() {
+            let here = *count;
+            *count = next;
+            next += here;
+        }
+        for &key in keys.iter() {
+            let slot = &mut counts[digit(key, shift)];
+            buffer[*slot] = key;
+            *slot += 1;
+        }
+        std::mem::swap(keys, &mut buffer);
     }
+}
 
-    fn write_u64(&mut self, value: u64) {
-        self.0 ^= value;
-    }
+fn digit(key: u64, shift: u32) -> usize {
+    usize::from(u16::try_from((key >> shift) & 0xFFFF).unwrap_or(0))
 }
 
 #[cfg(test)]
@@ -253,6 +285,29 @@ mod tests {
             Days::new(-0.0).map(|d| d.get().to_bits()),
             Ok(0.0f64.to_bits())
         );
+    }
+
+    #[test]
+    fn radix_sort_sorts() {
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut keys: Vec<u64> = (0..20_000)
+            .map(|idx| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                // Mostly realistic keys (small floats, shifted), some wild.
+                if idx % 3 == 0 {
+                    state
+                } else {
+                    (f64::from(u32::try_from(state % 100_000).unwrap()) / 7.0).to_bits() << 1
+                        | (state & 1)
+                }
+            })
+            .collect();
+        let mut expected = keys.clone();
+        expected.sort_unstable();
+        sort_keys(&mut keys);
+        assert_eq!(keys, expected);
     }
 
     #[test]

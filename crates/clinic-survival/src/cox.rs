@@ -154,9 +154,10 @@ fn evaluate(rows: &[RiskRow], beta: f64) -> Evaluation {
     } else {
         (1.0, beta.exp(), 0.0)
     };
-    let mut log_likelihood = 0.0;
-    let mut gradient = 0.0;
-    let mut hessian = 0.0;
+    let mut log_likelihood = Sum::default();
+    let mut gradient = Sum::default();
+    let mut hessian = Sum::default();
+    let mut log_dens = LogSum::default();
     for row in rows {
         let risk_sum =
             row.at_risk_reference * phi_reference + row.at_risk_treatment * phi_treatment;
@@ -164,46 +165,87 @@ fn evaluate(rows: &[RiskRow], beta: f64) -> Evaluation {
         let tied_sum = row.events_reference * phi_reference + row.events_treatment * phi_treatment;
         let tied_sum_x = row.events_treatment * phi_treatment;
         let d = count_f64(row.events);
-        log_likelihood += row.events_treatment * beta - d * shift;
-        gradient += row.events_treatment;
-        if row.events == 1 {
-            let ratio = risk_sum_x / risk_sum;
-            log_likelihood -= risk_sum.ln();
-            gradient -= ratio;
-            hessian -= ratio - ratio * ratio;
-            continue;
-        }
+        log_likelihood.add(row.events_treatment * beta - d * shift);
+        gradient.add(row.events_treatment);
         // Efron: for l = 0..d−1, w = l/d, den = R0 − w D0, num = R1 − w D1
         // (x is 0 or 1, so the x² sums equal the x sums).
         let mut l = 0.0;
-        let mut product = 1.0f64;
-        let mut in_product = 0;
-        let mut sum_log_den = 0.0;
         for _ in 0..row.events {
             let w = l / d;
             l += 1.0;
             let den = risk_sum - w * tied_sum;
             let ratio = (risk_sum_x - w * tied_sum_x) / den;
-            gradient -= ratio;
-            hessian -= ratio - ratio * ratio;
-            // One logarithm per eight factors while the product stays normal.
-            let next = product * den;
-            if next.is_normal() && in_product < 8 {
-                product = next;
-                in_product += 1;
-            } else {
-                sum_log_den += product.ln();
-                product = den;
-                in_product = 1;
-            }
+            gradient.add(-ratio);
+            hessian.add(ratio * ratio - ratio);
+            log_dens.add(den);
         }
-        sum_log_den += product.ln();
-        log_likelihood -= sum_log_den;
     }
+    log_likelihood.add(-log_dens.total());
     Evaluation {
-        log_likelihood,
-        gradient,
-        hessian,
+        log_likelihood: log_likelihood.total(),
+        gradient: gradient.total(),
+        hessian: hessian.total(),
+    }
+}
+
+/// Neumaier's compensated sum: a million terms add up to within a few
+/// units in the last place, so step halving is not misled by rounding.
+#[derive(Debug, Default)]
+struct Sum {
+    sum: f64,
+    compensation: f64,
+}
+
+impl Sum {
+    fn add(&mut self, term: f64) {
+        let total = self.sum + term;
+        if self.sum.abs() >= term.abs() {
+            self.compensation += (self.sum - total) + term;
+        } else {
+            self.compensation += (term - total) + self.sum;
+        }
+        self.sum = total;
+    }
+
+    fn total(&self) -> f64 {
+        self.sum + self.compensation
+    }
+}
+
+/// Σ ln xᵢ with one logarithm per eight factors while their product stays
+/// a normal float (the logarithm dominates the Efron loop otherwise).
+#[derive(Debug)]
+struct LogSum {
+    sum: Sum,
+    product: f64,
+    factors: u32,
+}
+
+impl Default for LogSum {
+    fn default() -> LogSum {
+        LogSum {
+            sum: Sum::default(),
+            product: 1.0,
+            factors: 0,
+        }
+    }
+}
+
+impl LogSum {
+    fn add(&mut self, factor: f64) {
+        let next = self.product * factor;
+        if self.factors < 8 && next.is_normal() {
+            self.product = next;
+            self.factors += 1;
+        } else {
+            self.sum.add(self.product.ln());
+            self.product = factor;
+            self.factors = 1;
+        }
+    }
+
+    fn total(&self) -> f64 {
+        self.sum.total() + self.product.ln()
     }
 }
 
@@ -222,24 +264,29 @@ fn fit(rows: &[RiskRow]) -> Result<CoxFit, NoFiniteMaximum> {
         if !step.is_finite() {
             return Err(NoFiniteMaximum::NotConverged);
         }
+        // Converged when the Newton step from here is below the tolerance;
+        // taking it moves β by less than that, and ll, se by far less.
+        if step.abs() < STEP_TOLERANCE {
+            return Ok(summarise(beta + step, current, null, iteration));
+        }
         let mut candidate = evaluate(rows, beta + step);
         let mut halvings = 0;
-        // Allow for rounding in the sum: near the top, changes are below it.
+        // The sums are compensated, so their rounding is far below this.
         let slack = 1e-13 * current.log_likelihood.abs().max(1.0);
         let worse = |candidate: &Evaluation| {
             candidate.log_likelihood.is_nan()
                 || candidate.log_likelihood < current.log_likelihood - slack
         };
-        while worse(&candidate) && halvings < MAX_HALVINGS {
+        while worse(&candidate) {
+            if halvings == MAX_HALVINGS {
+                return Err(NoFiniteMaximum::NotConverged);
+            }
             step /= 2.0;
             candidate = evaluate(rows, beta + step);
             halvings += 1;
         }
         beta += step;
         current = candidate;
-        if step.abs() < STEP_TOLERANCE {
-            return Ok(summarise(beta, current, null, iteration));
-        }
     }
     Err(NoFiniteMaximum::NotConverged)
 }

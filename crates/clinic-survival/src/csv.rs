@@ -93,7 +93,90 @@ pub fn read_cohort<R: BufRead>(
 }
 
 fn find_newline(bytes: &[u8]) -> Option<usize> {
-    bytes.iter().position(|&b| b == b'\n')
+    find_byte(bytes, b'\n')
+}
+
+// Eight bytes at a time ("SWAR"): `byte_mask` sets the high bit of exactly
+// the bytes of `word` equal to `byte`, with no carries between bytes.
+const LOW_SEVEN: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+const ONES: u64 = 0x0101_0101_0101_0101;
+
+fn byte_mask(word: u64, byte: u8) -> u64 {
+    let x = word ^ (ONES * u64::from(byte));
+    !(((x & LOW_SEVEN) + LOW_SEVEN) | x) & HIGH_BITS
+}
+
+/// The byte index of the lowest flagged byte of a mask.
+fn first_flagged(mask: u64) -> usize {
+    usize::try_from(mask.trailing_zeros() / 8).unwrap_or(0)
+}
+
+fn word_at(chunk: &[u8]) -> u64 {
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(chunk);
+    u64::from_le_bytes(bytes)
+}
+
+fn find_byte(haystack: &[u8], byte: u8) -> Option<usize> {
+    let mut chunks = haystack.chunks_exact(8);
+    let mut offset = 0;
+    for chunk in &mut chunks {
+        let mask = byte_mask(word_at(chunk), byte);
+        if mask != 0 {
+            return Some(offset + first_flagged(mask));
+        }
+        offset += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&b| b == byte)
+        .map(|idx| offset + idx)
+}
+
+/// How a line splits on commas.
+enum Split<'a> {
+    Fields([&'a [u8]; 4]),
+    WrongCount(usize),
+    Quoted,
+}
+
+fn split_line(line: &[u8]) -> Split<'_> {
+    let mut commas = [0usize; 3];
+    let mut n_commas = 0;
+    let mut record = |idx: usize| {
+        if let Some(slot) = commas.get_mut(n_commas) {
+            *slot = idx;
+        }
+        n_commas += 1;
+    };
+    let mut chunks = line.chunks_exact(8);
+    let mut offset = 0;
+    for chunk in &mut chunks {
+        let word = word_at(chunk);
+        if byte_mask(word, b'"') != 0 {
+            return Split::Quoted;
+        }
+        let mut mask = byte_mask(word, b',');
+        while mask != 0 {
+            record(offset + first_flagged(mask));
+            mask &= mask - 1;
+        }
+        offset += 8;
+    }
+    for (idx, &byte) in chunks.remainder().iter().enumerate() {
+        match byte {
+            b'"' => return Split::Quoted,
+            b',' => record(offset + idx),
+            _ => {}
+        }
+    }
+    if n_commas != 3 {
+        return Split::WrongCount(n_commas + 1);
+    }
+    let [a, b, c] = commas;
+    Split::Fields([&line[..a], &line[a + 1..b], &line[b + 1..c], &line[c + 1..]])
 }
 
 #[derive(Default)]
@@ -102,7 +185,6 @@ struct RowSink {
     line_no: u64,
     n_rows: u64,
     first_blank_line: Option<u64>,
-    last_arm: Option<(Vec<u8>, ArmId)>,
 }
 
 impl RowSink {
@@ -135,28 +217,11 @@ impl RowSink {
     }
 
     fn row(&mut self, line: &[u8]) -> Result<(), RowProblem> {
-        let mut fields: [&[u8]; 4] = [&[]; 4];
-        let mut n_fields = 0;
-        let mut start = 0;
-        for (idx, &byte) in line.iter().enumerate() {
-            if byte == b',' {
-                if let Some(field) = fields.get_mut(n_fields) {
-                    *field = &line[start..idx];
-                }
-                n_fields += 1;
-                start = idx + 1;
-            } else if byte == b'"' {
-                return self.quoted_row(line);
-            }
+        match split_line(line) {
+            Split::Fields([_, arm, days, relapsed]) => self.add(arm, days, relapsed),
+            Split::WrongCount(found) => Err(RowProblem::FieldCount { found }),
+            Split::Quoted => self.quoted_row(line),
         }
-        if let Some(field) = fields.get_mut(n_fields) {
-            *field = &line[start..];
-        }
-        n_fields += 1;
-        if n_fields != 4 {
-            return Err(RowProblem::FieldCount { found: n_fields });
-        }
-        self.add(fields[1], fields[2], fields[3])
     }
 
     /// The rare path: RFC 4180 quoting within one line.
@@ -204,6 +269,10 @@ impl RowSink {
             self.builder.add_whole_days(arm_id, whole, relapsed);
             return Ok(());
         }
+        if let Some(days_value) = short_decimal(days).and_then(|value| Days::new(value).ok()) {
+            self.builder.add(arm_id, days_value, relapsed);
+            return Ok(());
+        }
         let text = std::str::from_utf8(days).map_err(|_| RowProblem::Days {
             found: shown(days),
             reason: "is not a number",
@@ -224,22 +293,14 @@ impl RowSink {
     }
 
     fn arm_id(&mut self, arm: &[u8]) -> Result<ArmId, RowProblem> {
-        if let Some((name, id)) = &self.last_arm {
-            if name.as_slice() == arm {
-                return Ok(*id);
-            }
+        if let Some(id) = self.builder.known_arm(arm) {
+            return Ok(id);
         }
         if arm.is_empty() {
             return Err(RowProblem::EmptyArm);
         }
-        let id = match self.builder.known_arm(arm) {
-            Some(id) => id,
-            None => self
-                .builder
-                .arm_id(std::str::from_utf8(arm).map_err(|_| RowProblem::ArmNotUtf8)?),
-        };
-        self.last_arm = Some((arm.to_vec(), id));
-        Ok(id)
+        let name = std::str::from_utf8(arm).map_err(|_| RowProblem::ArmNotUtf8)?;
+        Ok(self.builder.arm_id(name))
     }
 
     fn refuse(&self, problem: RowProblem) -> CsvError {
@@ -282,6 +343,46 @@ fn whole_days(bytes: &[u8]) -> Option<u32> {
     Some(value)
 }
 
+/// 10^0 ..= 10^22, every one exact in an f64.
+const POWERS_OF_TEN: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
+/// Digits with one decimal point and at most 15 digits in all, such as
+/// 42.705887: the digits as an integer below 2^53 and a power of ten are both
+/// exact, so one division gives the correctly rounded value, the same as
+/// `str::parse` (Clinger's fast path). Anything else is left to `parse`.
+fn short_decimal(bytes: &[u8]) -> Option<f64> {
+    let mut mantissa: u64 = 0;
+    let mut n_digits = 0usize;
+    let mut n_decimals = 0usize;
+    let mut seen_point = false;
+    for &byte in bytes {
+        let digit = byte.wrapping_sub(b'0');
+        if digit <= 9 {
+            mantissa = mantissa * 10 + u64::from(digit);
+            n_digits += 1;
+            n_decimals += usize::from(seen_point);
+            if n_digits > 15 {
+                return None;
+            }
+        } else if byte == b'.' && !seen_point {
+            seen_point = true;
+        } else {
+            return None;
+        }
+    }
+    if n_digits == 0 {
+        return None;
+    }
+    // mantissa < 10^15 < 2^53: exact through two u32 halves.
+    let high = u32::try_from(mantissa >> 32).ok()?;
+    let low = u32::try_from(mantissa & 0xFFFF_FFFF).ok()?;
+    let value = f64::from(high) * 4_294_967_296.0 + f64::from(low);
+    Some(value / POWERS_OF_TEN.get(n_decimals)?)
+}
+
 /// A field as it appears in an error: quoted, escaped, at most 40 characters.
 fn shown(bytes: &[u8]) -> String {
     let text = String::from_utf8_lossy(bytes);
@@ -290,4 +391,43 @@ fn shown(bytes: &[u8]) -> String {
         short.push('…');
     }
     format!("{short:?}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn short_decimal_is_exactly_str_parse(text in "[0-9]{0,10}(\\.[0-9]{0,10})?") {
+            let fast = short_decimal(text.as_bytes());
+            let slow: Option<f64> = text.parse().ok();
+            match fast {
+                Some(value) => prop_assert_eq!(Some(value.to_bits()), slow.map(f64::to_bits)),
+                // Left to parse: no digits, or more than 15 of them.
+                None => prop_assert!(slow.is_none() || text.bytes().filter(u8::is_ascii_digit).count() > 15),
+            }
+        }
+
+        #[test]
+        fn split_line_finds_the_commas(fields in prop::collection::vec("[a-z0-9.]{0,12}", 1..7)) {
+            let line = fields.join(",");
+            match split_line(line.as_bytes()) {
+                Split::Fields(found) => {
+                    prop_assert_eq!(fields.len(), 4);
+                    for (a, b) in found.iter().zip(&fields) {
+                        prop_assert_eq!(*a, b.as_bytes());
+                    }
+                }
+                Split::WrongCount(n) => prop_assert_eq!(n, fields.len()),
+                Split::Quoted => prop_assert!(false, "no quotes here"),
+            }
+        }
+
+        #[test]
+        fn find_byte_is_position(text in "[a-c\\n]{0,40}") {
+            prop_assert_eq!(find_byte(text.as_bytes(), b'\n'), text.bytes().position(|b| b == b'\n'));
+        }
+    }
 }

@@ -46,18 +46,33 @@ pub fn kaplan_meier(arm: &ArmTable) -> KaplanMeier {
     let mut remaining = n;
     let mut log_survival = 0.0f64;
     let mut greenwood = 0.0f64;
+    let (mut estimate, mut lower, mut upper) = (1.0, 1.0, 1.0);
+    // ln of the last survivors' count, which is often the next row's n.
+    let mut cached_ln = (f64::NAN, f64::NAN);
+    let mut ln = |x: f64| {
+        if cached_ln.0 != x {
+            cached_ln = (x, x.ln());
+        }
+        cached_ln.1
+    };
     for (&gone, &deaths) in removed.iter().zip(&observed) {
         at_risk.push(remaining);
         censored.push(gone - deaths);
-        let population = count_f64(remaining);
-        let dead = count_f64(deaths);
-        // ln(n − d) − ln n; −∞ when everyone at risk relapses.
-        log_survival += (population - dead).ln() - population.ln();
-        if deaths < remaining {
-            greenwood += dead / (population * (population - dead));
+        // A row without relapses adds ln n − ln n = 0 exactly to ln S and 0
+        // to the Greenwood sum: the curve and its interval stay as they are.
+        if deaths > 0 {
+            let population = count_f64(remaining);
+            let dead = count_f64(deaths);
+            // ln(n − d) − ln n, in this order (as lifelines sums it); −∞ when
+            // everyone at risk relapses.
+            let ln_population = ln(population);
+            log_survival += ln(population - dead) - ln_population;
+            if deaths < remaining {
+                greenwood += dead / (population * (population - dead));
+            }
+            estimate = log_survival.exp();
+            (lower, upper) = log_log_interval(log_survival, greenwood);
         }
-        let estimate = log_survival.exp();
-        let (lower, upper) = log_log_interval(log_survival, greenwood);
         survival.push(estimate);
         ci_lower.push(lower);
         ci_upper.push(upper);
