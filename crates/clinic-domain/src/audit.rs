@@ -46,10 +46,17 @@ pub enum AuditAction {
     PortalOpen,
     PortalLinkRefused,
     PortalRead,
+    ScreeningRecord,
+    ScreeningRead,
+    ConsentSign,
+    ConsentRead,
+    ConsentRevoke,
+    EligibilityPropose,
+    EligibilitySign,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 30] = [
+    pub const ALL: [AuditAction; 37] = [
         AuditAction::LoginSuccess,
         AuditAction::LoginFailure,
         AuditAction::Logout,
@@ -80,6 +87,13 @@ impl AuditAction {
         AuditAction::PortalOpen,
         AuditAction::PortalLinkRefused,
         AuditAction::PortalRead,
+        AuditAction::ScreeningRecord,
+        AuditAction::ScreeningRead,
+        AuditAction::ConsentSign,
+        AuditAction::ConsentRead,
+        AuditAction::ConsentRevoke,
+        AuditAction::EligibilityPropose,
+        AuditAction::EligibilitySign,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -114,6 +128,13 @@ impl AuditAction {
             AuditAction::PortalOpen => "portal.open",
             AuditAction::PortalLinkRefused => "portal.link_refused",
             AuditAction::PortalRead => "portal.read",
+            AuditAction::ScreeningRecord => "screening.record",
+            AuditAction::ScreeningRead => "screening.read",
+            AuditAction::ConsentSign => "consent.sign",
+            AuditAction::ConsentRead => "consent.read",
+            AuditAction::ConsentRevoke => "consent.revoke",
+            AuditAction::EligibilityPropose => "eligibility.propose",
+            AuditAction::EligibilitySign => "eligibility.sign",
         }
     }
 

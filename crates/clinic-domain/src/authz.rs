@@ -38,10 +38,14 @@ pub enum Permission {
     AlertRead,
     /// Close a safety alert by recording the response taken.
     AlertManage,
+    /// Have a patient sign a consent (on a clinic tablet) and record a revocation.
+    ConsentManage,
+    /// Sign the eligibility decision: physicians only.
+    EligibilitySign,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 14] = [
+    pub const ALL: [Permission; 16] = [
         Permission::StaffHome,
         Permission::PatientRead,
         Permission::PatientCreate,
@@ -56,6 +60,8 @@ impl Permission {
         Permission::PortalInvite,
         Permission::AlertRead,
         Permission::AlertManage,
+        Permission::ConsentManage,
+        Permission::EligibilitySign,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -74,6 +80,8 @@ impl Permission {
             Permission::PortalInvite => "portal_invite",
             Permission::AlertRead => "alert_read",
             Permission::AlertManage => "alert_manage",
+            Permission::ConsentManage => "consent_manage",
+            Permission::EligibilitySign => "eligibility_sign",
         }
     }
 }
@@ -93,7 +101,8 @@ pub fn role_allows(role: Role, permission: Permission) -> bool {
         P::InquiryRead => matches!(role, R::Physician | R::Nurse | R::Counselor | R::Frontdesk),
         P::InquiryManage => matches!(role, R::Physician | R::Nurse | R::Frontdesk),
         P::ScreeningRead | P::ScreeningRecord | P::AlertRead | P::AlertManage => matches!(role, R::Physician | R::Nurse | R::Counselor),
-        P::PortalInvite => matches!(role, R::Physician | R::Nurse | R::Counselor | R::Frontdesk),
+        P::PortalInvite | P::ConsentManage => matches!(role, R::Physician | R::Nurse | R::Counselor | R::Frontdesk),
+        P::EligibilitySign => role == R::Physician,
     }
 }
 
@@ -124,6 +133,8 @@ mod tests {
             check(clinical, &[Physician, Nurse, Counselor]);
         }
         check(Permission::PortalInvite, &[Physician, Nurse, Counselor, Frontdesk]);
+        check(Permission::ConsentManage, &[Physician, Nurse, Counselor, Frontdesk]);
+        check(Permission::EligibilitySign, &[Physician]);
     }
 
     #[test]

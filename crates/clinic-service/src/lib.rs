@@ -4,6 +4,7 @@ pub mod audit;
 pub mod audit_writer;
 pub mod auth;
 pub mod data;
+pub mod eligibility;
 pub mod inquiries;
 pub mod instruments;
 pub mod error;
@@ -41,6 +42,8 @@ pub struct ServiceConfig {
     pub sealer_interval: std::time::Duration,
     /// Alert routing, crisis resources and portal links.
     pub safety: crate::screening::SafetySettings,
+    /// Limits the eligibility rules compare against (unset ones ask for review).
+    pub eligibility: clinic_domain::eligibility::ClinicSettings,
 }
 
 impl ServiceConfig {
@@ -58,6 +61,7 @@ impl ServiceConfig {
             throttle_per_client: ThrottlePolicy { max_failures: 20, window: chrono::Duration::minutes(15) },
             sealer_interval: std::time::Duration::from_secs(1),
             safety: crate::screening::SafetySettings::default(),
+            eligibility: crate::eligibility::shipped_eligibility_settings(),
         }
     }
 }
@@ -74,6 +78,7 @@ struct Inner<S: Store> {
     config: ServiceConfig,
     data: DataFiles,
     instruments: crate::instruments::InstrumentRegistry,
+    consent_templates: Vec<clinic_domain::consent::ConsentTemplate>,
     audit: AuditWriter,
     throttles: Throttles,
 }
@@ -84,8 +89,9 @@ impl<S: Store> Clinic<S> {
     /// `sealer::spawn` as well in a long-running process.
     pub fn new(store: S, config: ServiceConfig, data: DataFiles) -> anyhow::Result<Clinic<S>> {
         let instruments = crate::instruments::InstrumentRegistry::load(&data)?;
+        let consent_templates = crate::eligibility::load_templates(&data)?;
         let audit = AuditWriter::spawn(store.clone());
-        Ok(Clinic { inner: Arc::new(Inner { store, config, data, instruments, audit, throttles: Throttles::default() }) })
+        Ok(Clinic { inner: Arc::new(Inner { store, config, data, instruments, consent_templates, audit, throttles: Throttles::default() }) })
     }
 
     pub fn instruments(&self) -> &crate::instruments::InstrumentRegistry {

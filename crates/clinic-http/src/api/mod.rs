@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod eligibility;
 pub mod inquiries;
 pub mod openapi;
 pub mod patients;
@@ -149,5 +150,5 @@ pub fn routes<S: Store>(table: RouteTable<S>) -> RouteTable<S> {
             },
             get(audit::users::<S>),
         );
-    screening::routes(table)
+    eligibility::routes(screening::routes(table))
 }

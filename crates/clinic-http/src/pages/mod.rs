@@ -2,6 +2,7 @@
 
 pub mod alerts;
 pub mod audit;
+pub mod eligibility;
 pub mod home;
 pub mod inquiries;
 pub mod login;
@@ -56,6 +57,12 @@ pub fn routes<S: Store>(table: RouteTable<S>) -> RouteTable<S> {
         .add(RouteSpec::page("GET", "/portal/l/{token}", Access::Public, "Open a portal link"), get(portal::open_link::<S>))
         .add(RouteSpec::page("GET", "/portal", Access::Public, "The patient portal (its own session cookie)"), get(portal::home::<S>))
         .add(RouteSpec::page("POST", "/portal", Access::Public, "Send questionnaire answers from the portal"), post(portal::submit::<S>))
+        .add(RouteSpec::page("GET", "/patients/{id}/medical-screening/new", Access::Permission(Permission::ScreeningRecord), "Record a medical screening"), get(eligibility::screening_form::<S>))
+        .add(RouteSpec::page("POST", "/patients/{id}/medical-screening", Access::Permission(Permission::ScreeningRecord), "Save a medical screening"), post(eligibility::screening_submit::<S>))
+        .add(RouteSpec::page("POST", "/patients/{id}/eligibility", Access::Permission(Permission::ScreeningRecord), "Propose eligibility from the record"), post(eligibility::propose::<S>))
+        .add(RouteSpec::page("POST", "/eligibility/{id}/sign", Access::Permission(Permission::EligibilitySign), "Sign the eligibility decision"), post(eligibility::sign::<S>))
+        .add(RouteSpec::page("POST", "/patients/{id}/consents", Access::Permission(Permission::ConsentManage), "Sign a consent on the clinic tablet"), post(eligibility::sign_consent::<S>))
+        .add(RouteSpec::page("POST", "/consents/{id}/revoke", Access::Permission(Permission::ConsentManage), "Record a consent's revocation"), post(eligibility::revoke_consent::<S>))
         .add(RouteSpec::page("GET", "/self-check", Access::Public, "Anonymous self-check (AUDIT-C, DAST-10)"), get(selfcheck::form::<S>))
         .add(RouteSpec::page("POST", "/self-check", Access::Public, "Score the anonymous self-check; nothing is stored"), post(selfcheck::submit::<S>))
 }

@@ -191,7 +191,15 @@ pub async fn show<S: Store>(
     let d = &patient.details;
     let today = clinic_service::Clinic::<S>::site_today(&site);
     let alerts = chart_alerts(d);
-    let screening_tab = if tab == "screening" { crate::pages::screening::tab(&app, &principal, &patient, &site.time_zone).await } else { html! {} };
+    let screening_tab = if tab == "screening" {
+        let questionnaires = crate::pages::screening::tab(&app, &principal, &patient, &site.time_zone).await;
+        let cards = crate::pages::eligibility::screening_cards(&app, &principal, &patient, &site.time_zone).await;
+        html! { (cards) (questionnaires) }
+    } else if tab == "consents" {
+        crate::pages::eligibility::consents_tab(&app, &principal, &patient, &site.time_zone).await
+    } else {
+        html! {}
+    };
     let open_alerts = if role_allows(principal.user.role, Permission::AlertRead) {
         app.clinic.list_alerts(&principal, Some(patient.id), true).await.unwrap_or_default()
     } else {
@@ -238,7 +246,7 @@ pub async fn show<S: Store>(
                 "Registered " (site_time(patient.created_at, &site.time_zone)) " · last changed " (site_time(patient.updated_at, &site.time_zone))
                 " · version " (patient.version)
             }
-        } @else if tab == "screening" {
+        } @else if tab == "screening" || tab == "consents" {
             (screening_tab)
         } @else {
             section.card {

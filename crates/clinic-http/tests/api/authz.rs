@@ -86,6 +86,23 @@ const MATRIX: &[(&str, &str, Allowed)] = &[
     ("GET", "/api/v1/alerts", Allowed::Roles(CLINICIANS)),
     ("POST", "/api/v1/alerts/{id}/close", Allowed::Roles(CLINICIANS)),
     ("POST", "/api/v1/patients/{id}/portal-links", Allowed::Roles(CHART_READERS)),
+    // Medical screening and eligibility: clinicians; the decision: physicians
+    // only; consents are signed with any chart reader at the tablet.
+    ("GET", "/patients/{id}/medical-screening/new", Allowed::Roles(CLINICIANS)),
+    ("POST", "/patients/{id}/medical-screening", Allowed::Roles(CLINICIANS)),
+    ("POST", "/patients/{id}/eligibility", Allowed::Roles(CLINICIANS)),
+    ("POST", "/eligibility/{id}/sign", Allowed::Roles(&[Physician])),
+    ("POST", "/patients/{id}/consents", Allowed::Roles(CHART_READERS)),
+    ("POST", "/consents/{id}/revoke", Allowed::Roles(CHART_READERS)),
+    ("POST", "/api/v1/patients/{id}/medical-screenings", Allowed::Roles(CLINICIANS)),
+    ("GET", "/api/v1/patients/{id}/medical-screenings", Allowed::Roles(CLINICIANS)),
+    ("GET", "/api/v1/consent-templates", Allowed::Roles(STAFF)),
+    ("POST", "/api/v1/patients/{id}/consents", Allowed::Roles(CHART_READERS)),
+    ("GET", "/api/v1/patients/{id}/consents", Allowed::Roles(CHART_READERS)),
+    ("POST", "/api/v1/consents/{id}/revoke", Allowed::Roles(CHART_READERS)),
+    ("POST", "/api/v1/patients/{id}/eligibility", Allowed::Roles(CLINICIANS)),
+    ("GET", "/api/v1/patients/{id}/eligibility", Allowed::Roles(CLINICIANS)),
+    ("POST", "/api/v1/eligibility/{id}/sign", Allowed::Roles(&[Physician])),
 ];
 
 crate::backend_tests!(every_route_answers_as_the_matrix_says);
@@ -116,6 +133,10 @@ fn request_for<S: Store>(method: &str, path: &str, ids: &(String, String), _app:
         ("POST", "/api/v1/patients/{id}/questionnaire-responses") => r.json(serde_json::json!({ "instrument": "gad-7", "answers": ["0", "0", "0", "0", "0", "0", "0"] })),
         ("POST", "/api/v1/alerts/{id}/close") => r.header("if-match", "\"1\"").json(serde_json::json!({ "response": "called" })),
         ("POST", "/api/v1/patients/{id}/portal-links") => r.json(serde_json::json!({ "purpose": "signin" })),
+        ("POST", "/api/v1/patients/{id}/medical-screenings") => r.json(serde_json::json!({})),
+        ("POST", "/api/v1/patients/{id}/consents") => r.json(serde_json::json!({ "kind": "treatment" })),
+        ("POST", "/api/v1/consents/{id}/revoke") => r.header("if-match", "\"1\"").json(serde_json::json!({ "how": "in writing" })),
+        ("POST", "/api/v1/eligibility/{id}/sign") => r.header("if-match", "\"1\"").json(serde_json::json!({ "decision": "eligible" })),
         ("POST", "/api/v1/auth/login") => r.json(serde_json::json!({ "username": "nurse", "password": crate::helpers::PASSWORD })),
         ("POST", "/patients" | "/login" | "/inquire" | "/inquiries") => r.raw("given_name=", "application/x-www-form-urlencoded"),
         ("POST", _) if path.starts_with("/inquiries/") || path.ends_with("/edit") => r.raw("version=0", "application/x-www-form-urlencoded"),

@@ -10,3 +10,4 @@ mod helpers;
 mod inquiries;
 mod patients;
 mod screening;
+mod eligibility;
