@@ -56,7 +56,7 @@ describe('patient record in chromium', () => {
     assert.match(header, /Age 3\d/);
     assert.match(header, /Allergies: none recorded/);
     const alerts = staff.locator('ul.chart-alerts li');
-    assert.deepEqual(await alerts.evaluateAll((els) => els.map((e) => e.dataset.alert)), ['no_contact_consent']);
+    assert.deepEqual(await alerts.evaluateAll((els) => els.map((e) => e.dataset.alert)), ['consents_missing', 'no_contact_consent']);
     assert.equal(await fact(staff, 'May contact by'), 'no consent recorded');
     // Every tab is a visible link; the summary is the current one.
     const tabs = staff.getByRole('navigation', { name: 'Chart sections' }).getByRole('link');
@@ -84,14 +84,18 @@ describe('patient record in chromium', () => {
 
     const header = await staff.locator('.chart-header').innerText();
     assert.match(header, /Allergies: penicillin \(hives\)/);
-    assert.equal(await staff.locator('ul.chart-alerts li').count(), 0, 'a complete record raises no alerts');
+    // Only the consents remain to be signed (in the Consents tab).
+    assert.deepEqual(
+      await staff.locator('ul.chart-alerts li').evaluateAll((els) => els.map((e) => e.dataset.alert)),
+      ['consents_missing'],
+    );
     assert.equal(await fact(staff, 'May contact by'), 'phone call, text message (SMS)');
     assert.equal(await fact(staff, 'Preferred'), 'text message (SMS)');
     assert.match(await fact(staff, 'Escort home'), /Jordan Browserpatient/);
     assert.match(await staff.locator('h1').innerText(), /eligible/);
 
-    await clickAndWait(staff, staff.getByRole('link', { name: 'Screening', exact: true }), (p) => p === chartPath);
-    assert.equal(await staff.locator('nav.tabs a[aria-current="page"]').innerText(), 'Screening');
+    await clickAndWait(staff, staff.getByRole('link', { name: 'Infusions', exact: true }), (p) => p === chartPath);
+    assert.equal(await staff.locator('nav.tabs a[aria-current="page"]').innerText(), 'Infusions');
     await staff.getByText('Nothing recorded yet.').waitFor();
     assert.deepEqual(staff.problems, []);
   });

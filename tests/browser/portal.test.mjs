@@ -118,7 +118,7 @@ describe('patient portal in chromium', () => {
     const sentRows = await sent.locator('tbody tr').evaluateAll((trs) =>
       trs.map((tr) => Object.fromEntries([...tr.children].map((td) => [td.dataset.label, td.textContent.trim()]))));
     assert.equal(sentRows.length, 1, `one link sent: ${JSON.stringify(sentRows)}`);
-    assert.equal(sentRows[0].For, 'phq-9');
+    assert.equal(sentRows[0].For, 'Patient Health Questionnaire-9 (PHQ-9)');
     assert.equal(sentRows[0].Status, 'waiting');
     await shot(nurse, 'portal-02-link-sent.png');
     assert.deepEqual(nurse.problems, []);

@@ -209,36 +209,8 @@ impl<S: Store> Clinic<S> {
     pub async fn propose_eligibility(&self, principal: &Principal, patient_id: Uuid) -> Result<StoredEligibility, ServiceError> {
         self.authorize(principal, Permission::ScreeningRecord, "propose eligibility").await?;
         let patient = self.store().get_patient(patient_id).await.map_err(|e| ServiceError::from_store("patient", e))?;
-        let Some(screening_doc) = self.store().list_documents(patient_id, DocumentKind::MedicalScreening).await?.pop() else {
-            return Err(FieldErrors::one("medical_screening", "record the medical screening first").into());
-        };
-        let screening: Screening = serde_json::from_str(&screening_doc.body).map_err(|e| corrupt("screening", e))?;
-        let now = crate::now();
-        let site = self.main_site().await?;
-        let latest_phq9 = self
-            .store()
-            .list_questionnaires(patient_id)
-            .await?
-            .into_iter()
-            .rfind(|r| r.instrument_id == "phq-9")
-            .map(|r| InstrumentResult { instrument: r.instrument_id, total: r.total, band: r.band, flags: r.flags, scored_at: r.created_at });
-        let open_suicide_risk_alert = self
-            .store()
-            .list_alerts(&AlertFilter { patient_id: Some(patient_id), open_only: true, limit: 500 })
-            .await?
-            .iter()
-            .any(|a| a.kind == clinic_domain::alert::AlertKind::SuicideRisk);
-        let consents: Vec<SignedConsent> = self.stored_consents(patient_id).await?.into_iter().map(|c| c.consent).collect();
-        let inputs = EligibilityInputs {
-            now,
-            today: Self::site_today(&site),
-            patient: PatientFacts::from_details(&patient.details),
-            screening,
-            latest_phq9,
-            open_suicide_risk_alert,
-            consents: ConsentFacts::from_signed(&consents, now),
-            settings: self.config().eligibility,
-        };
+        let inputs = self.eligibility_inputs(&patient).await?;
+        let now = inputs.now;
         let record = EligibilityRecord::new(inputs);
         let document = PatientDocument {
             id: Uuid::now_v7(),
@@ -260,6 +232,41 @@ impl<S: Store> Clinic<S> {
         );
         self.store().add_document(&document, &event).await?;
         Ok(StoredEligibility { document, record, decision: None })
+    }
+
+    /// Everything a proposal rests on, read from the record now.
+    pub(crate) async fn eligibility_inputs(&self, patient: &clinic_domain::patient::Patient) -> Result<EligibilityInputs, ServiceError> {
+        let patient_id = patient.id;
+        let Some(screening_doc) = self.store().list_documents(patient_id, DocumentKind::MedicalScreening).await?.pop() else {
+            return Err(FieldErrors::one("medical_screening", "record the medical screening first").into());
+        };
+        let screening: Screening = serde_json::from_str(&screening_doc.body).map_err(|e| corrupt("screening", e))?;
+        let now = crate::now();
+        let site = self.main_site().await?;
+        let latest_phq9 = self
+            .store()
+            .list_questionnaires(patient_id)
+            .await?
+            .into_iter()
+            .rfind(|r| r.instrument_id == "phq-9")
+            .map(|r| InstrumentResult { instrument: r.instrument_id, total: r.total, band: r.band, flags: r.flags, scored_at: r.created_at });
+        let open_suicide_risk_alert = self
+            .store()
+            .list_alerts(&AlertFilter { patient_id: Some(patient_id), open_only: true, limit: 500 })
+            .await?
+            .iter()
+            .any(|a| a.kind == clinic_domain::alert::AlertKind::SuicideRisk);
+        let consents: Vec<SignedConsent> = self.stored_consents(patient_id).await?.into_iter().map(|c| c.consent).collect();
+        Ok(EligibilityInputs {
+            now,
+            today: Self::site_today(&site),
+            patient: PatientFacts::from_details(&patient.details),
+            screening,
+            latest_phq9,
+            open_suicide_risk_alert,
+            consents: ConsentFacts::from_signed(&consents, now),
+            settings: self.config().eligibility,
+        })
     }
 
     pub async fn list_eligibility(&self, principal: &Principal, patient_id: Uuid) -> Result<Vec<StoredEligibility>, ServiceError> {

@@ -189,6 +189,7 @@ impl<S: Store> Clinic<S> {
         }
         self.seed_demo_inquiries(&actor, &site).await?;
         self.seed_demo_screening(&actor, &patients).await?;
+        self.seed_demo_eligibility(&actor, &patients).await?;
         let event = AuditEvent::new(
             Uuid::now_v7(),
             crate::now(),
@@ -365,6 +366,131 @@ impl<S: Store> Clinic<S> {
                 || substance_check.instrument != "audit-c"
             {
                 self.store_questionnaire_at(patient, &substance_check, actor.clone(), now - chrono::Duration::days(20)).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<S: Store> Clinic<S> {
+    /// Medical screenings, signed consents and eligibility for the demo:
+    /// eligible patients with signed decisions, one not eligible with its
+    /// reasons, and patients in screening whose proposals await a physician.
+    async fn seed_demo_eligibility(&self, actor: &Actor, patients: &[clinic_domain::patient::Patient]) -> Result<(), ServiceError> {
+        use clinic_domain::consent::{sign, ConsentKind, SignInput};
+        use clinic_domain::eligibility::{sign_decision, DecisionInput, EligibilityRecord};
+        use clinic_domain::patient::PatientStatus;
+        use clinic_domain::screening::{Screening, ScreeningInput, CONTRAINDICATIONS};
+        use clinic_store::screening::{DocumentKind, PatientDocument};
+        let physician = self.store().list_users().await?.into_iter().find(|u| u.role == clinic_domain::user::Role::Physician);
+        let nurse = self.store().list_users().await?.into_iter().find(|u| u.role == clinic_domain::user::Role::Nurse);
+        let site = self.store().list_sites().await?.into_iter().next().ok_or_else(|| ServiceError::Internal(anyhow::anyhow!("no site")))?;
+        let today = Self::site_today(&site);
+        let event = |action: AuditAction, patient_id: Uuid| {
+            AuditEvent::new(Uuid::now_v7(), crate::now(), actor, action, AuditTarget::patient(patient_id), Outcome::Success, Some(serde_json::json!({ "source": "demo seed" }).to_string()))
+        };
+        let document = |patient_id: Uuid, kind: DocumentKind, subtype: &str, body: String, by: Option<Uuid>| PatientDocument {
+            id: Uuid::now_v7(),
+            patient_id,
+            kind,
+            subtype: subtype.into(),
+            body,
+            created_by: by,
+            created_at: crate::now(),
+            closed_at: None,
+            closed_by: None,
+            version: 1,
+        };
+        let mut n_not_eligible = 0;
+        for patient in patients {
+            let status = patient.details.status;
+            if !matches!(status, PatientStatus::Eligible | PatientStatus::InTreatment | PatientStatus::Screening | PatientStatus::NotEligible) {
+                continue;
+            }
+            // One not-eligible patient carries excluding answers; the others are clear.
+            let excluded = status == PatientStatus::NotEligible && n_not_eligible == 0;
+            if status == PatientStatus::NotEligible && !excluded {
+                continue;
+            }
+            if excluded {
+                n_not_eligible += 1;
+            }
+            let mut contraindications: std::collections::BTreeMap<String, String> =
+                CONTRAINDICATIONS.iter().map(|c| (c.id.as_str().to_string(), "no".to_string())).collect();
+            if excluded {
+                contraindications.insert("uncontrolled_hypertension".into(), "yes".into());
+            }
+            let input = ScreeningInput {
+                screened_on: Some(today.format("%Y-%m-%d").to_string()),
+                screened_by: Some(nurse.as_ref().map(|n| n.display_name.clone()).unwrap_or_else(|| "Demo nurse".into())),
+                contraindications,
+                allergies_reviewed: Some("yes".into()),
+                benzodiazepine_use: Some("no".into()),
+                lamotrigine_use: Some("no".into()),
+                moud: Some(if clinic_domain::chart::has_opioid_use(&patient.details) { "continued" } else { "not_on_moud" }.into()),
+                systolic_bp_mmhg: Some(if excluded { "178" } else { "126" }.into()),
+                diastolic_bp_mmhg: Some(if excluded { "104" } else { "80" }.into()),
+                heart_rate_bpm: Some("74".into()),
+                respiratory_rate_per_min: Some("14".into()),
+                spo2_percent: Some("98".into()),
+                weight_kg: Some("72.5".into()),
+                height_cm: Some("172".into()),
+                pregnancy_status: Some(if patient.details.sex_at_birth == clinic_domain::patient::SexAtBirth::Female { "not_pregnant" } else { "not_applicable" }.into()),
+                pregnancy_test_date: (patient.details.sex_at_birth == clinic_domain::patient::SexAtBirth::Female).then(|| today.format("%Y-%m-%d").to_string()),
+                pregnancy_test_result: (patient.details.sex_at_birth == clinic_domain::patient::SexAtBirth::Female).then(|| "negative".into()),
+                withdrawal_seizure_history: Some(if excluded { "yes" } else { "no" }.into()),
+                delirium_tremens_history: Some("no".into()),
+                pdmp_checked_on: Some(today.format("%Y-%m-%d").to_string()),
+                pdmp_checked_by: Some("Demo nurse".into()),
+                pdmp_result: Some("No other controlled-substance prescriptions".into()),
+                pdmp_concerning: Some("no".into()),
+                ..Default::default()
+            };
+            let screening = Screening::parse(&input, today)?;
+            let body = serde_json::to_string(&screening).map_err(|e| ServiceError::Internal(e.into()))?;
+            self.store()
+                .add_document(&document(patient.id, DocumentKind::MedicalScreening, "medical_screening", body, nurse.as_ref().map(|n| n.id)), &event(AuditAction::ScreeningRecord, patient.id))
+                .await?;
+            // Consents signed by the patient at the tablet (some in screening still missing them).
+            if status != PatientStatus::Screening || patient.mrn.as_str().ends_with(['1', '3', '5', '7', '9']) {
+                for kind in [ConsentKind::Treatment, ConsentKind::Infusion] {
+                    let Some(template) = self.consent_templates().iter().find(|t| t.kind == kind) else { continue };
+                    let signed = sign(
+                        template,
+                        &SignInput {
+                            signature: Some(format!("{} {}", patient.details.given_name, patient.details.family_name)),
+                            signer_capacity: Some("patient".into()),
+                            shown_text_sha256: Some(template.text_sha256()),
+                            ..Default::default()
+                        },
+                        crate::now(),
+                    )?;
+                    let body = serde_json::to_string(&signed).map_err(|e| ServiceError::Internal(e.into()))?;
+                    self.store().add_document(&document(patient.id, DocumentKind::Consent, kind.as_str(), body, nurse.as_ref().map(|n| n.id)), &event(AuditAction::ConsentSign, patient.id)).await?;
+                }
+            }
+            let inputs = match self.eligibility_inputs(patient).await {
+                Ok(inputs) => inputs,
+                Err(ServiceError::Invalid(_)) => continue,
+                Err(err) => return Err(err),
+            };
+            let record = EligibilityRecord::new(inputs);
+            let body = serde_json::to_string(&record).map_err(|e| ServiceError::Internal(e.into()))?;
+            let proposal = document(patient.id, DocumentKind::Eligibility, record.proposal.outcome.as_str(), body, nurse.as_ref().map(|n| n.id));
+            self.store().add_document(&proposal, &event(AuditAction::EligibilityPropose, patient.id)).await?;
+            // Physicians have signed all but those still in screening.
+            if let (Some(physician), false) = (&physician, status == PatientStatus::Screening) {
+                let decision = if excluded { "not_eligible" } else { "eligible" };
+                let agrees = record.proposal.outcome.as_str() == decision;
+                let input = DecisionInput {
+                    physician: Some(format!("{} ({})", physician.display_name, physician.username)),
+                    decision: Some(decision.into()),
+                    reason: (!agrees).then(|| "Reviewed with the patient: blood pressure, BMI and age acceptable; clinic limits not yet set.".into()),
+                    overridden_rules: Vec::new(),
+                };
+                let signed = sign_decision(record, &input, crate::now())?;
+                let body = serde_json::to_string(&signed).map_err(|e| ServiceError::Internal(e.into()))?;
+                self.store().close_document(proposal.id, 1, &body, Some(physician.id), crate::now(), &event(AuditAction::EligibilitySign, patient.id)).await?;
             }
         }
         Ok(())

@@ -191,6 +191,23 @@ pub async fn staff_home<S: Store>(State(app): State<AppState<S>>, Extension(prin
     } else {
         None
     };
+    // Physicians: proposals awaiting their signature, oldest first.
+    let unsigned = if role_allows(role, Permission::EligibilitySign) {
+        match app.clinic.unsigned_eligibility(&principal).await {
+            Ok(documents) => {
+                let mut list = Vec::new();
+                for d in documents {
+                    if let Ok(p) = app.clinic.store().get_patient(d.patient_id).await {
+                        list.push((p.id, format!("{} {} ({})", p.details.given_name, p.details.family_name, d.subtype.replace('_', " "))));
+                    }
+                }
+                Some(list)
+            }
+            Err(err) => return crate::error::ApiError::from(err).into_response(),
+        }
+    } else {
+        None
+    };
     let body = html! {
         h1 { "Good to see you, " (principal.user.display_name) }
         @let clinical = matches!(role, clinic_domain::user::Role::Physician | clinic_domain::user::Role::Nurse | clinic_domain::user::Role::Counselor);
@@ -203,9 +220,16 @@ pub async fn staff_home<S: Store>(State(app): State<AppState<S>>, Extension(prin
                 }
                 @if clinical {
                     @if let Some(n) = open_alerts {
-                        div.card class=[(n > 0).then_some("urgent")] { span.count { (n) } a href="/alerts" { "Open safety alerts" } br; span.muted { "Each stays open until the response is recorded." } }
+                        div class={ "card" @if n > 0 { " urgent" } } { span.count { (n) } a href="/alerts" { "Open safety alerts" } br; span.muted { "Each stays open until the response is recorded." } }
                     }
-                    div.card { span.count { "—" } "Items to sign" br; span.muted { "Arrive with orders, eligibility and notes." } }
+                    @if let Some(unsigned) = &unsigned {
+                        div.card {
+                            span.count { (unsigned.len()) } "Eligibility decisions to sign"
+                            @if !unsigned.is_empty() {
+                                ul.compact { @for (id, name) in unsigned.iter().take(5) { li { a href={ "/patients/" (id) "?tab=screening#eligibility" } { (name) } } } }
+                            }
+                        }
+                    }
                 }
             }
         }

@@ -205,6 +205,18 @@ pub async fn show<S: Store>(
     } else {
         Vec::new()
     };
+    // Consents needed before treatment that are not in force now.
+    let missing_consents: Vec<clinic_domain::consent::ConsentKind> = if matches!(d.status, PatientStatus::Screening | PatientStatus::Eligible | PatientStatus::InTreatment) {
+        match app.clinic.list_consents(&principal, patient.id).await {
+            Ok(consents) => {
+                let signed: Vec<_> = consents.into_iter().map(|c| c.consent).collect();
+                clinic_domain::consent::missing_consents(&signed, clinic_service::now())
+            }
+            Err(err) => return failure(err),
+        }
+    } else {
+        Vec::new()
+    };
     let body = html! {
         h1 { (d.given_name) " " (d.family_name) " " span.badge { (d.status.as_str().replace('_', " ")) } }
         div.chart-header {
@@ -216,8 +228,14 @@ pub async fn show<S: Store>(
                 (d.allergies.iter().map(|a| match &a.reaction { Some(r) => format!("{} ({r})", a.substance), None => a.substance.clone() }).collect::<Vec<_>>().join(", "))
             }
         }
-        @if !alerts.is_empty() || !open_alerts.is_empty() {
+        @if !alerts.is_empty() || !open_alerts.is_empty() || !missing_consents.is_empty() {
             ul.chart-alerts aria-label="Alerts" {
+                @if !missing_consents.is_empty() {
+                    li class="chart-alert warning" data-alert="consents_missing" {
+                        strong { "Warning: consents not in force: " (missing_consents.iter().map(|k| k.as_str().replace('_', " ")).collect::<Vec<_>>().join(", ")) "." }
+                        " No infusion until they are signed. " a href={ "/patients/" (patient.id) "?tab=consents" } { "Open consents" }
+                    }
+                }
                 @for alert in &open_alerts {
                     li class="chart-alert urgent" data-alert=(alert.kind.as_str()) {
                         strong { "Safety alert: " (alert.message) } " " (alert.kind.action()) " "

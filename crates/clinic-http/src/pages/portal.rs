@@ -43,7 +43,7 @@ fn crisis_resources<S: Store>(app: &AppState<S>, urgent: bool) -> Markup {
     html! {
         section class={ "crisis" @if urgent { " urgent" } } role=[urgent.then_some("alert")] {
             @if urgent {
-                h2 { "Please reach out now" }
+                h1 { "Please reach out now" }
                 p { "Some of your answers tell us you may be having thoughts of hurting yourself or that you would be better off dead. "
                     "You do not have to wait for us. Help is available right now, day and night." }
             } @else {
@@ -53,7 +53,7 @@ fn crisis_resources<S: Store>(app: &AppState<S>, urgent: bool) -> Markup {
                 li { "Call or text " a href={ "tel:" (safety.crisis_line) } { strong { (safety.crisis_line) } } " — the Suicide & Crisis Lifeline. It is free and open all the time." }
                 li { "If you are in danger or might act on these thoughts, call " a href={ "tel:" (safety.emergency_number) } { strong { (safety.emergency_number) } } " or go to the nearest emergency room." }
                 @if let Some(phone) = &safety.after_hours_phone {
-                    li { "Our clinic's after-hours line: " a href={ "tel:" (phone) } { (phone) } "." }
+                    li { "Our clinic's after-hours line: " a.nowrap href={ "tel:" (phone) } { (phone) } "." }
                 }
             }
             @if urgent { p { "We have let your care team know. Someone from the clinic will contact you." } }
@@ -166,7 +166,7 @@ pub async fn submit<S: Store>(
             let body = html! {
                 @if urgent { (crisis_resources(&app, true)) }
                 div.card {
-                    h1 { "Thank you, " (view.patient.details.given_name) }
+                    @if urgent { h2 { "Thank you, " (view.patient.details.given_name) } } @else { h1 { "Thank you, " (view.patient.details.given_name) } }
                     p { "Your answers were sent to your care team." }
                 }
                 @if !urgent { (crisis_resources(&app, false)) }

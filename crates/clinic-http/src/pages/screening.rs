@@ -226,7 +226,9 @@ pub async fn tab<S: Store>(app: &AppState<S>, principal: &Principal, patient: &P
                             @for link in &links {
                                 tr {
                                     td data-label="Sent" { (site_time(link.created_at, time_zone)) }
-                                    td data-label="For" { (link.instrument_id.as_deref().unwrap_or("portal sign-in")) }
+                                    td data-label="For" {
+                                        (link.instrument_id.as_deref().and_then(|id| app.clinic.instruments().get(id)).map(|l| l.instrument.definition().title.clone()).unwrap_or_else(|| "portal sign-in".into()))
+                                    }
                                     td data-label="Expires" { (site_time(link.expires_at, time_zone)) }
                                     td data-label="Status" {
                                         @match clinic_domain::portal::link_state(link, clinic_service::now()) {
