@@ -35,6 +35,32 @@ const PATIENT_DATA_ROUTES: &[(&str, &str)] = &[
     ("POST", "/inquiries/{id}/calls"),
     ("POST", "/inquiries/{id}/status"),
     ("POST", "/inquiries/{id}/convert"),
+    // Screening, alerts, portal links, consents and eligibility: their audit
+    // events are checked in screening.rs and eligibility.rs.
+    ("GET", "/api/v1/patients/{id}/questionnaire-responses"),
+    ("POST", "/api/v1/patients/{id}/questionnaire-responses"),
+    ("GET", "/api/v1/alerts"),
+    ("POST", "/api/v1/alerts/{id}/close"),
+    ("POST", "/api/v1/patients/{id}/portal-links"),
+    ("GET", "/patients/{id}/questionnaires/new"),
+    ("POST", "/patients/{id}/questionnaires"),
+    ("POST", "/patients/{id}/portal-links"),
+    ("GET", "/alerts"),
+    ("POST", "/alerts/{id}/close"),
+    ("POST", "/api/v1/patients/{id}/medical-screenings"),
+    ("GET", "/api/v1/patients/{id}/medical-screenings"),
+    ("POST", "/api/v1/patients/{id}/consents"),
+    ("GET", "/api/v1/patients/{id}/consents"),
+    ("POST", "/api/v1/consents/{id}/revoke"),
+    ("POST", "/api/v1/patients/{id}/eligibility"),
+    ("GET", "/api/v1/patients/{id}/eligibility"),
+    ("POST", "/api/v1/eligibility/{id}/sign"),
+    ("GET", "/patients/{id}/medical-screening/new"),
+    ("POST", "/patients/{id}/medical-screening"),
+    ("POST", "/patients/{id}/eligibility"),
+    ("POST", "/eligibility/{id}/sign"),
+    ("POST", "/patients/{id}/consents"),
+    ("POST", "/consents/{id}/revoke"),
 ];
 
 crate::backend_tests!(every_patient_data_route_writes_its_audit_event, the_audit_log_is_for_admins_and_filters);
@@ -46,7 +72,18 @@ async fn every_patient_route_is_covered_here() {
         let touches_patients = matches!(
             route.access,
             Access::Permission(
-                Permission::PatientRead | Permission::PatientCreate | Permission::PatientUpdate | Permission::InquiryRead | Permission::InquiryManage
+                Permission::PatientRead
+                    | Permission::PatientCreate
+                    | Permission::PatientUpdate
+                    | Permission::InquiryRead
+                    | Permission::InquiryManage
+                    | Permission::ScreeningRead
+                    | Permission::ScreeningRecord
+                    | Permission::AlertRead
+                    | Permission::AlertManage
+                    | Permission::PortalInvite
+                    | Permission::ConsentManage
+                    | Permission::EligibilitySign
             )
         ) || (route.path.contains("inquir") && route.method == "POST");
         if touches_patients {

@@ -144,7 +144,7 @@ async fn screening_consents_and_a_signed_decision<S: Store>(store: S) {
     let third = app.send(req("POST", &format!("{base}/eligibility")).token(&nurse)).await.json();
     assert_eq!(third["subtype"], "not_eligible");
 
-    for action in ["screening.record", "eligibility.propose", "eligibility.sign", "consent.sign", "consent.revoke"] {
+    for action in ["screening.record", "screening.read", "eligibility.propose", "eligibility.sign", "consent.sign", "consent.read", "consent.revoke"] {
         assert!(!app.audit_events(AuditFilter { action: Some(action.into()), ..Default::default() }).await.is_empty(), "{action} not audited");
     }
     // The chart shows it.
