@@ -57,17 +57,20 @@ def generate(path, rows, kind, seed):
 
 
 def timed(cmd, stdout_path):
-    """Wall seconds, peak RSS (MiB) and stderr of one run."""
+    """Wall seconds, peak RSS (MiB) and stderr of one run. The RSS comes from
+    GNU time: a child forked from this (large) Python process would report
+    the parent's pages in its own ru_maxrss."""
     with open(stdout_path, "wb") as out:
         start = time.perf_counter()
-        proc = subprocess.Popen(ONE_CORE + cmd, stdout=out, stderr=subprocess.PIPE, env=ENV)
-        err = proc.stderr.read()
-        _, status, usage = os.wait4(proc.pid, 0)
+        proc = subprocess.run(["/usr/bin/time", "-f", "maxrss_kib=%M"] + ONE_CORE + cmd,
+                              stdout=out, stderr=subprocess.PIPE, env=ENV)
         wall = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
+    err = proc.stderr.decode()
     if proc.returncode != 0:
-        sys.exit(f"{' '.join(cmd)} failed: {err.decode()}")
-    return wall, usage.ru_maxrss / 1024, err.decode()
+        sys.exit(f"{' '.join(cmd)} failed: {err}")
+    lines = err.strip().splitlines()
+    rss = int(lines[-1].removeprefix("maxrss_kib=")) / 1024
+    return wall, rss, "\n".join(lines[:-1])
 
 
 def cox_optimum(path):
