@@ -277,6 +277,35 @@ impl<S: Store> Clinic<S> {
         documents.into_iter().map(stored_eligibility).collect()
     }
 
+    /// Patients in screening or treatment without a consent to treatment and
+    /// to infusion in force now (reading their names is audited). `more` is
+    /// true when there were more patients than one page could check.
+    pub async fn patients_missing_consents(&self, principal: &Principal) -> Result<(Vec<(clinic_domain::patient::Patient, Vec<ConsentKind>)>, bool), ServiceError> {
+        use clinic_domain::patient::PatientStatus;
+        self.authorize(principal, Permission::PatientRead, "list missing consents").await?;
+        let mut found = Vec::new();
+        let mut more = false;
+        for status in [PatientStatus::Screening, PatientStatus::Eligible, PatientStatus::InTreatment] {
+            let page = self.store().list_patients(&clinic_store::records::PatientFilter { status: Some(status), limit: 500, ..Default::default() }).await?;
+            more |= page.next_cursor.is_some();
+            for patient in page.items {
+                let signed: Vec<SignedConsent> = self.stored_consents(patient.id).await?.into_iter().map(|c| c.consent).collect();
+                let missing = clinic_domain::consent::missing_consents(&signed, crate::now());
+                if !missing.is_empty() {
+                    found.push((patient, missing));
+                }
+            }
+        }
+        let now = crate::now();
+        let actor = principal.actor();
+        let events = found
+            .iter()
+            .map(|(p, _)| AuditEvent::new(Uuid::now_v7(), now, &actor, AuditAction::PatientList, AuditTarget::patient(p.id), Outcome::Success, None))
+            .collect();
+        self.audit_writer().record(events).await?;
+        Ok((found, more))
+    }
+
     /// Proposals awaiting a physician's signature, oldest first.
     pub async fn unsigned_eligibility(&self, principal: &Principal) -> Result<Vec<PatientDocument>, ServiceError> {
         self.authorize(principal, Permission::EligibilitySign, "list unsigned eligibility").await?;

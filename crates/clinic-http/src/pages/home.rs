@@ -197,12 +197,22 @@ pub async fn staff_home<S: Store>(State(app): State<AppState<S>>, Extension(prin
             Ok(documents) => {
                 let mut list = Vec::new();
                 for d in documents {
-                    if let Ok(p) = app.clinic.store().get_patient(d.patient_id).await {
+                    // Showing a name is a read of the record: audited.
+                    if let Ok(p) = app.clinic.get_patient(&principal, d.patient_id).await {
                         list.push((p.id, format!("{} {} ({})", p.details.given_name, p.details.family_name, d.subtype.replace('_', " "))));
                     }
                 }
                 Some(list)
             }
+            Err(err) => return crate::error::ApiError::from(err).into_response(),
+        }
+    } else {
+        None
+    };
+    // Clinicians: patients who cannot be treated until consents are signed.
+    let missing_consents = if role_allows(role, Permission::ScreeningRead) {
+        match app.clinic.patients_missing_consents(&principal).await {
+            Ok(found) => Some(found),
             Err(err) => return crate::error::ApiError::from(err).into_response(),
         }
     } else {
@@ -221,6 +231,17 @@ pub async fn staff_home<S: Store>(State(app): State<AppState<S>>, Extension(prin
                 @if clinical {
                     @if let Some(n) = open_alerts {
                         div class={ "card" @if n > 0 { " urgent" } } { span.count { (n) } a href="/alerts" { "Open safety alerts" } br; span.muted { "Each stays open until the response is recorded." } }
+                    }
+                    @if let Some((missing, more)) = &missing_consents {
+                        div.card {
+                            span.count { (missing.len()) @if *more { "+" } } "Patients missing consents"
+                            @if !missing.is_empty() {
+                                ul.compact { @for (p, kinds) in missing.iter().take(5) {
+                                    li { a href={ "/patients/" (p.id) "?tab=consents" } { (p.details.given_name) " " (p.details.family_name) }
+                                        " " span.muted { "(" (kinds.iter().map(|k| k.as_str().replace('_', " ")).collect::<Vec<_>>().join(", ")) ")" } }
+                                } }
+                            }
+                        }
                     }
                     @if let Some(unsigned) = &unsigned {
                         div.card {

@@ -61,6 +61,10 @@ async fn screening_consents_and_a_signed_decision<S: Store>(store: S) {
     let id = patient["id"].as_str().unwrap().to_string();
     let base = format!("/api/v1/patients/{id}");
 
+    // The clinicians' home lists patients who cannot be treated until consents are signed.
+    let home = app.send(req("GET", "/home").token(&physician)).await;
+    assert!(home.text.contains("Patients missing consents") && home.text.contains("Lee Ward"), "home lists missing consents");
+
     // No proposal before a medical screening.
     let early = app.send(req("POST", &format!("{base}/eligibility")).token(&nurse)).await;
     assert_eq!(early.problem_fields(), ["medical_screening"]);
