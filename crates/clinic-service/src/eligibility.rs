@@ -138,6 +138,29 @@ impl<S: Store> Clinic<S> {
     /// Signs a consent on a clinic tablet, the patient typing their name.
     pub async fn sign_consent(&self, principal: &Principal, patient_id: Uuid, kind: &str, input: &SignInput) -> Result<StoredConsent, ServiceError> {
         self.authorize(principal, Permission::ConsentManage, "sign consent").await?;
+        self.store_consent(patient_id, kind, input, principal.actor(), Some(principal.user.id)).await
+    }
+
+    /// The patient signs in the portal (a sign-in link's session): the
+    /// consents to treatment and to infusion. The Part 2 consent names
+    /// recipients and is completed with staff, on the clinic tablet.
+    pub async fn portal_sign_consent(&self, view: &crate::screening::PortalView, kind: &str, input: &SignInput, client_addr: Option<String>) -> Result<StoredConsent, ServiceError> {
+        if view.link.purpose != clinic_domain::portal::LinkPurpose::Signin {
+            return Err(ServiceError::Conflict { code: "wrong_link", message: "this link opens a questionnaire only".into() });
+        }
+        if kind.trim() == ConsentKind::Part2Disclosure.as_str() {
+            return Err(FieldErrors::one("kind", "the Part 2 consent is signed with staff at the clinic; in the portal: treatment, infusion").into());
+        }
+        let actor = clinic_domain::audit::Actor {
+            user_id: None,
+            name: format!("patient:{}", view.patient.mrn.as_str()),
+            role: Some("patient".into()),
+            client_addr,
+        };
+        self.store_consent(view.patient.id, kind, input, actor, None).await
+    }
+
+    async fn store_consent(&self, patient_id: Uuid, kind: &str, input: &SignInput, actor: clinic_domain::audit::Actor, by: Option<Uuid>) -> Result<StoredConsent, ServiceError> {
         let kind = ConsentKind::parse(kind.trim()).map_err(|e| FieldErrors(vec![e]))?;
         self.store().get_patient(patient_id).await.map_err(|e| ServiceError::from_store("patient", e))?;
         let template = self.template(kind)?;
@@ -150,20 +173,28 @@ impl<S: Store> Clinic<S> {
             kind: DocumentKind::Consent,
             subtype: kind.as_str().into(),
             body,
-            created_by: Some(principal.user.id),
+            created_by: by,
             created_at: now,
             closed_at: None,
             closed_by: None,
             version: 1,
         };
-        let event = self.event(
-            principal,
+        let event = AuditEvent::new(
+            Uuid::now_v7(),
+            now,
+            &actor,
             AuditAction::ConsentSign,
-            patient_id,
-            serde_json::json!({ "document_id": document.id, "kind": kind.as_str(), "template_version": template.version }),
+            AuditTarget::patient(patient_id),
+            Outcome::Success,
+            Some(serde_json::json!({ "document_id": document.id, "kind": kind.as_str(), "template_version": template.version }).to_string()),
         );
         self.store().add_document(&document, &event).await?;
         Ok(StoredConsent { document, consent })
+    }
+
+    /// Consents for the portal page: the patient's own (no audit beyond the portal read).
+    pub async fn portal_consents(&self, view: &crate::screening::PortalView) -> Result<Vec<StoredConsent>, ServiceError> {
+        self.stored_consents(view.patient.id).await
     }
 
     pub async fn list_consents(&self, principal: &Principal, patient_id: Uuid) -> Result<Vec<StoredConsent>, ServiceError> {

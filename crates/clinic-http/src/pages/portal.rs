@@ -101,7 +101,88 @@ fn session_ended() -> Response {
     refused(StatusCode::OK, "Please open your link again", "For your privacy, this page closes after a short time. Open the link in your message again.")
 }
 
+/// Consents the patient can sign here (treatment, infusion), each with its full text.
+fn consents_section<S: Store>(app: &AppState<S>, token: &str, signed: &[clinic_service::eligibility::StoredConsent]) -> Markup {
+    let now = clinic_service::now();
+    html! {
+        @for template in app.clinic.consent_templates().iter().filter(|t| t.kind != clinic_domain::consent::ConsentKind::Part2Disclosure) {
+            @let in_force = signed.iter().any(|c| c.consent.kind == template.kind && c.consent.is_in_force(now));
+            section.card {
+                @if in_force {
+                    p { strong { "Signed: " } (consent_name(template.kind)) ". Thank you." }
+                } @else {
+                    h2 { (consent_name(template.kind)) }
+                    p { "Please read this. If you agree, type your full name and press the button. You can ask us questions first." }
+                    pre.consent-text { (template.text) }
+                    form method="post" action="/portal/consents" {
+                        input type="hidden" name="form_token" value=(form_token(token));
+                        input type="hidden" name="kind" value=(template.kind.as_str());
+                        input type="hidden" name="shown_text_sha256" value=(template.text_sha256());
+                        label for={ "sig-" (template.kind.as_str()) } { "Type your full name to sign" }
+                        input id={ "sig-" (template.kind.as_str()) } name="signature" autocomplete="name";
+                        div.actions { button type="submit" { "I agree and sign" } }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn consent_name(kind: clinic_domain::consent::ConsentKind) -> &'static str {
+    match kind {
+        clinic_domain::consent::ConsentKind::Treatment => "Consent to treatment",
+        clinic_domain::consent::ConsentKind::Infusion => "Consent to ketamine infusions",
+        clinic_domain::consent::ConsentKind::Part2Disclosure => "Consent to share records",
+    }
+}
+
+pub async fn sign_consent<S: Store>(
+    State(app): State<AppState<S>>,
+    ClientAddr(addr): ClientAddr,
+    headers: HeaderMap,
+    axum::extract::RawForm(raw): axum::extract::RawForm,
+) -> Response {
+    let (token, view) = match session(&app, &headers, addr.clone()).await {
+        Ok(Some(found)) => found,
+        Ok(None) => return session_ended(),
+        Err(err) => return ApiError::from(err).into_response(),
+    };
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&raw).unwrap_or_default();
+    let field = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    if field("form_token").as_deref() != Some(form_token(&token).as_str()) {
+        return refused(StatusCode::FORBIDDEN, "Please try again", "This form was not sent from your page. Open the link in your message again.");
+    }
+    let input = clinic_domain::consent::SignInput {
+        signature: field("signature"),
+        signer_capacity: Some("patient".into()),
+        representative_authority: None,
+        shown_text_sha256: field("shown_text_sha256"),
+        part2: None,
+    };
+    match app.clinic.portal_sign_consent(&view, &field("kind").unwrap_or_default(), &input, addr).await {
+        Ok(_) => Redirect::to("/portal").into_response(),
+        Err(ServiceError::Invalid(errors)) => refused(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Please check and try again",
+            &errors.0.iter().map(|e| if e.field == "signature" { "Please type your full name to sign.".to_string() } else { e.message.clone() }).collect::<Vec<_>>().join(" "),
+        ),
+        Err(ServiceError::Conflict { message, .. }) => refused(StatusCode::CONFLICT, "This page cannot sign consents", &message),
+        Err(err) => ApiError::from(err).into_response(),
+    }
+}
+
 fn render_form<S: Store>(app: &AppState<S>, token: &str, view: &PortalView, chosen: &[String], errors: &[clinic_domain::field::FieldError]) -> Response {
+    render_page(app, token, view, chosen, errors, &[])
+}
+
+fn render_page<S: Store>(
+    app: &AppState<S>,
+    token: &str,
+    view: &PortalView,
+    chosen: &[String],
+    errors: &[clinic_domain::field::FieldError],
+    consents: &[clinic_service::eligibility::StoredConsent],
+) -> Response {
     let instrument = view.link.instrument_id.as_deref().and_then(|id| app.clinic.instruments().get(id));
     let used = clinic_domain::portal::link_state(&view.link, clinic_service::now()) != clinic_domain::portal::LinkState::Usable;
     let body = html! {
@@ -118,6 +199,9 @@ fn render_form<S: Store>(app: &AppState<S>, token: &str, view: &PortalView, chos
                     div.actions { button type="submit" { "Send my answers" } }
                 }
             }
+            _ if view.link.purpose == clinic_domain::portal::LinkPurpose::Signin => {
+                (consents_section(app, token, consents))
+            }
             _ => { p { "There is nothing for you to do here right now. Thank you." } }
         }
         (crisis_resources(app, false))
@@ -130,7 +214,13 @@ fn render_form<S: Store>(app: &AppState<S>, token: &str, view: &PortalView, chos
 
 pub async fn home<S: Store>(State(app): State<AppState<S>>, ClientAddr(addr): ClientAddr, headers: HeaderMap) -> Response {
     match session(&app, &headers, addr).await {
-        Ok(Some((token, view))) => render_form(&app, &token, &view, &[], &[]),
+        Ok(Some((token, view))) => {
+            let consents = match app.clinic.portal_consents(&view).await {
+                Ok(consents) => consents,
+                Err(err) => return ApiError::from(err).into_response(),
+            };
+            render_page(&app, &token, &view, &[], &[], &consents)
+        }
         Ok(None) => session_ended(),
         Err(err) => ApiError::from(err).into_response(),
     }

@@ -78,6 +78,7 @@ const MATRIX: &[(&str, &str, Allowed)] = &[
     ("GET", "/portal/l/{token}", Allowed::Public),
     ("GET", "/portal", Allowed::Public),
     ("POST", "/portal", Allowed::Public),
+    ("POST", "/portal/consents", Allowed::Public),
     ("GET", "/self-check", Allowed::Public),
     ("POST", "/self-check", Allowed::Public),
     ("GET", "/api/v1/instruments", Allowed::Roles(STAFF)),

@@ -14,6 +14,7 @@ crate::backend_tests!(
     questionnaires_are_scored_and_item_9_raises_an_alert_closed_only_with_a_response,
     portal_links_go_by_consent_expire_are_used_once_and_open_only_the_portal,
     the_self_check_scores_and_stores_nothing,
+    a_signin_link_lets_the_patient_sign_consents_in_the_portal,
 );
 
 fn phq9(item9: &str) -> serde_json::Value {
@@ -247,4 +248,39 @@ async fn the_self_check_scores_and_stores_nothing<S: Store>(store: S) {
     assert_eq!(incomplete.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(risky.text.contains("Ask us to contact you") && risky.text.contains("988"));
     assert_eq!(app.audit_events(AuditFilter::default()).await.len(), before, "nothing is stored or logged about the person");
+}
+
+async fn a_signin_link_lets_the_patient_sign_consents_in_the_portal<S: Store>(store: S) {
+    let app = portal_app(store, 3600).await;
+    let nurse = app.login("nurse").await;
+    let patient = app
+        .create_patient(&nurse, json!({ "given_name": "Ida", "family_name": "Sign", "date_of_birth": "1988-08-08", "email": "ida@example.org", "contact_channels": ["email"] }))
+        .await;
+    let pid = patient["id"].as_str().unwrap().to_string();
+    let sent = app.send(req("POST", &format!("/api/v1/patients/{pid}/portal-links")).token(&nurse).json(json!({ "purpose": "signin" }))).await;
+    assert_eq!(sent.status, StatusCode::CREATED, "{}", sent.text);
+    let opened = app.send(req("GET", &link_path(&app).await)).await;
+    let session = cookie(&opened);
+    let page = app.send(req("GET", "/portal").header("cookie", &session)).await;
+    assert!(page.text.contains("Consent to treatment") && page.text.contains("Consent to ketamine infusions"));
+    assert!(!page.text.contains("Consent to share records"), "the Part 2 consent is completed with staff");
+    let token = page.text.split("name=\"form_token\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    let sha = page.text.split("name=\"shown_text_sha256\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+
+    // A signature is required; the text shown must be the current one.
+    let unsigned = app.send(req("POST", "/portal/consents").header("cookie", &session).raw(&format!("form_token={token}&kind=treatment&shown_text_sha256={sha}&signature="), FORM)).await;
+    assert_eq!(unsigned.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(unsigned.text.contains("type your full name"));
+    let part2 = app.send(req("POST", "/portal/consents").header("cookie", &session).raw(&format!("form_token={token}&kind=part2_disclosure&shown_text_sha256={sha}&signature=Ida+Sign"), FORM)).await;
+    assert_eq!(part2.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let signed = app.send(req("POST", "/portal/consents").header("cookie", &session).raw(&format!("form_token={token}&kind=treatment&shown_text_sha256={sha}&signature=Ida+Sign"), FORM)).await;
+    assert_eq!(signed.status, StatusCode::SEE_OTHER, "{}", signed.text);
+    let consents = app.send(req("GET", &format!("/api/v1/patients/{pid}/consents")).token(&nurse)).await.json();
+    let items = consents["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!((items[0]["subtype"].as_str(), items[0]["in_force"].as_bool()), (Some("treatment"), Some(true)));
+    assert_eq!(items[0]["body"]["signer_name"], "Ida Sign");
+    let signed_event = app.audit_events(AuditFilter { action: Some("consent.sign".into()), ..Default::default() }).await;
+    assert!(signed_event[0].actor.starts_with("patient:"), "signed by the patient, not staff");
+    assert!(app.send(req("GET", "/portal").header("cookie", &session)).await.text.contains("Signed: </strong>Consent to treatment"));
 }
