@@ -11,6 +11,7 @@ use crate::helpers::{req, spawn_app, TestApp};
 crate::backend_tests!(
     screening_consents_and_a_signed_decision,
     an_excluding_answer_needs_a_named_override_and_a_reason,
+    the_screening_form_keeps_what_was_typed_and_names_each_field,
 );
 
 /// A complete screening: every checklist item `no`, unless `changes` say otherwise.
@@ -186,4 +187,37 @@ async fn an_excluding_answer_needs_a_named_override_and_a_reason<S: Store>(store
     let agreed = app.send(req("POST", &sign).token(&physician).header("if-match", "\"1\"").json(json!({ "decision": "not_eligible" }))).await;
     assert_eq!(agreed.status, StatusCode::OK, "{}", agreed.text);
     assert_eq!(agreed.json()["body"]["agrees_with_proposal"], true);
+}
+
+async fn the_screening_form_keeps_what_was_typed_and_names_each_field<S: Store>(store: S) {
+    let app = spawn_app(store, DeploymentMode::Production).await;
+    let nurse = app.login("nurse").await;
+    let patient = app.create_patient(&nurse, json!({ "given_name": "Max", "family_name": "Form", "date_of_birth": "1970-01-01" })).await;
+    let id = patient["id"].as_str().unwrap().to_string();
+    let form = app.send(req("GET", &format!("/patients/{id}/medical-screening/new")).token(&nurse)).await;
+    assert_eq!(form.status, StatusCode::OK);
+    for c in clinic_domain::screening::CONTRAINDICATIONS {
+        assert!(form.text.contains(&format!("name=\"ci_{}\"", c.id.as_str())), "{} missing from the form", c.id.as_str());
+    }
+    // Half a form: refused, the typed values kept, the missing ones named.
+    let partial = "ci_heart_failure=yes&systolic_bp_mmhg=132&allergies_reviewed=yes";
+    let refused = app.send(req("POST", &format!("/patients/{id}/medical-screening")).token(&nurse).raw(partial, crate::helpers::FORM)).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.text.contains("value=\"132\""), "typed values are kept");
+    assert!(refused.text.contains("name=\"ci_heart_failure\" value=\"yes\" checked"), "answers are kept");
+    assert!(refused.text.contains("Nothing was saved yet"));
+    // Complete: saved, and the chart's Screening tab shows it.
+    let mut complete: Vec<String> = clinic_domain::screening::CONTRAINDICATIONS.iter().map(|c| format!("ci_{}=no", c.id.as_str())).collect();
+    complete.extend(
+        [
+            "allergies_reviewed=yes", "benzodiazepine_use=no", "lamotrigine_use=no", "moud=not_on_moud", "systolic_bp_mmhg=120", "diastolic_bp_mmhg=80",
+            "heart_rate_bpm=70", "respiratory_rate_per_min=14", "spo2_percent=97", "weight_kg=80", "height_cm=180", "pregnancy_status=not_applicable",
+            "withdrawal_seizure_history=no", "delirium_tremens_history=no",
+        ]
+        .map(str::to_string),
+    );
+    let saved = app.send(req("POST", &format!("/patients/{id}/medical-screening")).token(&nurse).raw(&complete.join("&"), crate::helpers::FORM)).await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.text);
+    let tab = app.send(req("GET", &format!("/patients/{id}?tab=screening")).token(&nurse)).await;
+    assert!(tab.text.contains("every item answered no") && tab.text.contains("24.7 kg/m²"), "BMI 80 / 1.8² = 24.69…");
 }
