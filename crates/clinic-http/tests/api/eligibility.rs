@@ -12,6 +12,7 @@ crate::backend_tests!(
     screening_consents_and_a_signed_decision,
     an_excluding_answer_needs_a_named_override_and_a_reason,
     the_screening_form_keeps_what_was_typed_and_names_each_field,
+    the_part2_consent_is_signed_at_the_tablet_with_every_element,
 );
 
 /// A complete screening: every checklist item `no`, unless `changes` say otherwise.
@@ -220,4 +221,28 @@ async fn the_screening_form_keeps_what_was_typed_and_names_each_field<S: Store>(
     assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.text);
     let tab = app.send(req("GET", &format!("/patients/{id}?tab=screening")).token(&nurse)).await;
     assert!(tab.text.contains("every item answered no") && tab.text.contains("24.7 kg/m²"), "BMI 80 / 1.8² = 24.69…");
+}
+
+async fn the_part2_consent_is_signed_at_the_tablet_with_every_element<S: Store>(store: S) {
+    let app = spawn_app(store, DeploymentMode::Production).await;
+    let frontdesk = app.login("frontdesk").await;
+    let patient = app.create_patient(&frontdesk, json!({ "given_name": "Pat", "family_name": "Two", "date_of_birth": "1982-02-02" })).await;
+    let id = patient["id"].as_str().unwrap().to_string();
+    let tab = app.send(req("GET", &format!("/patients/{id}?tab=consents")).token(&frontdesk)).await;
+    assert!(tab.text.contains("42 CFR Part 2 consent to disclose") && tab.text.contains("Sign on this tablet"));
+    let sha = tab.text.split("name=\"kind\" value=\"part2_disclosure\"").nth(1).unwrap().split("name=\"shown_text_sha256\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    let base = format!("kind=part2_disclosure&shown_text_sha256={sha}&purpose=treatment_payment_operations&expiry=event_or_condition&expiry_event=End+of+treatment&information_description=Diagnosis+and+treatment&signature=Pat+Two&signer_capacity=patient");
+    // Recipients are a required element: refused, naming it.
+    let refused = app.send(req("POST", &format!("/patients/{id}/consents")).token(&frontdesk).raw(&base, crate::helpers::FORM)).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.text.contains("recipients"), "{}", refused.text);
+    let signed = app
+        .send(req("POST", &format!("/patients/{id}/consents")).token(&frontdesk).raw(&format!("{base}&recipients=My+treating+providers%0AMy+health+plan"), crate::helpers::FORM))
+        .await;
+    assert_eq!(signed.status, StatusCode::SEE_OTHER, "{}", signed.text);
+    let consents = app.send(req("GET", &format!("/api/v1/patients/{id}/consents")).token(&frontdesk)).await.json();
+    let part2 = &consents["items"][0];
+    assert_eq!(part2["in_force"], true);
+    assert_eq!(part2["body"]["part2"]["recipients"], json!(["My treating providers", "My health plan"]));
+    assert_eq!(part2["body"]["part2"]["patient_name"], "Pat Two", "the patient's name is filled in from the record");
 }
