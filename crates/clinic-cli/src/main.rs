@@ -416,12 +416,23 @@ async fn serve_with<S: Store>(clinic: Clinic<S>, listener: tokio::net::TcpListen
     let http_config = clinic_http::HttpConfig { force_secure_cookies: config.force_secure_cookies };
     let app = clinic_http::app(clinic.clone(), http_config);
     let sealer = clinic_service::sealer::spawn(clinic.store().clone(), clinic.config().sealer_interval);
+    // The demo logs messages instead of sending them; a clinic plugs in its
+    // SMS and email adapters here. Without one, messages wait in the outbox.
+    let delivery = (clinic.config().mode == DeploymentMode::Demo).then(|| {
+        clinic_service::outbox::spawn(clinic.store().clone(), std::sync::Arc::new(clinic_service::outbox::LogDelivery), std::time::Duration::from_secs(2))
+    });
+    if delivery.is_none() {
+        tracing::warn!("no message delivery adapter configured: messages to patients wait in the outbox (needs clinic setting)");
+    }
     axum::serve(listener, app.router.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("serving HTTP")?;
     // In-flight requests have finished; write and seal what they audited.
     sealer.abort();
+    if let Some(delivery) = delivery {
+        delivery.abort();
+    }
     clinic.flush().await?;
     tracing::info!("stopped cleanly");
     Ok(())

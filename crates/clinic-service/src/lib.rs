@@ -7,6 +7,7 @@ pub mod data;
 pub mod eligibility;
 pub mod inquiries;
 pub mod instruments;
+pub mod outbox;
 pub mod error;
 pub mod patients;
 pub mod screening;

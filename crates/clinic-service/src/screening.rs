@@ -241,9 +241,6 @@ impl<S: Store> Clinic<S> {
             }
             other => ServiceError::from_store("questionnaire", other),
         })?;
-        for page in &pages {
-            tracing::info!(to = %page.address, "page to the on-call clinician written to the outbox");
-        }
         Ok(RecordedQuestionnaire { record, score: json, alerts })
     }
 
@@ -366,10 +363,6 @@ impl<S: Store> Clinic<S> {
             Some(serde_json::json!({ "link_id": link.id, "purpose": purpose.as_str(), "instrument": link.instrument_id, "channel": channel.as_str() }).to_string()),
         );
         self.store().create_portal_link(&link, &hash_token(&token), &message, &event).await?;
-        if self.config().mode == crate::DeploymentMode::Demo {
-            // The demo has no delivery adapter: it logs the message instead.
-            tracing::info!(channel = channel.as_str(), to = %message.address, body = %message.body, "outbox (demo): message to a patient");
-        }
         Ok((link, message))
     }
 

@@ -427,6 +427,30 @@ macro_rules! impl_screening_store {
                 rows.iter().map(document_from_row).collect()
             }
 
+            async fn list_unsent_outbox(&self, limit: i64) -> StoreResult<Vec<OutboxMessage>> {
+                let rows = ::sqlx::query(
+                    "SELECT id, patient_id, channel, address, body, created_at, sent_at FROM outbox WHERE sent_at IS NULL ORDER BY created_at, id LIMIT $1",
+                )
+                .bind(limit.clamp(1, 500))
+                .fetch_all(self.pool())
+                .await
+                .map_err(db_err)?;
+                rows.iter().map(outbox_from_row).collect()
+            }
+
+            async fn mark_outbox_sent(&self, id: Uuid, sent_at: DateTime<Utc>) -> StoreResult<()> {
+                let res = ::sqlx::query("UPDATE outbox SET sent_at = $1 WHERE id = $2 AND sent_at IS NULL")
+                    .bind(sent_at)
+                    .bind(id)
+                    .execute(self.pool())
+                    .await
+                    .map_err(db_err)?;
+                if res.rows_affected() == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                Ok(())
+            }
+
             async fn list_outbox(&self, limit: i64) -> StoreResult<Vec<OutboxMessage>> {
                 let rows = ::sqlx::query(
                     "SELECT id, patient_id, channel, address, body, created_at, sent_at FROM outbox ORDER BY created_at DESC, id DESC LIMIT $1",

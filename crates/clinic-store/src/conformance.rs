@@ -570,7 +570,12 @@ pub async fn questionnaires_alerts_and_portal_links<S: Store>(store: S) {
     assert_eq!(store.find_portal_link("hash-2").await.unwrap(), None);
     assert_eq!(store.get_portal_link(link.id).await.unwrap(), link);
     assert_eq!(store.list_portal_links(patient.id).await.unwrap(), vec![link.clone()]);
-    assert_eq!(store.list_outbox(10).await.unwrap(), vec![message]);
+    assert_eq!(store.list_outbox(10).await.unwrap(), vec![message.clone()]);
+    assert_eq!(store.list_unsent_outbox(10).await.unwrap(), vec![message.clone()]);
+    store.mark_outbox_sent(message.id, t0() + Duration::seconds(1)).await.unwrap();
+    assert!(store.list_unsent_outbox(10).await.unwrap().is_empty());
+    assert_eq!(store.list_outbox(10).await.unwrap()[0].sent_at, Some(t0() + Duration::seconds(1)));
+    assert!(matches!(store.mark_outbox_sent(message.id, t0()).await, Err(StoreError::NotFound)), "sent once");
     assert!(matches!(store.create_portal_link(&link, "hash-3", &store.list_outbox(1).await.unwrap()[0], &event(AuditAction::PortalLinkCreate, AuditTarget::patient(patient.id), t0())).await, Err(StoreError::Conflict { .. })));
 
     let session = PortalSession { token_hash: "session-1".into(), patient_id: patient.id, link_id: link.id, created_at: t0(), expires_at: t0() + Duration::minutes(30) };

@@ -165,6 +165,10 @@ pub trait ScreeningStore: Clone + Send + Sync + 'static {
     /// Open documents of one kind across patients (unsigned proposals), oldest first.
     fn list_open_documents(&self, kind: DocumentKind, limit: i64) -> impl Future<Output = StoreResult<Vec<PatientDocument>>> + Send;
 
+    /// Messages not yet delivered, oldest first.
+    fn list_unsent_outbox(&self, limit: i64) -> impl Future<Output = StoreResult<Vec<OutboxMessage>>> + Send;
+    /// Records that a delivery adapter handed the message on.
+    fn mark_outbox_sent(&self, id: Uuid, sent_at: DateTime<Utc>) -> impl Future<Output = StoreResult<()>> + Send;
     /// Newest first.
     fn list_outbox(&self, limit: i64) -> impl Future<Output = StoreResult<Vec<OutboxMessage>>> + Send;
 }
