@@ -185,8 +185,10 @@ fn render_page<S: Store>(
 ) -> Response {
     let instrument = view.link.instrument_id.as_deref().and_then(|id| app.clinic.instruments().get(id));
     let used = clinic_domain::portal::link_state(&view.link, clinic_service::now()) != clinic_domain::portal::LinkState::Usable;
+    let crisis_line = app.clinic.safety().crisis_line.clone();
     let body = html! {
         h1 { "Hello " (view.patient.details.given_name) }
+        p.crisis-line { "In a crisis? Call or text " a.nowrap href={ "tel:" (crisis_line) } { (crisis_line) } " any time." }
         @match (instrument, used) {
             (Some(loaded), false) => {
                 p { "Please answer these questions about how you have been. There are no right or wrong answers. Your answers go to your care team." }

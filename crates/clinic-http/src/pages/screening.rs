@@ -142,6 +142,7 @@ pub async fn tab<S: Store>(app: &AppState<S>, principal: &Principal, patient: &P
         if role_allows(role, Permission::AlertRead) { app.clinic.list_alerts(principal, Some(patient.id), false).await.unwrap_or_default() } else { Vec::new() };
     let links = if role_allows(role, Permission::PortalInvite) { app.clinic.list_portal_links(principal, patient.id).await.unwrap_or_default() } else { Vec::new() };
     let instruments: Vec<&LoadedInstrument> = app.clinic.instruments().iter().collect();
+    let staff = if alerts.iter().any(|a| !a.is_open()) { app.clinic.list_users().await.unwrap_or_default() } else { Vec::new() };
     let mut by_instrument: Vec<(&str, Vec<&QuestionnaireResponseRecord>)> = Vec::new();
     for record in &history {
         match by_instrument.iter_mut().find(|(id, _)| *id == record.instrument_id) {
@@ -248,7 +249,9 @@ pub async fn tab<S: Store>(app: &AppState<S>, principal: &Principal, patient: &P
             section.card {
                 h2 { "Closed alerts" }
                 @for alert in alerts.iter().filter(|a| !a.is_open()) {
-                    p { (alert.message) br; span.muted { "Closed " (alert.closed_at.map(|t| site_time(t, time_zone)).unwrap_or_default()) ": " (alert.response.as_deref().unwrap_or("")) } }
+                    @let closer = alert.closed_by.and_then(|id| staff.iter().find(|u| u.id == id)).map(|u| u.display_name.clone()).unwrap_or_default();
+                    p { strong { (alert.kind.as_str().replace('_', " ")) ": " } (alert.message) br;
+                        span.muted { "Closed " (alert.closed_at.map(|t| site_time(t, time_zone)).unwrap_or_default()) " by " (closer) ": " } (alert.response.as_deref().unwrap_or("")) }
                 }
             }
         }
