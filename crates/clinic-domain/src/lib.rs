@@ -43,6 +43,7 @@ pub mod mrn;
 pub mod password;
 pub mod patient;
 pub mod portal;
+pub mod protocol;
 pub mod screening;
 pub mod session;
 pub mod throttle;
