@@ -229,7 +229,7 @@ impl<S: Store> Clinic<S> {
             .map_err(|e| ServiceError::Conflict { code: "consent_closed", message: e.to_string() })?;
         let body = serde_json::to_string(&revoked).map_err(|e| ServiceError::Internal(e.into()))?;
         let event = self.event(principal, AuditAction::ConsentRevoke, document.patient_id, serde_json::json!({ "document_id": id, "kind": document.subtype }));
-        let closed = self.store().close_document(id, expected_version, &body, Some(principal.user.id), now, &event).await.map_err(|e| match e {
+        let closed = self.store().close_document(id, expected_version, &body, Some(principal.user.id), now, None, &event).await.map_err(|e| match e {
             clinic_store::error::StoreError::Conflict { .. } => ServiceError::Conflict { code: "consent_closed", message: "this consent was already revoked".into() },
             other => ServiceError::from_store("consent", other),
         })?;
@@ -365,12 +365,27 @@ impl<S: Store> Clinic<S> {
             document.patient_id,
             serde_json::json!({ "document_id": id, "decision": decision.decision.as_str(), "agrees_with_proposal": decision.agrees_with_proposal }),
         );
-        let closed = self.store().close_document(id, expected_version, &body, Some(principal.user.id), now, &event).await.map_err(|e| match e {
+        let status = decided_status(&self.store().get_patient(document.patient_id).await.map_err(|e| ServiceError::from_store("patient", e))?, &decision);
+        let closed = self.store().close_document(id, expected_version, &body, Some(principal.user.id), now, status, &event).await.map_err(|e| match e {
             clinic_store::error::StoreError::Conflict { .. } => ServiceError::Conflict { code: "already_signed", message: "this proposal was already decided".into() },
             other => ServiceError::from_store("eligibility proposal", other),
         })?;
         Ok(StoredEligibility { document: closed, record, decision: Some(decision) })
     }
+}
+
+/// The status a signed decision gives a patient still before treatment; a
+/// patient already in treatment or later keeps their status.
+pub(crate) fn decided_status(patient: &clinic_domain::patient::Patient, decision: &Decision) -> Option<clinic_domain::patient::PatientStatus> {
+    use clinic_domain::eligibility::DecidedOutcome;
+    use clinic_domain::patient::PatientStatus;
+    if !matches!(patient.details.status, PatientStatus::Inquiry | PatientStatus::Screening | PatientStatus::Eligible | PatientStatus::NotEligible) {
+        return None;
+    }
+    Some(match decision.decision {
+        DecidedOutcome::Eligible => PatientStatus::Eligible,
+        DecidedOutcome::NotEligible => PatientStatus::NotEligible,
+    })
 }
 
 fn stored_eligibility(document: PatientDocument) -> Result<StoredEligibility, ServiceError> {

@@ -490,7 +490,8 @@ impl<S: Store> Clinic<S> {
                 };
                 let signed = sign_decision(record, &input, crate::now())?;
                 let body = serde_json::to_string(&signed).map_err(|e| ServiceError::Internal(e.into()))?;
-                self.store().close_document(proposal.id, 1, &body, Some(physician.id), crate::now(), &event(AuditAction::EligibilitySign, patient.id)).await?;
+                let status = crate::eligibility::decided_status(patient, &signed);
+                self.store().close_document(proposal.id, 1, &body, Some(physician.id), crate::now(), status, &event(AuditAction::EligibilitySign, patient.id)).await?;
             }
         }
         Ok(())

@@ -374,6 +374,7 @@ macro_rules! impl_screening_store {
                 body: &str,
                 closed_by: Option<Uuid>,
                 closed_at: DateTime<Utc>,
+                patient_status: Option<::clinic_domain::patient::PatientStatus>,
                 audit: &AuditEvent,
             ) -> StoreResult<PatientDocument> {
                 let mut tx = self.begin_write().await.map_err(db_err)?;
@@ -398,6 +399,15 @@ macro_rules! impl_screening_store {
                 .execute(&mut *tx)
                 .await
                 .map_err(db_err)?;
+                if let Some(status) = patient_status {
+                    ::sqlx::query("UPDATE patients SET status = $1, version = version + 1, updated_at = $2 WHERE id = $3")
+                        .bind(status.as_str())
+                        .bind(closed_at)
+                        .bind(current.patient_id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                }
                 insert_audit(&mut tx, audit).await?;
                 let row = ::sqlx::query(&sql).bind(id).fetch_one(&mut *tx).await.map_err(db_err)?;
                 let closed = document_from_row(&row)?;

@@ -670,13 +670,20 @@ pub async fn patient_documents_close_once<S: Store>(store: S) {
     assert_eq!(store.list_open_documents(DocumentKind::Eligibility, 10).await.unwrap().len(), 2);
     assert_eq!(store.get_document(screening.id).await.unwrap(), screening);
 
-    assert!(matches!(store.close_document(first.id, 3, "{}", Some(physician.id), t0(), &audit()).await, Err(StoreError::StaleVersion { current: 1 })));
-    let closed = store.close_document(first.id, 1, "{\"decided\":true}", Some(physician.id), t0() + Duration::hours(1), &audit()).await.unwrap();
+    assert!(matches!(store.close_document(first.id, 3, "{}", Some(physician.id), t0(), None, &audit()).await, Err(StoreError::StaleVersion { current: 1 })));
+    let closed = store
+        .close_document(first.id, 1, "{\"decided\":true}", Some(physician.id), t0() + Duration::hours(1), Some(PatientStatus::Eligible), &audit())
+        .await
+        .unwrap();
+    // The decision sets the patient's status in the same transaction.
+    let decided = store.get_patient(patient.id).await.unwrap();
+    assert_eq!((decided.details.status, decided.version), (PatientStatus::Eligible, patient.version + 1));
     assert_eq!((closed.version, closed.closed_by, closed.body.as_str()), (2, Some(physician.id), "{\"decided\":true}"));
     assert_eq!(closed.closed_at, Some(t0() + Duration::hours(1)));
     // Closed once: a second decision is refused and changes nothing.
-    assert!(matches!(store.close_document(first.id, 2, "{}", Some(physician.id), t0(), &audit()).await, Err(StoreError::Conflict { .. })));
+    assert!(matches!(store.close_document(first.id, 2, "{}", Some(physician.id), t0(), Some(PatientStatus::NotEligible), &audit()).await, Err(StoreError::Conflict { .. })));
     assert_eq!(store.get_document(first.id).await.unwrap(), closed);
+    assert_eq!(store.get_patient(patient.id).await.unwrap().details.status, PatientStatus::Eligible, "a refused close changes nothing");
     assert_eq!(store.list_open_documents(DocumentKind::Eligibility, 10).await.unwrap(), vec![second]);
     assert!(matches!(store.get_document(Uuid::now_v7()).await, Err(StoreError::NotFound)));
 }

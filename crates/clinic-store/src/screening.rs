@@ -150,6 +150,9 @@ pub trait ScreeningStore: Clone + Send + Sync + 'static {
     fn add_document(&self, document: &PatientDocument, audit: &AuditEvent) -> impl Future<Output = StoreResult<()>> + Send;
     /// Closes an open document (revokes a consent, decides a proposal) with a
     /// new body, at `expected_version`; `Conflict` when it is closed already.
+    /// `patient_status`, when given, becomes the patient's status in the same
+    /// transaction (a signed eligibility decision).
+    #[allow(clippy::too_many_arguments)]
     fn close_document(
         &self,
         id: Uuid,
@@ -157,6 +160,7 @@ pub trait ScreeningStore: Clone + Send + Sync + 'static {
         body: &str,
         closed_by: Option<Uuid>,
         closed_at: DateTime<Utc>,
+        patient_status: Option<clinic_domain::patient::PatientStatus>,
         audit: &AuditEvent,
     ) -> impl Future<Output = StoreResult<PatientDocument>> + Send;
     fn get_document(&self, id: Uuid) -> impl Future<Output = StoreResult<PatientDocument>> + Send;

@@ -132,6 +132,8 @@ async fn screening_consents_and_a_signed_decision<S: Store>(store: S) {
     assert_eq!(signed.status, StatusCode::OK, "{}", signed.text);
     let signed = signed.json();
     assert_eq!(signed["body"]["decision"], "eligible");
+    let after = app.send(req("GET", &base).token(&physician)).await.json();
+    assert_eq!(after["status"], "eligible", "the signed decision sets the patient's status");
     assert!(signed["body"]["physician"].as_str().unwrap().contains("physician"));
     let again = app.send(req("POST", &sign).token(&physician).header("if-match", "\"2\"").json(json!({ "decision": "not_eligible", "reason": "changed my mind" }))).await;
     assert_eq!(again.status, StatusCode::CONFLICT);
