@@ -299,6 +299,18 @@ async fn render_entry<S: Store>(app: &AppState<S>, principal: &Principal, id: uu
         form method="post" action={ "/patients/" (patient.id) "/questionnaires" } novalidate {
             input type="hidden" name=(CSRF_FIELD) value=(principal.csrf_token);
             input type="hidden" name="instrument" value=(loaded.instrument.id());
+            @if loaded.instrument.needs_sex() {
+                @let recorded = patient.details.sex_at_birth.as_str();
+                fieldset.item {
+                    legend { "Sex for the cut-off (the record says: " (recorded) ")" }
+                    div.options {
+                        @for sex in ["female", "male"] {
+                            label.option { input type="radio" name="sex" value=(sex) checked[recorded == sex]; " " (sex) }
+                        }
+                    }
+                    @if let Some(e) = errors.iter().find(|e| e.field == "sex") { span.field-error { "Sex " (e.message) } }
+                }
+            }
             (questionnaire_fields(loaded, chosen, errors))
             div.actions {
                 button type="submit" { "Save and score" }
@@ -329,7 +341,8 @@ pub async fn entry_submit<S: Store>(
         return render_entry(&app, &principal, id, &instrument, &answers, &missing).await;
     }
     let difficulty = pairs.iter().find(|(k, _)| k == "difficulty").map(|(_, v)| v.clone());
-    let input = QuestionnaireInput { instrument: instrument.clone(), answers: answers.clone(), sex: None, substance: None, difficulty };
+    let sex = pairs.iter().find(|(k, _)| k == "sex").map(|(_, v)| v.clone()).filter(|v| !v.trim().is_empty());
+    let input = QuestionnaireInput { instrument: instrument.clone(), answers: answers.clone(), sex, substance: None, difficulty };
     match app.clinic.record_questionnaire(&principal, id, &input).await {
         Ok(_) => Redirect::to(&format!("/patients/{id}?tab=screening")).into_response(),
         Err(ServiceError::Invalid(errors)) => render_entry(&app, &principal, id, &instrument, &answers, &errors.0).await,

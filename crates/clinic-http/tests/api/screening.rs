@@ -111,6 +111,14 @@ async fn questionnaires_are_scored_and_item_9_raises_an_alert_closed_only_with_a
         .send(req("POST", &format!("/patients/{}/questionnaires", patient["id"].as_str().unwrap())).token(&physician).raw("instrument=gad-7&item1=1&item2=1&item3=1&item4=1&item5=1&item6=0&item7=0", FORM))
         .await;
     assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.text);
+    // AUDIT-C on a patient whose sex at birth is unknown: the form asks, and without an answer says so.
+    let form = app.send(req("GET", &format!("/patients/{}/questionnaires/new?instrument=audit-c", patient["id"].as_str().unwrap())).token(&physician)).await;
+    assert!(form.text.contains("Sex for the cut-off (the record says: unknown)"));
+    let no_sex = app.send(req("POST", &format!("/patients/{}/questionnaires", patient["id"].as_str().unwrap())).token(&physician).raw("instrument=audit-c&item1=1&item2=1&item3=1", FORM)).await;
+    assert_eq!(no_sex.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(no_sex.text.contains("Sex "), "the missing sex is named next to its field");
+    let with_sex = app.send(req("POST", &format!("/patients/{}/questionnaires", patient["id"].as_str().unwrap())).token(&physician).raw("instrument=audit-c&sex=male&item1=1&item2=1&item3=1", FORM)).await;
+    assert_eq!(with_sex.status, StatusCode::SEE_OTHER, "{}", with_sex.text);
 }
 
 async fn portal_app<S: Store>(store: S, link_seconds: i64) -> TestApp<S> {
