@@ -63,6 +63,17 @@ impl InstrumentRegistry {
                 Err(err) => problems.push(err.to_string()),
             }
         }
+        // The crisis path depends on this flag: a clinic's own PHQ-9 file must
+        // keep it (PHQ-9 item 9 above 0; clinical.md §3.2, §11.3).
+        if let Some(phq9) = instruments.get("phq-9") {
+            let keeps_rule = phq9.instrument.definition().flags.iter().any(|f| {
+                f.id == "suicide_risk"
+                    && matches!(f.when, clinic_domain::instrument::definition::Condition::ItemAtLeast { item: 9, points: 1 })
+            });
+            if !keeps_rule {
+                problems.push("instruments/phq-9.toml: flags: must keep suicide_risk when item 9 scores at least 1 (the crisis path depends on it)".into());
+            }
+        }
         if !problems.is_empty() {
             bail!("{}", problems.join("; "));
         }
@@ -319,5 +330,18 @@ source = "clinic protocol"
             err,
             "instruments/wording/gad-7.toml: item 8: does not exist in the instrument"
         );
+    }
+
+    #[test]
+    fn a_clinic_phq9_without_the_item_9_rule_is_refused() {
+        let dir = override_dir();
+        let embedded = DataFiles::embedded().read_text("instruments/phq-9.toml").unwrap();
+        // The same file with the suicide_risk flag's condition weakened to item 9 >= 2.
+        let weakened = embedded.replace("when = { kind = \"item_at_least\", item = 9, points = 1 }", "when = { kind = \"item_at_least\", item = 9, points = 2 }");
+        assert_ne!(weakened, embedded, "the test edits the rule");
+        std::fs::write(dir.join("instruments/phq-9.toml"), weakened).unwrap();
+        let err = InstrumentRegistry::load(&DataFiles::with_override_dir(dir.clone())).unwrap_err().to_string();
+        assert!(err.contains("instruments/phq-9.toml") && err.contains("suicide_risk"), "{err}");
+        std::fs::remove_dir_all(dir).unwrap();
     }
 }
