@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod config;
+mod protocol;
 mod score;
 mod stats;
 
@@ -82,6 +83,11 @@ enum Command {
         action: AuditAction,
         #[command(flatten)]
         db: DbArgs,
+    },
+    /// Evidence-based protocols: list them, or plan one from a start date (no database needed).
+    Protocol {
+        #[command(subcommand)]
+        action: protocol::ProtocolCommand,
     },
     /// Statistics on an exported cohort (no database needed).
     Stats {
@@ -253,6 +259,7 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
     match cli.command {
         Command::Score(args) => score::run(&args, &data_files(&config)),
         Command::Stats { action } => stats::run(action),
+        Command::Protocol { action } => protocol::run(action, &data_files(&config)),
         Command::Demo { port, data } => {
             init_tracing("pretty");
             let path = data.join("ketaclinic.db");
