@@ -41,7 +41,7 @@ pub async fn deliver_pending<S: Store>(store: &S, delivery: &dyn Delivery) -> Re
                 store.mark_outbox_sent(message.id, crate::now()).await?;
                 delivered += 1;
             }
-            Err(err) => tracing::warn!(error = %err, message_id = %message.id, "delivery failed; will retry"),
+            Err(err) => tracing::warn!(error = %err, message.id = %message.id, "message delivery failed; will retry"),
         }
     }
     Ok(delivered)
