@@ -81,23 +81,30 @@ struct Inner<S: Store> {
     data: DataFiles,
     instruments: crate::instruments::InstrumentRegistry,
     consent_templates: Vec<clinic_domain::consent::ConsentTemplate>,
+    protocols: crate::protocols::ProtocolRegistry,
     audit: AuditWriter,
     throttles: Throttles,
 }
 
 impl<S: Store> Clinic<S> {
-    /// Loads and validates the instruments (a malformed file refuses the
-    /// start, naming the file) and starts the audit writer. Call
+    /// Loads and validates the instruments, consent texts and protocols (a
+    /// malformed file refuses the start, naming the file) and starts the audit writer. Call
     /// `sealer::spawn` as well in a long-running process.
     pub fn new(store: S, config: ServiceConfig, data: DataFiles) -> anyhow::Result<Clinic<S>> {
         let instruments = crate::instruments::InstrumentRegistry::load(&data)?;
         let consent_templates = crate::eligibility::load_templates(&data)?;
+        let protocols = crate::protocols::ProtocolRegistry::load(&data)?;
         let audit = AuditWriter::spawn(store.clone());
-        Ok(Clinic { inner: Arc::new(Inner { store, config, data, instruments, consent_templates, audit, throttles: Throttles::default() }) })
+        Ok(Clinic { inner: Arc::new(Inner { store, config, data, instruments, consent_templates, protocols, audit, throttles: Throttles::default() }) })
     }
 
     pub fn instruments(&self) -> &crate::instruments::InstrumentRegistry {
         &self.inner.instruments
+    }
+
+    /// The treatment protocols (data/protocols, embedded plus the override directory), validated at start.
+    pub fn protocols(&self) -> &crate::protocols::ProtocolRegistry {
+        &self.inner.protocols
     }
 
     pub fn store(&self) -> &S {
