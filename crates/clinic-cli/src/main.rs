@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod config;
+mod dose;
 mod protocol;
 mod score;
 mod stats;
@@ -77,6 +78,8 @@ enum Command {
     },
     /// Score a screening or rating instrument's answers (no database needed).
     Score(score::ScoreArgs),
+    /// Calculate an infusion: dose, stock volume, total volume, pump rate (no database needed).
+    Dose(dose::DoseArgs),
     /// Audit trail commands.
     Audit {
         #[command(subcommand)]
@@ -156,10 +159,18 @@ fn main() -> ExitCode {
                 let _ = err.print();
                 return ExitCode::SUCCESS;
             }
-            // One line: clap's first line, without the usage block.
+            // One line: clap's first line, without the usage block. For a
+            // missing argument clap lists the flags on the lines after it:
+            // they join the line, so it names what is missing.
             let rendered = err.render().to_string();
-            let first = rendered.lines().next().unwrap_or("error: invalid arguments");
-            eprintln!("{first}");
+            let mut line = rendered.lines().next().unwrap_or("error: invalid arguments").to_string();
+            if err.kind() == ErrorKind::MissingRequiredArgument {
+                for missing in rendered.lines().skip(1).take_while(|l| !l.starts_with("Usage")).map(str::trim).filter(|l| !l.is_empty()) {
+                    line.push(' ');
+                    line.push_str(missing);
+                }
+            }
+            eprintln!("{line}");
             return ExitCode::from(2);
         }
     };
@@ -258,6 +269,7 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
     let config = FileConfig::load().map_err(|err| CliError::Usage(format!("ketaclinic.toml or KETACLINIC_*: {err}")))?;
     match cli.command {
         Command::Score(args) => score::run(&args, &data_files(&config)),
+        Command::Dose(args) => dose::run(&args),
         Command::Stats { action } => stats::run(action),
         Command::Protocol { action } => protocol::run(action, &data_files(&config)),
         Command::Demo { port, data } => {
