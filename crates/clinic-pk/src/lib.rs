@@ -1,0 +1,11 @@
+#![doc = include_str!("../README.md")]
+
+pub mod modes;
+pub mod params;
+pub mod percentile;
+pub mod population;
+pub mod regimen;
+pub mod rng;
+pub mod schedule;
+pub mod simulate;
+pub mod subjects_csv;
