@@ -2,6 +2,7 @@
 
 mod config;
 mod dose;
+mod pk;
 mod protocol;
 mod score;
 mod stats;
@@ -96,6 +97,11 @@ enum Command {
     Stats {
         #[command(subcommand)]
         action: stats::StatsCommand,
+    },
+    /// Pharmacokinetic prediction of an infusion (approximate; no database needed).
+    Pk {
+        #[command(subcommand)]
+        action: pk::PkCommand,
     },
 }
 
@@ -271,6 +277,7 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Score(args) => score::run(&args, &data_files(&config)),
         Command::Dose(args) => dose::run(&args),
         Command::Stats { action } => stats::run(action),
+        Command::Pk { action } => pk::run(action, &data_files(&config)),
         Command::Protocol { action } => protocol::run(action, &data_files(&config)),
         Command::Demo { port, data } => {
             init_tracing("pretty");
