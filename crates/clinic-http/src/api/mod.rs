@@ -87,6 +87,7 @@ pub fn routes<S: Store>(table: RouteTable<S>) -> RouteTable<S> {
                 query: &[
                     ("q", "part of a name, or phone digits"),
                     ("status", "new, contacted, screening_booked, converted or closed (default: every status)"),
+                    ("overdue", "true: only new inquiries with no call for more than one business day"),
                     ("cursor", "next_cursor of the previous page"),
                     ("limit", "page size, 1 to 500 (default 50)"),
                 ],

@@ -10,9 +10,9 @@ use clinic_service::error::ServiceError;
 use clinic_store::Store;
 use maud::html;
 
-use crate::error::ApiError;
 use crate::pages::{site_time, staff_page, Nav};
 use crate::routes::CSRF_FIELD;
+use crate::pages::{failure, form_field, form_pairs};
 use crate::AppState;
 
 pub async fn page<S: Store>(State(app): State<AppState<S>>, Extension(principal): Extension<Principal>) -> Response {
@@ -22,11 +22,11 @@ pub async fn page<S: Store>(State(app): State<AppState<S>>, Extension(principal)
 async fn render<S: Store>(app: &AppState<S>, principal: &Principal, error: Option<(uuid::Uuid, String)>) -> Response {
     let site = match app.clinic.main_site().await {
         Ok(site) => site,
-        Err(err) => return ApiError::from(err).into_response(),
+        Err(err) => return failure(err),
     };
     let alerts = match app.clinic.list_alerts(principal, None, true).await {
         Ok(alerts) => alerts,
-        Err(err) => return ApiError::from(err).into_response(),
+        Err(err) => return failure(err),
     };
     let mut names = std::collections::BTreeMap::new();
     for alert in &alerts {
@@ -72,9 +72,9 @@ pub async fn close<S: Store>(
     Path(id): Path<String>,
     axum::extract::RawForm(raw): axum::extract::RawForm,
 ) -> Response {
-    let Ok(id) = uuid::Uuid::try_parse(&id) else { return ApiError::from(ServiceError::NotFound { resource: "alert" }).into_response() };
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&raw).unwrap_or_default();
-    let field = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    let Ok(id) = uuid::Uuid::try_parse(&id) else { return failure(ServiceError::NotFound { resource: "alert" }) };
+    let pairs = form_pairs(&raw);
+    let field = |name: &str| form_field(&pairs, name);
     let version = field("version").and_then(|v| v.parse::<i64>().ok()).unwrap_or(0);
     match app.clinic.close_alert(&principal, id, version, field("response").as_deref()).await {
         Ok(_) => Redirect::to("/alerts").into_response(),
@@ -85,6 +85,6 @@ pub async fn close<S: Store>(
         Err(ServiceError::StaleVersion { .. }) | Err(ServiceError::Conflict { .. }) => {
             render(&app, &principal, Some((id, "This alert changed or was closed by someone else meanwhile; check it again.".into()))).await
         }
-        Err(err) => ApiError::from(err).into_response(),
+        Err(err) => failure(err),
     }
 }

@@ -12,15 +12,11 @@ use maud::html;
 
 use crate::api::audit::to_service_query;
 use crate::dto::AuditListQuery;
-use crate::error::ApiError;
 use crate::extract::ApiQuery;
 use crate::pages::{csv_field, site_time, staff_page, Nav};
+use crate::pages::failure;
 use crate::AppState;
 
-fn failure(err: ServiceError) -> Response {
-    let api = ApiError::from(err);
-    crate::pages::error_page(api.status, api.title, &api.detail)
-}
 
 pub async fn page<S: Store>(State(app): State<AppState<S>>, Extension(principal): Extension<Principal>, ApiQuery(query): ApiQuery<AuditListQuery>) -> Response {
     let site = match app.clinic.main_site().await {

@@ -15,22 +15,11 @@ use clinic_service::error::ServiceError;
 use clinic_store::Store;
 use maud::{html, Markup};
 
-use crate::error::ApiError;
 use crate::pages::{site_time, staff_page, Nav};
 use crate::routes::CSRF_FIELD;
+use crate::pages::{failure, form_field, form_pairs};
 use crate::AppState;
 
-fn failure(err: ServiceError) -> Response {
-    ApiError::from(err).into_response()
-}
-
-fn pairs(raw: &[u8]) -> Vec<(String, String)> {
-    serde_urlencoded::from_bytes(raw).unwrap_or_default()
-}
-
-fn field(pairs: &[(String, String)], name: &str) -> Option<String> {
-    pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).filter(|v| !v.trim().is_empty())
-}
 
 fn label(text: &str) -> String {
     text.replace('_', " ")
@@ -161,13 +150,13 @@ pub async fn sign<S: Store>(
     axum::extract::RawForm(raw): axum::extract::RawForm,
 ) -> Response {
     let Ok(id) = uuid::Uuid::try_parse(&id) else { return failure(ServiceError::NotFound { resource: "eligibility proposal" }) };
-    let p = pairs(&raw);
-    let version = field(&p, "version").and_then(|v| v.parse().ok()).unwrap_or(0);
-    let patient_id = field(&p, "patient_id").unwrap_or_default();
+    let p = form_pairs(&raw);
+    let version = form_field(&p, "version").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let patient_id = form_field(&p, "patient_id").unwrap_or_default();
     let input = DecisionInput {
         physician: None,
-        decision: field(&p, "decision"),
-        reason: field(&p, "reason"),
+        decision: form_field(&p, "decision"),
+        reason: form_field(&p, "reason"),
         overridden_rules: p.iter().filter(|(k, _)| k == "overridden_rules").map(|(_, v)| v.clone()).collect(),
     };
     match app.clinic.sign_eligibility(&principal, id, version, &input).await {
@@ -295,8 +284,8 @@ pub async fn screening_submit<S: Store>(
     axum::extract::RawForm(raw): axum::extract::RawForm,
 ) -> Response {
     let Ok(id) = uuid::Uuid::try_parse(&id) else { return failure(ServiceError::NotFound { resource: "patient" }) };
-    let p = pairs(&raw);
-    let f = |name: &str| field(&p, name);
+    let p = form_pairs(&raw);
+    let f = |name: &str| form_field(&p, name);
     let input = ScreeningInput {
         screened_on: f("screened_on"),
         screened_by: None,
@@ -422,8 +411,8 @@ pub async fn sign_consent<S: Store>(
     axum::extract::RawForm(raw): axum::extract::RawForm,
 ) -> Response {
     let Ok(patient_id) = uuid::Uuid::try_parse(&id) else { return failure(ServiceError::NotFound { resource: "patient" }) };
-    let p = pairs(&raw);
-    let f = |name: &str| field(&p, name);
+    let p = form_pairs(&raw);
+    let f = |name: &str| form_field(&p, name);
     let kind = f("kind").unwrap_or_default();
     let part2 = (kind == ConsentKind::Part2Disclosure.as_str()).then(|| Part2Input {
         patient_name: None,
@@ -464,10 +453,10 @@ pub async fn revoke_consent<S: Store>(
     axum::extract::RawForm(raw): axum::extract::RawForm,
 ) -> Response {
     let Ok(id) = uuid::Uuid::try_parse(&id) else { return failure(ServiceError::NotFound { resource: "consent" }) };
-    let p = pairs(&raw);
-    let version = field(&p, "version").and_then(|v| v.parse().ok()).unwrap_or(0);
-    let patient_id = field(&p, "patient_id").unwrap_or_default();
-    match app.clinic.revoke_consent(&principal, id, version, field(&p, "how").as_deref()).await {
+    let p = form_pairs(&raw);
+    let version = form_field(&p, "version").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let patient_id = form_field(&p, "patient_id").unwrap_or_default();
+    match app.clinic.revoke_consent(&principal, id, version, form_field(&p, "how").as_deref()).await {
         Ok(_) => Redirect::to(&format!("/patients/{patient_id}?tab=consents")).into_response(),
         Err(ServiceError::Invalid(errors)) => crate::pages::error_page(
             axum::http::StatusCode::UNPROCESSABLE_ENTITY,

@@ -17,16 +17,12 @@ use clinic_store::Store;
 use maud::{html, Markup};
 
 use crate::dto::{InquiryListQuery, InquiryWrite};
-use crate::error::ApiError;
 use crate::extract::{ApiQuery, ClientAddr};
 use crate::pages::{bare_page, site_time, staff_page, Nav};
 use crate::routes::CSRF_FIELD;
+use crate::pages::failure;
 use crate::AppState;
 
-fn failure(err: ServiceError) -> Response {
-    let api = ApiError::from(err);
-    crate::pages::error_page(api.status, api.title, &api.detail)
-}
 
 fn form_pairs(raw: &[u8]) -> Vec<(String, String)> {
     serde_urlencoded::from_bytes(raw).unwrap_or_default()

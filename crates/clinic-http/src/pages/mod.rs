@@ -151,6 +151,22 @@ pub fn bare_page(title: &str, body: Markup) -> Markup {
     }
 }
 
+/// A posted form as (name, value) pairs, repeated names kept (checkboxes).
+pub(crate) fn form_pairs(raw: &[u8]) -> Vec<(String, String)> {
+    serde_urlencoded::from_bytes(raw).unwrap_or_default()
+}
+
+/// The first value of `name`, `None` when missing or blank.
+pub(crate) fn form_field(pairs: &[(String, String)], name: &str) -> Option<String> {
+    pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).filter(|v| !v.trim().is_empty())
+}
+
+/// A service error as a page: the problem's status, title and detail in words.
+pub(crate) fn failure(err: clinic_service::error::ServiceError) -> Response {
+    let api = crate::error::ApiError::from(err);
+    error_page(api.status, api.title, &api.detail)
+}
+
 pub fn error_page(status: StatusCode, title: &str, detail: &str) -> Response {
     let body = html! {
         div.card {

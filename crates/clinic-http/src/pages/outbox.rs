@@ -2,24 +2,24 @@
 //! delivery adapter sends them; the demo has none and shows them here.
 
 use axum::extract::State;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::Extension;
 use clinic_service::auth::Principal;
 use clinic_store::Store;
 use maud::html;
 
-use crate::error::ApiError;
 use crate::pages::{site_time, staff_page, Nav};
+use crate::pages::failure;
 use crate::AppState;
 
 pub async fn page<S: Store>(State(app): State<AppState<S>>, Extension(principal): Extension<Principal>) -> Response {
     let site = match app.clinic.main_site().await {
         Ok(site) => site,
-        Err(err) => return ApiError::from(err).into_response(),
+        Err(err) => return failure(err),
     };
     let messages = match app.clinic.outbox(&principal).await {
         Ok(messages) => messages,
-        Err(err) => return ApiError::from(err).into_response(),
+        Err(err) => return failure(err),
     };
     let demo = app.clinic.config().mode == clinic_service::DeploymentMode::Demo;
     let body = html! {

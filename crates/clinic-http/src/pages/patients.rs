@@ -15,16 +15,12 @@ use clinic_store::Store;
 use maud::{html, Markup};
 
 use crate::dto::{AllergyDto, ContactDto, MedicationDto, PatientListQuery, PatientWrite};
-use crate::error::ApiError;
 use crate::extract::ApiQuery;
 use crate::pages::{site_time, staff_page, Nav};
 use crate::routes::CSRF_FIELD;
+use crate::pages::failure;
 use crate::AppState;
 
-fn failure(err: ServiceError) -> Response {
-    let api = ApiError::from(err);
-    crate::pages::error_page(api.status, api.title, &api.detail)
-}
 
 fn age_years(patient: &Patient, today: chrono::NaiveDate) -> i32 {
     use chrono::Datelike;

@@ -13,10 +13,10 @@ use clinic_service::screening::{LinkRefusal, PortalView};
 use clinic_store::Store;
 use maud::{html, Markup};
 
-use crate::error::ApiError;
 use crate::extract::ClientAddr;
 use crate::pages::bare_page;
 use crate::pages::screening::{answers_from_form, missing_answers, questionnaire_fields};
+use crate::pages::{failure, form_field, form_pairs};
 use crate::AppState;
 
 pub const PORTAL_COOKIE: &str = "kc_portal";
@@ -26,10 +26,7 @@ fn portal_page(title: &str, body: Markup) -> Markup {
 }
 
 fn cookie_token(headers: &HeaderMap) -> Option<String> {
-    headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|pair| {
-        let (name, value) = pair.trim().split_once('=')?;
-        (name == PORTAL_COOKIE).then(|| value.to_string())
-    })
+    axum_extra::extract::cookie::CookieJar::from_headers(headers).get(PORTAL_COOKIE).map(|c| c.value().to_string())
 }
 
 /// The form token: derived from the session, so only the session's own page can post.
@@ -87,7 +84,7 @@ pub async fn open_link<S: Store>(State(app): State<AppState<S>>, ClientAddr(addr
         Ok(Err(LinkRefusal::Expired)) => refused(StatusCode::GONE, "This link has expired", "Links work for a limited time. Please call the clinic and we will send you a new one."),
         Ok(Err(LinkRefusal::Used)) => refused(StatusCode::GONE, "This link was already used", "Thank you, we already have your answers. If you want to tell us something more, please call the clinic."),
         Ok(Err(LinkRefusal::Unknown)) => refused(StatusCode::NOT_FOUND, "This link does not work", "Please check that you opened the whole link from your message, or call the clinic."),
-        Err(err) => ApiError::from(err).into_response(),
+        Err(err) => failure(err),
     }
 }
 
@@ -145,10 +142,10 @@ pub async fn sign_consent<S: Store>(
     let (token, view) = match session(&app, &headers, addr.clone()).await {
         Ok(Some(found)) => found,
         Ok(None) => return session_ended(),
-        Err(err) => return ApiError::from(err).into_response(),
+        Err(err) => return failure(err),
     };
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&raw).unwrap_or_default();
-    let field = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    let pairs = form_pairs(&raw);
+    let field = |name: &str| form_field(&pairs, name);
     if field("form_token").as_deref() != Some(form_token(&token).as_str()) {
         return refused(StatusCode::FORBIDDEN, "Please try again", "This form was not sent from your page. Open the link in your message again.");
     }
@@ -167,7 +164,7 @@ pub async fn sign_consent<S: Store>(
             &errors.0.iter().map(|e| if e.field == "signature" { "Please type your full name to sign.".to_string() } else { e.message.clone() }).collect::<Vec<_>>().join(" "),
         ),
         Err(ServiceError::Conflict { message, .. }) => refused(StatusCode::CONFLICT, "This page cannot sign consents", &message),
-        Err(err) => ApiError::from(err).into_response(),
+        Err(err) => failure(err),
     }
 }
 
@@ -219,12 +216,12 @@ pub async fn home<S: Store>(State(app): State<AppState<S>>, ClientAddr(addr): Cl
         Ok(Some((token, view))) => {
             let consents = match app.clinic.portal_consents(&view).await {
                 Ok(consents) => consents,
-                Err(err) => return ApiError::from(err).into_response(),
+                Err(err) => return failure(err),
             };
             render_page(&app, &token, &view, &[], &[], &consents)
         }
         Ok(None) => session_ended(),
-        Err(err) => ApiError::from(err).into_response(),
+        Err(err) => failure(err),
     }
 }
 
@@ -237,10 +234,10 @@ pub async fn submit<S: Store>(
     let (token, view) = match session(&app, &headers, addr.clone()).await {
         Ok(Some(found)) => found,
         Ok(None) => return session_ended(),
-        Err(err) => return ApiError::from(err).into_response(),
+        Err(err) => return failure(err),
     };
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&raw).unwrap_or_default();
-    if pairs.iter().find(|(k, _)| k == "form_token").map(|(_, v)| v.as_str()) != Some(form_token(&token).as_str()) {
+    let pairs = form_pairs(&raw);
+    if form_field(&pairs, "form_token") != Some(form_token(&token)) {
         return refused(StatusCode::FORBIDDEN, "Please try again", "This form was not sent from your page. Open the link in your message again.");
     }
     let Some(loaded) = view.link.instrument_id.as_deref().and_then(|id| app.clinic.instruments().get(id)) else {
@@ -251,7 +248,7 @@ pub async fn submit<S: Store>(
     if !missing.is_empty() {
         return render_form(&app, &token, &view, &answers, &missing);
     }
-    let difficulty = pairs.iter().find(|(k, _)| k == "difficulty").map(|(_, v)| v.clone());
+    let difficulty = form_field(&pairs, "difficulty");
     match app.clinic.portal_submit(&view, answers.clone(), difficulty, addr).await {
         Ok(recorded) => {
             let urgent = recorded.record.flags.iter().any(|f| f == "suicide_risk");
@@ -271,6 +268,6 @@ pub async fn submit<S: Store>(
         Err(ServiceError::Conflict { .. }) => {
             refused(StatusCode::CONFLICT, "These answers were already sent", "Thank you, we already have your answers. If something changed, please call the clinic.")
         }
-        Err(err) => ApiError::from(err).into_response(),
+        Err(err) => failure(err),
     }
 }

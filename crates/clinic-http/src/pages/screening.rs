@@ -18,14 +18,11 @@ use clinic_store::screening::QuestionnaireResponseRecord;
 use clinic_store::Store;
 use maud::{html, Markup};
 
-use crate::error::ApiError;
 use crate::pages::{site_time, staff_page, Nav};
 use crate::routes::CSRF_FIELD;
+use crate::pages::{failure, form_field, form_pairs};
 use crate::AppState;
 
-fn failure(err: ServiceError) -> Response {
-    ApiError::from(err).into_response()
-}
 
 /// The items of a questionnaire as radio groups, with the number printed
 /// beside each option and the installed wording (or item numbers).
@@ -330,8 +327,8 @@ pub async fn entry_submit<S: Store>(
     axum::extract::RawForm(raw): axum::extract::RawForm,
 ) -> Response {
     let Ok(id) = uuid::Uuid::try_parse(&id) else { return failure(ServiceError::NotFound { resource: "patient" }) };
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&raw).unwrap_or_default();
-    let instrument = pairs.iter().find(|(k, _)| k == "instrument").map(|(_, v)| v.clone()).unwrap_or_default();
+    let pairs = form_pairs(&raw);
+    let instrument = form_field(&pairs, "instrument").unwrap_or_default();
     let Some(loaded) = app.clinic.instruments().get(&instrument) else {
         return render_entry(&app, &principal, id, &instrument, &[], &[]).await;
     };
@@ -340,8 +337,8 @@ pub async fn entry_submit<S: Store>(
     if !missing.is_empty() {
         return render_entry(&app, &principal, id, &instrument, &answers, &missing).await;
     }
-    let difficulty = pairs.iter().find(|(k, _)| k == "difficulty").map(|(_, v)| v.clone());
-    let sex = pairs.iter().find(|(k, _)| k == "sex").map(|(_, v)| v.clone()).filter(|v| !v.trim().is_empty());
+    let difficulty = form_field(&pairs, "difficulty");
+    let sex = form_field(&pairs, "sex");
     let input = QuestionnaireInput { instrument: instrument.clone(), answers: answers.clone(), sex, substance: None, difficulty };
     match app.clinic.record_questionnaire(&principal, id, &input).await {
         Ok(_) => Redirect::to(&format!("/patients/{id}?tab=screening")).into_response(),
@@ -357,8 +354,8 @@ pub async fn send_link<S: Store>(
     axum::extract::RawForm(raw): axum::extract::RawForm,
 ) -> Response {
     let Ok(id) = uuid::Uuid::try_parse(&id) else { return failure(ServiceError::NotFound { resource: "patient" }) };
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&raw).unwrap_or_default();
-    let instrument = pairs.iter().find(|(k, _)| k == "instrument").map(|(_, v)| v.clone());
+    let pairs = form_pairs(&raw);
+    let instrument = form_field(&pairs, "instrument");
     match app.clinic.send_portal_link(&principal, id, "questionnaire", instrument.as_deref()).await {
         Ok(_) => Redirect::to(&format!("/patients/{id}?tab=screening")).into_response(),
         Err(ServiceError::Invalid(errors)) => crate::pages::error_page(

@@ -10,10 +10,10 @@ use clinic_service::screening::QuestionnaireInput;
 use clinic_store::Store;
 use maud::{html, Markup};
 
-use crate::error::ApiError;
 use crate::pages::bare_page;
 use crate::pages::home::crisis_notice;
 use crate::pages::screening::{answers_from_form, missing_answers, questionnaire_fields};
+use crate::pages::{failure, form_field, form_pairs};
 use crate::AppState;
 
 /// The instruments offered, in order (issue 4: AUDIT-C and DAST-10).
@@ -99,8 +99,8 @@ fn explain(instrument: &str, total: Option<i64>, band: Option<&str>, sex_known: 
 }
 
 pub async fn submit<S: Store>(State(app): State<AppState<S>>, axum::extract::RawForm(raw): axum::extract::RawForm) -> Response {
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&raw).unwrap_or_default();
-    let field = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    let pairs = form_pairs(&raw);
+    let field = |name: &str| form_field(&pairs, name);
     let instrument = field("instrument").unwrap_or_default();
     let Some(loaded) = SELF_CHECKS.iter().find(|(id, _)| *id == instrument).and_then(|(id, _)| app.clinic.instruments().get(id)) else {
         return (StatusCode::BAD_REQUEST, page(html! { p.notice.bad { "instrument must be one of: audit-c, dast-10" } })).into_response();
@@ -128,6 +128,6 @@ pub async fn submit<S: Store>(State(app): State<AppState<S>>, axum::extract::Raw
             page(body).into_response()
         }
         Err(ServiceError::Invalid(errors)) => (StatusCode::UNPROCESSABLE_ENTITY, page(forms(&app, Some((instrument.as_str(), &answers)), &errors.0))).into_response(),
-        Err(err) => ApiError::from(err).into_response(),
+        Err(err) => failure(err),
     }
 }

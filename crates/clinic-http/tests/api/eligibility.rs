@@ -116,16 +116,18 @@ async fn screening_consents_and_a_signed_decision<S: Store>(store: S) {
     let second = app.send(req("POST", &format!("{base}/eligibility")).token(&nurse)).await.json();
     let second_rules = rules(&second);
     assert!(!second_rules.iter().any(|r| r.contains("consent")), "{second_rules:?}");
-    assert_ne!(second["subtype"], "not_eligible", "{second_rules:?}");
+    // Blood pressure, BMI and age limits ship unset (clinical.md gives none): review, never a silent pass.
+    assert_eq!(second["subtype"], "needs_physician_review", "{second_rules:?}");
+    for rule in ["baseline_bp", "bmi", "age"] {
+        assert!(second_rules.iter().any(|r| r == rule), "{rule} in {second_rules:?}");
+    }
 
     // Only a physician signs; a decision against the proposal needs a reason; signed once.
     let sign = format!("/api/v1/eligibility/{}/sign", second["id"].as_str().unwrap());
     assert_eq!(app.send(req("POST", &sign).token(&nurse).header("if-match", "\"1\"").json(json!({ "decision": "eligible" }))).await.status, StatusCode::FORBIDDEN);
     let unreasoned = app.send(req("POST", &sign).token(&physician).header("if-match", "\"1\"").json(json!({ "decision": "eligible" }))).await;
-    if second["subtype"] == "needs_physician_review" {
-        assert_eq!(unreasoned.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", unreasoned.text);
-        assert_eq!(unreasoned.problem_fields(), ["reason"]);
-    }
+    assert_eq!(unreasoned.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", unreasoned.text);
+    assert_eq!(unreasoned.problem_fields(), ["reason"]);
     let signed = app
         .send(req("POST", &sign).token(&physician).header("if-match", "\"1\"").json(json!({ "decision": "eligible", "reason": "Reviewed: blood pressure and BMI acceptable for this patient." })))
         .await;
@@ -157,7 +159,8 @@ async fn screening_consents_and_a_signed_decision<S: Store>(store: S) {
     }
     // The chart shows it.
     let tab = app.send(req("GET", &format!("/patients/{id}?tab=screening")).token(&physician)).await;
-    assert!(tab.text.contains("Signed: eligible") || tab.text.contains("Proposal: not eligible"), "eligibility on the chart");
+    assert!(tab.text.contains("Proposal: not eligible"), "the latest proposal is on the chart");
+    assert!(tab.text.contains("signed eligible by"), "earlier decisions stay listed");
     let consents_tab = app.send(req("GET", &format!("/patients/{id}?tab=consents")).token(&physician)).await;
     assert!(consents_tab.text.contains("Revoked") && consents_tab.text.contains("signed note at the desk"));
 }
