@@ -43,6 +43,7 @@ pub mod instrument;
 pub mod mrn;
 pub mod password;
 pub mod patient;
+pub mod plan;
 pub mod portal;
 pub mod protocol;
 pub mod screening;
