@@ -11,6 +11,7 @@
 //! `fn pool(&self) -> &sqlx::Pool<DB>` and
 //! `async fn begin_write(&self) -> Result<sqlx::Transaction<'static, DB>, sqlx::Error>`.
 
+mod plans;
 mod screening;
 
 use clinic_domain::inquiry::ContactChannel;
@@ -1322,6 +1323,7 @@ macro_rules! impl_store {
             }
 
             $crate::impl_screening_store!($store);
+            $crate::impl_plan_store!($store);
         }
     };
 }

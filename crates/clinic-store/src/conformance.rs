@@ -25,7 +25,7 @@ macro_rules! conformance_tests {
             patients_create_read_update, patient_list_search_and_paging, duplicate_candidates,
             audit_commits_with_each_change, audit_list_filters_and_paging, sealing_builds_a_verifiable_chain,
             concurrent_sealers_never_fork_the_chain, inquiries_queue_calls_and_conversion,
-            questionnaires_alerts_and_portal_links, patient_documents_close_once);
+            questionnaires_alerts_and_portal_links, patient_documents_close_once, plans_events_and_history);
     };
     (@each $make:path, $($name:ident),+) => {
         $(
@@ -686,4 +686,121 @@ pub async fn patient_documents_close_once<S: Store>(store: S) {
     assert_eq!(store.get_patient(patient.id).await.unwrap().details.status, PatientStatus::Eligible, "a refused close changes nothing");
     assert_eq!(store.list_open_documents(DocumentKind::Eligibility, 10).await.unwrap(), vec![second]);
     assert!(matches!(store.get_document(Uuid::now_v7()).await, Err(StoreError::NotFound)));
+}
+
+pub async fn plans_events_and_history<S: Store>(store: S) {
+    use clinic_domain::plan::*;
+    use clinic_domain::protocol::decimal::Decimal;
+    use clinic_domain::protocol::definition::Phase;
+    use clinic_domain::protocol::EventKind;
+    let site = store.ensure_site(&site()).await.unwrap();
+    let physician = new_user(&store, "physician", Role::Physician).await;
+    let patient = new_patient(&store, site.id, details("Ana", "Díaz", (1980, 2, 29))).await;
+    let day = |d: u32| NaiveDate::from_ymd_opt(2026, 12, d).unwrap();
+    let plan_id = Uuid::now_v7();
+    let header = PlanHeader {
+        id: plan_id,
+        patient_id: patient.id,
+        protocol_id: "alcohol-met-dakwar2020".into(),
+        protocol_version: 1,
+        start_date: day(7),
+        created_by: physician.id,
+        created_at: t0(),
+        signed_by: None,
+        signed_at: None,
+        signed_version: None,
+        ended_by: None,
+        ended_at: None,
+        end_reason: None,
+        version: 1,
+    };
+    let event = |seq: i64, kind: EventKind, date: NaiveDate| PlanEvent {
+        id: Uuid::now_v7(),
+        plan_id,
+        seq,
+        kind,
+        status: EventStatus::Planned,
+        origin: EventOrigin::Protocol,
+        protocol_date: Some(date),
+        date,
+        infusion_number: None,
+        phases: Vec::new(),
+        window: None,
+        modality: None,
+        instrument: None,
+        deviations: Vec::new(),
+    };
+    let mut infusion = event(2, EventKind::Infusion, day(16));
+    infusion.infusion_number = Some(1);
+    infusion.phases = vec![
+        Phase { dose_mg_per_kg: Decimal::parse("0.11").unwrap(), minutes: 2 },
+        Phase { dose_mg_per_kg: Decimal::parse("0.6").unwrap(), minutes: 50 },
+    ];
+    infusion.window = Some((day(14), day(20)));
+    let mut therapy = event(1, EventKind::Therapy, day(7));
+    therapy.modality = Some("motivational enhancement therapy".into());
+    let plan = Plan { header: header.clone(), events: vec![therapy.clone(), infusion.clone()] };
+    let change = |version: i64, action: ChangeAction, event_id: Option<Uuid>, deviations: Vec<String>| PlanChange {
+        id: Uuid::now_v7(),
+        plan_id,
+        version,
+        action,
+        event_id,
+        summary: format!("{} v{version}", action.as_str()),
+        reason: Some("why".into()),
+        deviations,
+        changed_by: physician.id,
+        changed_at: t0() + Duration::minutes(version),
+    };
+    let audit = || event_for(patient.id);
+    store.create_plan(&plan, &change(1, ChangeAction::Create, None, vec![]), &audit()).await.unwrap();
+    assert_eq!(store.get_plan(plan_id).await.unwrap(), plan, "events come back in date order with exact phases and windows");
+    assert_eq!(store.list_plans(patient.id).await.unwrap(), vec![header.clone()]);
+
+    // A second open plan for the same patient is refused.
+    let other = Plan { header: PlanHeader { id: Uuid::now_v7(), ..header.clone() }, events: vec![] };
+    let refused = store.create_plan(&other, &PlanChange { plan_id: other.header.id, ..change(1, ChangeAction::Create, None, vec![]) }, &audit()).await;
+    assert!(matches!(&refused, Err(StoreError::Conflict { constraint }) if constraint == "plans_patient_id_key"), "{refused:?}");
+
+    // A move with an acknowledged deviation, stored with its history.
+    let mut moved = infusion.clone();
+    moved.date = day(21);
+    moved.deviations = vec!["infusion 1 on 2026-12-21 is outside the protocol's window".into(), "second line".into()];
+    let v2 = PlanHeader { version: 2, ..header.clone() };
+    store.save_plan_change(&v2, 1, std::slice::from_ref(&moved), &change(2, ChangeAction::Move, Some(moved.id), moved.deviations.clone()), None, &audit()).await.unwrap();
+    // A stale writer changes nothing.
+    let stale = store.save_plan_change(&v2, 1, &[], &change(2, ChangeAction::Skip, None, vec![]), None, &audit()).await;
+    assert!(matches!(stale, Err(StoreError::StaleVersion { current: 2 })), "{stale:?}");
+    // Signing sets the patient's status in the same transaction.
+    let v3 = PlanHeader { version: 3, signed_by: Some(physician.id), signed_at: Some(t0()), signed_version: Some(3), ..header.clone() };
+    store.save_plan_change(&v3, 2, &[], &change(3, ChangeAction::Sign, None, vec![]), Some(PatientStatus::InTreatment), &audit()).await.unwrap();
+    let stored = store.get_plan(plan_id).await.unwrap();
+    assert_eq!(stored.header, v3);
+    assert_eq!(stored.header.state(), PlanState::Signed);
+    assert_eq!(stored.events, vec![therapy.clone(), moved.clone()]);
+    assert_eq!(store.get_patient(patient.id).await.unwrap().details.status, PatientStatus::InTreatment);
+    let history = store.list_plan_changes(plan_id).await.unwrap();
+    assert_eq!(history.iter().map(|c| (c.version, c.action)).collect::<Vec<_>>(), vec![(1, ChangeAction::Create), (2, ChangeAction::Move), (3, ChangeAction::Sign)]);
+    assert_eq!(history[1].deviations, moved.deviations);
+    assert_eq!(history[1].event_id, Some(moved.id));
+    // A failing write leaves nothing behind: a history entry whose version already exists.
+    let v4 = PlanHeader { version: 4, ..v3.clone() };
+    let mut skipped = therapy.clone();
+    skipped.status = EventStatus::Skipped;
+    let failed = store.save_plan_change(&v4, 3, std::slice::from_ref(&skipped), &change(3, ChangeAction::Skip, Some(skipped.id), vec![]), None, &audit()).await;
+    assert!(failed.is_err());
+    assert_eq!(store.get_plan(plan_id).await.unwrap(), stored, "rolled back");
+    // Ending the plan frees the patient for a new one.
+    let ended = PlanHeader { version: 4, ended_by: Some(physician.id), ended_at: Some(t0()), end_reason: Some("moved away".into()), ..v3.clone() };
+    store.save_plan_change(&ended, 3, &[], &change(4, ChangeAction::End, None, vec![]), None, &audit()).await.unwrap();
+    store.create_plan(&other, &PlanChange { plan_id: other.header.id, ..change(1, ChangeAction::Create, None, vec![]) }, &audit()).await.unwrap();
+    assert_eq!(store.list_plans(patient.id).await.unwrap().len(), 2);
+    assert!(matches!(store.get_plan(Uuid::now_v7()).await, Err(StoreError::NotFound)));
+    // Every write came with its audit event: create, move, sign, end, create.
+    let audits = store.list_audit(&AuditFilter { patient_id: Some(patient.id), limit: 100, ..AuditFilter::default() }).await.unwrap();
+    assert_eq!(audits.items.iter().filter(|e| e.action == AuditAction::PatientUpdate.as_str()).count(), 5);
+}
+
+fn event_for(patient_id: Uuid) -> AuditEvent {
+    event(AuditAction::PatientUpdate, AuditTarget::patient(patient_id), t0())
 }
