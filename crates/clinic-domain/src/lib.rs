@@ -46,6 +46,7 @@ pub mod patient;
 pub mod plan;
 pub mod portal;
 pub mod protocol;
+pub mod schedule;
 pub mod screening;
 pub mod session;
 pub mod throttle;
