@@ -53,10 +53,14 @@ pub enum AuditAction {
     ConsentRevoke,
     EligibilityPropose,
     EligibilitySign,
+    PlanCreate,
+    PlanRead,
+    PlanUpdate,
+    PlanSign,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 37] = [
+    pub const ALL: [AuditAction; 41] = [
         AuditAction::LoginSuccess,
         AuditAction::LoginFailure,
         AuditAction::Logout,
@@ -94,6 +98,10 @@ impl AuditAction {
         AuditAction::ConsentRevoke,
         AuditAction::EligibilityPropose,
         AuditAction::EligibilitySign,
+        AuditAction::PlanCreate,
+        AuditAction::PlanRead,
+        AuditAction::PlanUpdate,
+        AuditAction::PlanSign,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -135,6 +143,10 @@ impl AuditAction {
             AuditAction::ConsentRevoke => "consent.revoke",
             AuditAction::EligibilityPropose => "eligibility.propose",
             AuditAction::EligibilitySign => "eligibility.sign",
+            AuditAction::PlanCreate => "plan.create",
+            AuditAction::PlanRead => "plan.read",
+            AuditAction::PlanUpdate => "plan.update",
+            AuditAction::PlanSign => "plan.sign",
         }
     }
 

@@ -42,10 +42,14 @@ pub enum Permission {
     ConsentManage,
     /// Sign the eligibility decision: physicians only.
     EligibilitySign,
+    /// Read treatment plans (doses, dates, history): clinicians.
+    PlanRead,
+    /// Make, edit, sign and end treatment plans: physicians only.
+    PlanManage,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 16] = [
+    pub const ALL: [Permission; 18] = [
         Permission::StaffHome,
         Permission::PatientRead,
         Permission::PatientCreate,
@@ -62,6 +66,8 @@ impl Permission {
         Permission::AlertManage,
         Permission::ConsentManage,
         Permission::EligibilitySign,
+        Permission::PlanRead,
+        Permission::PlanManage,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -82,6 +88,8 @@ impl Permission {
             Permission::AlertManage => "alert_manage",
             Permission::ConsentManage => "consent_manage",
             Permission::EligibilitySign => "eligibility_sign",
+            Permission::PlanRead => "plan_read",
+            Permission::PlanManage => "plan_manage",
         }
     }
 }
@@ -102,7 +110,8 @@ pub fn role_allows(role: Role, permission: Permission) -> bool {
         P::InquiryManage => matches!(role, R::Physician | R::Nurse | R::Frontdesk),
         P::ScreeningRead | P::ScreeningRecord | P::AlertRead | P::AlertManage => matches!(role, R::Physician | R::Nurse | R::Counselor),
         P::PortalInvite | P::ConsentManage => matches!(role, R::Physician | R::Nurse | R::Counselor | R::Frontdesk),
-        P::EligibilitySign => role == R::Physician,
+        P::EligibilitySign | P::PlanManage => role == R::Physician,
+        P::PlanRead => matches!(role, R::Physician | R::Nurse | R::Counselor),
     }
 }
 
@@ -135,6 +144,8 @@ mod tests {
         check(Permission::PortalInvite, &[Physician, Nurse, Counselor, Frontdesk]);
         check(Permission::ConsentManage, &[Physician, Nurse, Counselor, Frontdesk]);
         check(Permission::EligibilitySign, &[Physician]);
+        check(Permission::PlanManage, &[Physician]);
+        check(Permission::PlanRead, &[Physician, Nurse, Counselor]);
     }
 
     #[test]

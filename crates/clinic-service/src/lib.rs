@@ -10,6 +10,7 @@ pub mod instruments;
 pub mod outbox;
 pub mod error;
 pub mod patients;
+pub mod plans;
 pub mod protocols;
 pub mod screening;
 pub mod sealer;

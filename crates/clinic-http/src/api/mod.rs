@@ -6,6 +6,7 @@ pub mod eligibility;
 pub mod inquiries;
 pub mod openapi;
 pub mod patients;
+pub mod plans;
 pub mod screening;
 
 use axum::routing::{get, patch, post};
@@ -151,5 +152,5 @@ pub fn routes<S: Store>(table: RouteTable<S>) -> RouteTable<S> {
             },
             get(audit::users::<S>),
         );
-    eligibility::routes(screening::routes(table))
+    plans::routes(eligibility::routes(screening::routes(table)))
 }

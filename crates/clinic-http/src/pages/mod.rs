@@ -8,6 +8,7 @@ pub mod inquiries;
 pub mod login;
 pub mod outbox;
 pub mod patients;
+pub mod plans;
 pub mod portal;
 pub mod screening;
 pub mod selfcheck;
@@ -64,6 +65,10 @@ pub fn routes<S: Store>(table: RouteTable<S>) -> RouteTable<S> {
         .add(RouteSpec::page("POST", "/eligibility/{id}/sign", Access::Permission(Permission::EligibilitySign), "Sign the eligibility decision"), post(eligibility::sign::<S>))
         .add(RouteSpec::page("POST", "/patients/{id}/consents", Access::Permission(Permission::ConsentManage), "Sign a consent on the clinic tablet"), post(eligibility::sign_consent::<S>))
         .add(RouteSpec::page("POST", "/consents/{id}/revoke", Access::Permission(Permission::ConsentManage), "Record a consent's revocation"), post(eligibility::revoke_consent::<S>))
+        .add(RouteSpec::page("POST", "/patients/{id}/plans", Access::Permission(Permission::PlanManage), "Make a plan from a protocol"), post(plans::create::<S>))
+        .add(RouteSpec::page("POST", "/plans/{id}/edits", Access::Permission(Permission::PlanManage), "Change a plan event, with a reason"), post(plans::edit::<S>))
+        .add(RouteSpec::page("POST", "/plans/{id}/sign", Access::Permission(Permission::PlanManage), "Sign the plan"), post(plans::sign::<S>))
+        .add(RouteSpec::page("POST", "/plans/{id}/end", Access::Permission(Permission::PlanManage), "End the plan"), post(plans::end::<S>))
         .add(RouteSpec::page("GET", "/self-check", Access::Public, "Anonymous self-check (AUDIT-C, DAST-10)"), get(selfcheck::form::<S>))
         .add(RouteSpec::page("POST", "/self-check", Access::Public, "Score the anonymous self-check; nothing is stored"), post(selfcheck::submit::<S>))
 }

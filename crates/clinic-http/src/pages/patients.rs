@@ -142,8 +142,8 @@ pub fn channel_label(channel: ContactChannel) -> &'static str {
     }
 }
 
-/// The chart's tabs: `(query value, label, what later fills it)`. Only the
-/// summary has content so far; the others say what will appear there.
+/// The chart's tabs: `(query value, label, what later fills it)`. Tabs not
+/// yet in use say what will appear there.
 const CHART_TABS: [(&str, &str, &str); 7] = [
     ("summary", "Summary", ""),
     ("screening", "Screening", "Questionnaire scores, medical screening and the signed eligibility decision"),
@@ -193,6 +193,8 @@ pub async fn show<S: Store>(
         html! { (cards) (questionnaires) }
     } else if tab == "consents" {
         crate::pages::eligibility::consents_tab(&app, &principal, &patient, &site.time_zone).await
+    } else if tab == "plan" {
+        crate::pages::plans::plan_tab(&app, &principal, &patient, &site.time_zone, today).await
     } else {
         html! {}
     };
@@ -260,7 +262,7 @@ pub async fn show<S: Store>(
                 "Registered " (site_time(patient.created_at, &site.time_zone)) " · last changed " (site_time(patient.updated_at, &site.time_zone))
                 " · version " (patient.version)
             }
-        } @else if tab == "screening" || tab == "consents" {
+        } @else if tab == "screening" || tab == "consents" || tab == "plan" {
             (screening_tab)
         } @else {
             section.card {

@@ -55,6 +55,17 @@ const PATIENT_DATA_ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v1/patients/{id}/eligibility"),
     ("GET", "/api/v1/patients/{id}/eligibility"),
     ("POST", "/api/v1/eligibility/{id}/sign"),
+    // Plans: their audit events are checked in plans.rs.
+    ("POST", "/api/v1/patients/{id}/plans"),
+    ("GET", "/api/v1/patients/{id}/plans"),
+    ("GET", "/api/v1/plans/{id}"),
+    ("POST", "/api/v1/plans/{id}/edits"),
+    ("POST", "/api/v1/plans/{id}/sign"),
+    ("POST", "/api/v1/plans/{id}/end"),
+    ("POST", "/patients/{id}/plans"),
+    ("POST", "/plans/{id}/edits"),
+    ("POST", "/plans/{id}/sign"),
+    ("POST", "/plans/{id}/end"),
     ("GET", "/patients/{id}/medical-screening/new"),
     ("POST", "/patients/{id}/medical-screening"),
     ("POST", "/patients/{id}/eligibility"),
@@ -84,6 +95,8 @@ async fn every_patient_route_is_covered_here() {
                     | Permission::PortalInvite
                     | Permission::ConsentManage
                     | Permission::EligibilitySign
+                    | Permission::PlanRead
+                    | Permission::PlanManage
             )
         ) || (route.path.contains("inquir") && route.method == "POST");
         if touches_patients {

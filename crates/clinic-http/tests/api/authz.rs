@@ -104,6 +104,18 @@ const MATRIX: &[(&str, &str, Allowed)] = &[
     ("POST", "/api/v1/patients/{id}/eligibility", Allowed::Roles(CLINICIANS)),
     ("GET", "/api/v1/patients/{id}/eligibility", Allowed::Roles(CLINICIANS)),
     ("POST", "/api/v1/eligibility/{id}/sign", Allowed::Roles(&[Physician])),
+    // Plans: clinicians read them; only physicians make, change, sign or end them.
+    ("GET", "/api/v1/protocols", Allowed::Roles(STAFF)),
+    ("POST", "/api/v1/patients/{id}/plans", Allowed::Roles(&[Physician])),
+    ("GET", "/api/v1/patients/{id}/plans", Allowed::Roles(CLINICIANS)),
+    ("GET", "/api/v1/plans/{id}", Allowed::Roles(CLINICIANS)),
+    ("POST", "/api/v1/plans/{id}/edits", Allowed::Roles(&[Physician])),
+    ("POST", "/api/v1/plans/{id}/sign", Allowed::Roles(&[Physician])),
+    ("POST", "/api/v1/plans/{id}/end", Allowed::Roles(&[Physician])),
+    ("POST", "/patients/{id}/plans", Allowed::Roles(&[Physician])),
+    ("POST", "/plans/{id}/edits", Allowed::Roles(&[Physician])),
+    ("POST", "/plans/{id}/sign", Allowed::Roles(&[Physician])),
+    ("POST", "/plans/{id}/end", Allowed::Roles(&[Physician])),
 ];
 
 crate::backend_tests!(every_route_answers_as_the_matrix_says);
@@ -138,6 +150,10 @@ fn request_for<S: Store>(method: &str, path: &str, ids: &(String, String), _app:
         ("POST", "/api/v1/patients/{id}/consents") => r.json(serde_json::json!({ "kind": "treatment" })),
         ("POST", "/api/v1/consents/{id}/revoke") => r.header("if-match", "\"1\"").json(serde_json::json!({ "how": "in writing" })),
         ("POST", "/api/v1/eligibility/{id}/sign") => r.header("if-match", "\"1\"").json(serde_json::json!({ "decision": "eligible" })),
+        ("POST", "/api/v1/patients/{id}/plans") => r.json(serde_json::json!({ "protocol_id": "clinic-series-6", "start_date": "2026-12-07" })),
+        ("POST", "/api/v1/plans/{id}/edits") => r.header("if-match", "\"1\"").json(serde_json::json!({ "action": "skip", "reason": "matrix" })),
+        ("POST", "/api/v1/plans/{id}/sign") => r.header("if-match", "\"1\""),
+        ("POST", "/api/v1/plans/{id}/end") => r.header("if-match", "\"1\"").json(serde_json::json!({ "reason": "matrix" })),
         ("POST", "/api/v1/auth/login") => r.json(serde_json::json!({ "username": "nurse", "password": crate::helpers::PASSWORD })),
         ("POST", "/patients" | "/login" | "/inquire" | "/inquiries") => r.raw("given_name=", "application/x-www-form-urlencoded"),
         ("POST", _) if path.starts_with("/inquiries/") || path.ends_with("/edit") => r.raw("version=0", "application/x-www-form-urlencoded"),

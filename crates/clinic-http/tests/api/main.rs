@@ -11,3 +11,4 @@ mod inquiries;
 mod patients;
 mod screening;
 mod eligibility;
+mod plans;
