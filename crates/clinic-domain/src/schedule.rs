@@ -42,6 +42,8 @@ mod spacing;
 mod staffing;
 
 #[cfg(test)]
+mod properties;
+#[cfg(test)]
 mod tests;
 
 use std::collections::BTreeSet;

@@ -952,6 +952,13 @@ fn infusions_keep_the_protocols_spacing_from_their_neighbours() {
         ),
         &["spacing_too_far"],
     );
+    // An infusion on the same date as another has that one as its neighbour on both
+    // sides: the gap to the one after it is not the new infusion's doing.
+    check_codes(
+        &site(),
+        &spaced(at(MON, "13:00"), &[MON, "2026-03-12"], None, Some(0)),
+        &[],
+    );
     // No limits, no rule.
     check_codes(&site(), &spaced(at(MON, "09:00"), &[MON], None, None), &[]);
 }
