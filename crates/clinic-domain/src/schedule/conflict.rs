@@ -69,11 +69,9 @@ impl Conflict {
         Conflict::new(ConflictCode::Invalid, field, message)
     }
 
-    /// The conflict as the field error every layer reports.
+    /// The conflict as the field error every layer reports (the code is
+    /// reported beside it, as the problem's `code`).
     pub fn field_error(&self) -> FieldError {
-        FieldError::new(
-            self.field.clone(),
-            format!("{} ({})", self.message, self.code.as_str()),
-        )
+        FieldError::new(self.field.clone(), self.message.clone())
     }
 }

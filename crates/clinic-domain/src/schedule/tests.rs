@@ -1043,10 +1043,7 @@ fn unset_settings_refuse_infusions_and_name_the_setting() {
     assert!(conflicts
         .iter()
         .all(|c| c.message.starts_with("needs clinic setting")));
-    assert!(conflicts[0]
-        .field_error()
-        .message
-        .ends_with("(needs_clinic_setting)"));
+    assert_eq!(conflicts[0].field_error().field, "site.recovery_minutes");
     // Each alone.
     for field in ["recovery_minutes", "nurses_per_chair", "physician_on_site"] {
         let mut one = site();
