@@ -12,6 +12,7 @@
 //! `async fn begin_write(&self) -> Result<sqlx::Transaction<'static, DB>, sqlx::Error>`.
 
 mod plans;
+mod schedule;
 mod screening;
 
 use clinic_domain::inquiry::ContactChannel;
@@ -1324,6 +1325,7 @@ macro_rules! impl_store {
 
             $crate::impl_screening_store!($store);
             $crate::impl_plan_store!($store);
+            $crate::impl_schedule_store!($store);
         }
     };
 }

@@ -25,7 +25,8 @@ macro_rules! conformance_tests {
             patients_create_read_update, patient_list_search_and_paging, duplicate_candidates,
             audit_commits_with_each_change, audit_list_filters_and_paging, sealing_builds_a_verifiable_chain,
             concurrent_sealers_never_fork_the_chain, inquiries_queue_calls_and_conversion,
-            questionnaires_alerts_and_portal_links, patient_documents_close_once, plans_events_and_history);
+            questionnaires_alerts_and_portal_links, patient_documents_close_once, plans_events_and_history,
+            schedule_settings_bookings_and_feeds);
     };
     (@each $make:path, $($name:ident),+) => {
         $(
@@ -803,4 +804,118 @@ pub async fn plans_events_and_history<S: Store>(store: S) {
 
 fn event_for(patient_id: Uuid) -> AuditEvent {
     event(AuditAction::PatientUpdate, AuditTarget::patient(patient_id), t0())
+}
+
+pub async fn schedule_settings_bookings_and_feeds<S: Store>(store: S) {
+    use crate::schedule::*;
+    use crate::screening::OutboxMessage;
+    use chrono::NaiveTime;
+    use clinic_domain::protocol::EventKind;
+    use clinic_domain::schedule::{BookingStatus, ResourceKind};
+    let site = store.ensure_site(&site()).await.unwrap();
+    let nurse = new_user(&store, "nurse", Role::Nurse).await;
+    let patient = new_patient(&store, site.id, details("Ana", "Díaz", (1980, 2, 29))).await;
+    assert_eq!(store.get_site_schedule(site.id).await.unwrap(), None);
+    let time = |h: u32| NaiveTime::from_hms_opt(h, 0, 0).unwrap();
+    let chair = ResourceRecord { id: Uuid::now_v7(), site_id: site.id, kind: ResourceKind::Chair, name: "Chair 1".into(), position: 1 };
+    let room = ResourceRecord { id: Uuid::now_v7(), site_id: site.id, kind: ResourceKind::Room, name: "Room A".into(), position: 2 };
+    let record = SiteScheduleRecord {
+        site_id: site.id,
+        recovery_minutes: Some(60),
+        nurses_per_chairs: Some((1, 2)),
+        physician_on_site: Some(true),
+        hours: vec![OpeningRow { weekday: 0, opens: time(8), closes: time(12) }, OpeningRow { weekday: 0, opens: time(13), closes: time(17) }],
+        closures: vec![(NaiveDate::from_ymd_opt(2026, 12, 25).unwrap(), "Christmas Day".into())],
+        resources: vec![chair.clone(), room.clone()],
+        version: 0,
+    };
+    let audit = || event(AuditAction::PatientUpdate, AuditTarget::patient(patient.id), t0());
+    let saved = store.save_site_schedule(&record, &audit()).await.unwrap();
+    assert_eq!(saved, SiteScheduleRecord { version: 1, ..record.clone() });
+    // Unset settings stay unset; resources are renamed, never dropped.
+    let renamed = ResourceRecord { name: "Chair one".into(), ..chair.clone() };
+    let unset = SiteScheduleRecord { recovery_minutes: None, nurses_per_chairs: None, physician_on_site: None, resources: vec![renamed.clone()], closures: vec![], ..record.clone() };
+    let saved = store.save_site_schedule(&unset, &audit()).await.unwrap();
+    assert_eq!((saved.recovery_minutes, saved.nurses_per_chairs, saved.physician_on_site, saved.version), (None, None, None, 2));
+    assert_eq!(saved.resources, vec![renamed, room.clone()]);
+    assert!(saved.closures.is_empty());
+
+    let shift = AvailabilityRecord { id: Uuid::now_v7(), user_id: nurse.id, site_id: site.id, starts_at: t0(), ends_at: t0() + Duration::hours(8) };
+    store.add_availability(std::slice::from_ref(&shift), &audit()).await.unwrap();
+    assert_eq!(store.get_site_schedule(site.id).await.unwrap().unwrap().version, 3, "staff hours raise the site version");
+    assert_eq!(store.list_availability(site.id, t0() + Duration::hours(7), t0() + Duration::hours(9)).await.unwrap(), vec![shift.clone()]);
+    assert!(store.list_availability(site.id, t0() + Duration::hours(8), t0() + Duration::hours(9)).await.unwrap().is_empty(), "half-open");
+
+    let booking = |start: DateTime<Utc>| BookingRecord {
+        id: Uuid::now_v7(),
+        site_id: site.id,
+        patient_id: patient.id,
+        plan_event_id: None,
+        kind: EventKind::Infusion,
+        resource_id: Some(chair.id),
+        clinician_id: None,
+        starts_at: start,
+        minutes: 40,
+        occupied_until: start + Duration::minutes(100),
+        escort_name: Some("Luis Díaz".into()),
+        status: BookingStatus::Booked,
+        replaces: None,
+        reason: None,
+        created_by: nurse.id,
+        created_at: t0(),
+        updated_by: None,
+        updated_at: None,
+        reminder_queued_at: None,
+        version: 1,
+    };
+    let first = booking(t0() + Duration::hours(1));
+    let second = booking(t0() + Duration::hours(1));
+    // Two decisions made on version 3: the first commits, the second is stale and writes nothing.
+    let v = store.commit_bookings(site.id, 3, BookingCommit { new: std::slice::from_ref(&first), audit: &[audit()], ..Default::default() }).await.unwrap();
+    assert_eq!(v, 4);
+    let stale = store.commit_bookings(site.id, 3, BookingCommit { new: std::slice::from_ref(&second), audit: &[audit()], ..Default::default() }).await;
+    assert!(matches!(stale, Err(StoreError::StaleVersion { current: 4 })), "{stale:?}");
+    assert!(matches!(store.get_booking(second.id).await, Err(StoreError::NotFound)));
+    assert_eq!(store.get_booking(first.id).await.unwrap(), first);
+    // Racing commits at one version: exactly one wins.
+    let (a, b) = (booking(t0() + Duration::hours(3)), booking(t0() + Duration::hours(3)));
+    let (s1, s2) = (store.clone(), store.clone());
+    let audit_a = audit();
+    let audit_b = audit();
+    let site_id = site.id;
+    let ta = tokio::spawn(async move { s1.commit_bookings(site_id, 4, BookingCommit { new: std::slice::from_ref(&a), audit: std::slice::from_ref(&audit_a), ..Default::default() }).await.is_ok() });
+    let tb = tokio::spawn(async move { s2.commit_bookings(site_id, 4, BookingCommit { new: std::slice::from_ref(&b), audit: std::slice::from_ref(&audit_b), ..Default::default() }).await.is_ok() });
+    let wins = [ta.await.unwrap(), tb.await.unwrap()];
+    assert_eq!(wins.iter().filter(|w| **w).count(), 1, "{wins:?}");
+
+    // A cancellation keeps the row with who, when and why; a stale one writes nothing.
+    let cancel = BookingUpdate { id: first.id, expected_version: 1, status: BookingStatus::Cancelled, reason: Some("patient ill".into()), updated_by: nurse.id, updated_at: t0() + Duration::hours(2) };
+    let v = store.commit_bookings(site.id, 5, BookingCommit { updates: std::slice::from_ref(&cancel), audit: &[audit()], ..Default::default() }).await.unwrap();
+    let cancelled = store.get_booking(first.id).await.unwrap();
+    assert_eq!((cancelled.status, cancelled.reason.as_deref(), cancelled.updated_by, cancelled.version), (BookingStatus::Cancelled, Some("patient ill"), Some(nurse.id), 2));
+    let again = store.commit_bookings(site.id, v, BookingCommit { updates: std::slice::from_ref(&cancel), audit: &[audit()], ..Default::default() }).await;
+    assert!(matches!(again, Err(StoreError::StaleVersion { current: 2 })));
+    assert_eq!(store.get_site_schedule(site.id).await.unwrap().unwrap().version, v, "the failed commit did not raise the site version");
+
+    let all = store.site_bookings(site.id, t0(), t0() + Duration::days(1)).await.unwrap();
+    assert_eq!(all.len(), 2);
+    assert_eq!(store.patient_bookings(patient.id).await.unwrap().len(), 2);
+    // Reminders: queued once, with the outbox message and audit in the same transaction.
+    let due = store.bookings_needing_reminder(t0(), t0() + Duration::days(1)).await.unwrap();
+    assert_eq!(due.len(), 1, "the cancelled booking gets no reminder");
+    let message = OutboxMessage { id: Uuid::now_v7(), patient_id: Some(patient.id), channel: ContactChannel::Sms, address: "5550100".into(), body: "reminder".into(), created_at: t0(), sent_at: None };
+    let n = store.queue_reminders(&[(due[0].id, Some(message.clone()), audit())], t0()).await.unwrap();
+    assert_eq!(n, 1);
+    let n = store.queue_reminders(&[(due[0].id, Some(OutboxMessage { id: Uuid::now_v7(), ..message.clone() }), audit())], t0()).await.unwrap();
+    assert_eq!(n, 0, "a second run sends nothing");
+    assert_eq!(store.list_outbox(10).await.unwrap(), vec![message]);
+    assert!(store.bookings_needing_reminder(t0(), t0() + Duration::days(1)).await.unwrap().is_empty());
+
+    // Feeds: found by hash, revoked.
+    let feed = CalendarFeedRecord { token_hash: "abc".into(), user_id: nurse.id, created_at: t0(), revoked_at: None };
+    store.create_calendar_feed(&feed, &audit()).await.unwrap();
+    assert_eq!(store.find_calendar_feed("abc").await.unwrap(), Some(feed.clone()));
+    assert_eq!(store.revoke_calendar_feeds(nurse.id, t0(), &audit()).await.unwrap(), 1);
+    assert_eq!(store.find_calendar_feed("abc").await.unwrap().unwrap().revoked_at, Some(t0()));
+    assert_eq!(store.find_calendar_feed("nope").await.unwrap(), None);
 }
