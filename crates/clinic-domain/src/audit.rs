@@ -57,10 +57,19 @@ pub enum AuditAction {
     PlanRead,
     PlanUpdate,
     PlanSign,
+    BookingCreate,
+    BookingCancel,
+    BookingReschedule,
+    BookingNoShow,
+    ReminderQueue,
+    SiteScheduleUpdate,
+    CalendarFeedCreate,
+    CalendarFeedRevoke,
+    CalendarFeedRead,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 41] = [
+    pub const ALL: [AuditAction; 50] = [
         AuditAction::LoginSuccess,
         AuditAction::LoginFailure,
         AuditAction::Logout,
@@ -102,6 +111,15 @@ impl AuditAction {
         AuditAction::PlanRead,
         AuditAction::PlanUpdate,
         AuditAction::PlanSign,
+        AuditAction::BookingCreate,
+        AuditAction::BookingCancel,
+        AuditAction::BookingReschedule,
+        AuditAction::BookingNoShow,
+        AuditAction::ReminderQueue,
+        AuditAction::SiteScheduleUpdate,
+        AuditAction::CalendarFeedCreate,
+        AuditAction::CalendarFeedRevoke,
+        AuditAction::CalendarFeedRead,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -147,6 +165,15 @@ impl AuditAction {
             AuditAction::PlanRead => "plan.read",
             AuditAction::PlanUpdate => "plan.update",
             AuditAction::PlanSign => "plan.sign",
+            AuditAction::BookingCreate => "booking.create",
+            AuditAction::BookingCancel => "booking.cancel",
+            AuditAction::BookingReschedule => "booking.reschedule",
+            AuditAction::BookingNoShow => "booking.no_show",
+            AuditAction::ReminderQueue => "booking.reminder",
+            AuditAction::SiteScheduleUpdate => "site.schedule_update",
+            AuditAction::CalendarFeedCreate => "calendar_feed.create",
+            AuditAction::CalendarFeedRevoke => "calendar_feed.revoke",
+            AuditAction::CalendarFeedRead => "calendar_feed.read",
         }
     }
 

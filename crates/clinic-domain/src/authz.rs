@@ -46,10 +46,16 @@ pub enum Permission {
     PlanRead,
     /// Make, edit, sign and end treatment plans: physicians only.
     PlanManage,
+    /// See bookings: the day board, calendars, a patient's appointments.
+    ScheduleRead,
+    /// Book, reschedule and cancel appointments and record no-shows.
+    ScheduleManage,
+    /// Set a site's opening hours, closures, chairs, rooms, rules and staff hours.
+    SiteManage,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 18] = [
+    pub const ALL: [Permission; 21] = [
         Permission::StaffHome,
         Permission::PatientRead,
         Permission::PatientCreate,
@@ -68,6 +74,9 @@ impl Permission {
         Permission::EligibilitySign,
         Permission::PlanRead,
         Permission::PlanManage,
+        Permission::ScheduleRead,
+        Permission::ScheduleManage,
+        Permission::SiteManage,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -90,6 +99,9 @@ impl Permission {
             Permission::EligibilitySign => "eligibility_sign",
             Permission::PlanRead => "plan_read",
             Permission::PlanManage => "plan_manage",
+            Permission::ScheduleRead => "schedule_read",
+            Permission::ScheduleManage => "schedule_manage",
+            Permission::SiteManage => "site_manage",
         }
     }
 }
@@ -112,6 +124,8 @@ pub fn role_allows(role: Role, permission: Permission) -> bool {
         P::PortalInvite | P::ConsentManage => matches!(role, R::Physician | R::Nurse | R::Counselor | R::Frontdesk),
         P::EligibilitySign | P::PlanManage => role == R::Physician,
         P::PlanRead => matches!(role, R::Physician | R::Nurse | R::Counselor),
+        P::ScheduleRead | P::ScheduleManage => matches!(role, R::Physician | R::Nurse | R::Counselor | R::Frontdesk),
+        P::SiteManage => role == R::Admin,
     }
 }
 
@@ -146,6 +160,9 @@ mod tests {
         check(Permission::EligibilitySign, &[Physician]);
         check(Permission::PlanManage, &[Physician]);
         check(Permission::PlanRead, &[Physician, Nurse, Counselor]);
+        check(Permission::ScheduleRead, &[Physician, Nurse, Counselor, Frontdesk]);
+        check(Permission::ScheduleManage, &[Physician, Nurse, Counselor, Frontdesk]);
+        check(Permission::SiteManage, &[Admin]);
     }
 
     #[test]

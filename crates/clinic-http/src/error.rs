@@ -24,6 +24,7 @@ pub enum ErrorCode {
     Conflict,
     UsernameTaken,
     LikelyDuplicate,
+    ScheduleConflict,
     PreconditionRequired,
     PreconditionFailed,
     Throttled,
@@ -49,6 +50,7 @@ impl ErrorCode {
             ErrorCode::Conflict => "conflict",
             ErrorCode::UsernameTaken => "username_taken",
             ErrorCode::LikelyDuplicate => "likely_duplicate",
+            ErrorCode::ScheduleConflict => "schedule_conflict",
             ErrorCode::PreconditionRequired => "precondition_required",
             ErrorCode::PreconditionFailed => "precondition_failed",
             ErrorCode::Throttled => "throttled",
@@ -146,6 +148,21 @@ impl From<ServiceError> for ApiError {
                 "The record changed",
                 format!("someone changed this record since you read it (now version {current}); read it again and reapply your change"),
             ),
+            ServiceError::Unbookable(problem) => {
+                let fields = problem.conflicts.iter().map(|(_, field, message)| FieldError::new(field.clone(), message.clone())).collect();
+                let mut res = ApiError::new(StatusCode::CONFLICT, ErrorCode::ScheduleConflict, "Cannot be booked", problem.message.clone()).with_fields(fields);
+                res.extra = Some((
+                    "schedule",
+                    serde_json::json!({
+                        "event_id": problem.event_id,
+                        "conflicts": problem.conflicts.iter().map(|(code, field, message)| serde_json::json!({ "code": code, "field": field, "message": message })).collect::<Vec<_>>(),
+                        "alternatives": problem.alternatives.iter().map(|a| serde_json::json!({
+                            "start": a.start, "local": a.local, "resource_id": a.resource_id, "resource_name": a.resource_name, "clinician_id": a.clinician_id,
+                        })).collect::<Vec<_>>(),
+                    }),
+                ));
+                res
+            }
             ServiceError::LikelyDuplicate(candidates) => {
                 let duplicates: Vec<serde_json::Value> = candidates
                     .iter()

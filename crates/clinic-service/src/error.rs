@@ -33,6 +33,9 @@ pub enum ServiceError {
     StaleVersion { current: i64 },
     #[error("this looks like a patient already registered")]
     LikelyDuplicate(Vec<DuplicateCandidate>),
+    /// A booking the schedule's rules refuse: every conflict and the nearest times that would work.
+    #[error("{}", .0.message)]
+    Unbookable(Box<ScheduleProblem>),
     #[error("the database is unavailable")]
     Unavailable(#[source] anyhow::Error),
     #[error(transparent)]
@@ -59,4 +62,25 @@ impl From<StoreError> for ServiceError {
     fn from(err: StoreError) -> ServiceError {
         ServiceError::from_store("record", err)
     }
+}
+
+/// Why a booking cannot be made, and where it could go instead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduleProblem {
+    pub message: String,
+    /// The plan event that could not be booked.
+    pub event_id: Option<Uuid>,
+    /// (code, field, message) of every rule broken.
+    pub conflicts: Vec<(String, String, String)>,
+    pub alternatives: Vec<AlternativeSlot>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlternativeSlot {
+    pub start: chrono::DateTime<chrono::Utc>,
+    /// The start in the site's zone, as staff read it ("Tue 2026-12-08 09:15").
+    pub local: String,
+    pub resource_id: Option<Uuid>,
+    pub resource_name: Option<String>,
+    pub clinician_id: Option<Uuid>,
 }

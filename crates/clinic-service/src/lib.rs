@@ -12,6 +12,7 @@ pub mod error;
 pub mod patients;
 pub mod plans;
 pub mod protocols;
+pub mod scheduling;
 pub mod screening;
 pub mod sealer;
 pub mod seed;
@@ -47,6 +48,8 @@ pub struct ServiceConfig {
     pub safety: crate::screening::SafetySettings,
     /// Limits the eligibility rules compare against (unset ones ask for review).
     pub eligibility: clinic_domain::eligibility::ClinicSettings,
+    /// Session lengths and the time whole-plan scheduling tries first.
+    pub scheduling: crate::scheduling::SchedulingSettings,
 }
 
 impl ServiceConfig {
@@ -65,6 +68,7 @@ impl ServiceConfig {
             sealer_interval: std::time::Duration::from_secs(1),
             safety: crate::screening::SafetySettings::default(),
             eligibility: crate::eligibility::shipped_eligibility_settings(),
+            scheduling: crate::scheduling::SchedulingSettings::default(),
         }
     }
 }

@@ -196,6 +196,15 @@ macro_rules! impl_plan_store {
                 Ok(Plan { header, events })
             }
 
+            async fn plan_of_event(&self, event_id: Uuid) -> StoreResult<Uuid> {
+                ::sqlx::query_scalar("SELECT plan_id FROM plan_events WHERE id = $1")
+                    .bind(event_id)
+                    .fetch_optional(self.pool())
+                    .await
+                    .map_err(db_err)?
+                    .ok_or(StoreError::NotFound)
+            }
+
             async fn list_plans(&self, patient_id: Uuid) -> StoreResult<Vec<PlanHeader>> {
                 let sql = format!("SELECT {PLAN_COLUMNS} FROM plans WHERE patient_id = $1 ORDER BY created_at DESC, id");
                 let rows = ::sqlx::query(&sql).bind(patient_id).fetch_all(self.pool()).await.map_err(db_err)?;

@@ -22,6 +22,8 @@ pub trait PlanStore: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = StoreResult<()>> + Send;
     /// A plan with its events in date order.
     fn get_plan(&self, id: Uuid) -> impl Future<Output = StoreResult<Plan>> + Send;
+    /// The plan an event belongs to.
+    fn plan_of_event(&self, event_id: Uuid) -> impl Future<Output = StoreResult<Uuid>> + Send;
     /// A patient's plans, newest first, without events.
     fn list_plans(
         &self,
