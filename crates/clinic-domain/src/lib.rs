@@ -38,6 +38,7 @@ pub mod consent;
 pub mod dose;
 pub mod eligibility;
 pub mod field;
+pub mod ical;
 pub mod inquiry;
 pub mod instrument;
 pub mod mrn;
