@@ -25,6 +25,36 @@ pub struct FileConfig {
     pub site: SiteConfig,
     /// Alert routing, crisis resources and portal links.
     pub safety: SafetyConfig,
+    /// Session lengths and the time whole-plan scheduling tries first.
+    pub scheduling: SchedulingConfig,
+}
+
+/// Scheduling settings of the clinic. The reference gives no session
+/// length, so it ships unset ("needs clinic setting"): booking a session
+/// then asks for its minutes.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SchedulingConfig {
+    /// Minutes of a therapy or integration session when the protocol gives none.
+    pub session_minutes: Option<i64>,
+    /// `HH:MM`: the time "schedule whole plan" tries first each day.
+    pub preferred_start: Option<String>,
+}
+
+impl SchedulingConfig {
+    pub fn settings(&self) -> Result<clinic_service::scheduling::SchedulingSettings, String> {
+        if let Some(m) = self.session_minutes.filter(|m| !(1..=600).contains(m)) {
+            return Err(format!("scheduling.session_minutes: must be 1 to 600, got {m}"));
+        }
+        let preferred_start = match &self.preferred_start {
+            None => None,
+            Some(text) => Some(
+                chrono::NaiveTime::parse_from_str(text.trim(), "%H:%M")
+                    .map_err(|_| format!("scheduling.preferred_start: {text:?} is not a time as HH:MM"))?,
+            ),
+        };
+        Ok(clinic_service::scheduling::SchedulingSettings { default_session_minutes: self.session_minutes, preferred_start })
+    }
 }
 
 /// Site settings for safety alerts and the patient portal. Hours and the
@@ -105,6 +135,7 @@ impl Default for FileConfig {
             log_format: "pretty".into(),
             site: SiteConfig { name: "Ketamine-assisted treatment clinic".into(), time_zone: "UTC".into(), phone: None, address: None, hours: None },
             safety: SafetyConfig::default(),
+            scheduling: SchedulingConfig::default(),
         }
     }
 }

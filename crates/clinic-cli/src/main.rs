@@ -248,6 +248,15 @@ fn data_files(config: &FileConfig) -> DataFiles {
     }
 }
 
+/// The demo clinic's scheduling settings: 60-minute sessions from 09:00 (the
+/// demo clinic's choice; the reference gives no session length).
+fn demo_scheduling(config: &FileConfig) -> Result<clinic_service::scheduling::SchedulingSettings, CliError> {
+    let mut scheduling = config.scheduling.clone();
+    scheduling.session_minutes.get_or_insert(60);
+    scheduling.preferred_start.get_or_insert_with(|| "09:00".into());
+    scheduling.settings().map_err(CliError::Usage)
+}
+
 /// The demo clinic's safety settings: its own hours and a fictitious on-call
 /// clinician (settings a real clinic makes in `[safety]`), links to this server.
 fn demo_safety(config: &FileConfig, local: SocketAddr) -> Result<clinic_service::screening::SafetySettings, CliError> {
@@ -288,6 +297,7 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             let local = listener.local_addr().context("local address")?;
             let mut service = ServiceConfig::standard(DeploymentMode::Demo);
             service.safety = demo_safety(&config, local)?;
+            service.scheduling = demo_scheduling(&config)?;
             let clinic = Clinic::new(store.clone(), service, data_files(&config))?;
             let bar = progress_bar();
             let on_progress = |done: u64, total: u64| {
@@ -333,6 +343,7 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
                 ensure_site(&s, &config).await?;
                 let mut service = ServiceConfig::standard(DeploymentMode::Production);
                 service.safety = config.safety.settings().map_err(CliError::Usage)?;
+                service.scheduling = config.scheduling.settings().map_err(CliError::Usage)?;
                 let clinic = Clinic::new(s, service, data_files(&config))?;
                 serve_with(clinic, listener, &config).await?;
             });
@@ -450,12 +461,15 @@ async fn serve_with<S: Store>(clinic: Clinic<S>, listener: tokio::net::TcpListen
     if delivery.is_none() {
         tracing::warn!("no message delivery adapter configured: messages to patients wait in the outbox (needs clinic setting)");
     }
+    // Day-before reminders go to the outbox; checked every 10 minutes.
+    let reminders = clinic_service::scheduling::spawn_reminders(clinic.clone(), std::time::Duration::from_secs(600));
     axum::serve(listener, app.router.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("serving HTTP")?;
     // In-flight requests have finished; write and seal what they audited.
     sealer.abort();
+    reminders.abort();
     if let Some(delivery) = delivery {
         delivery.abort();
     }

@@ -80,6 +80,9 @@ pub struct AlternativeSlot {
     pub start: chrono::DateTime<chrono::Utc>,
     /// The start in the site's zone, as staff read it ("Tue 2026-12-08 09:15").
     pub local: String,
+    pub local_date: chrono::NaiveDate,
+    /// HH:MM in the site's zone.
+    pub local_time: String,
     pub resource_id: Option<Uuid>,
     pub resource_name: Option<String>,
     pub clinician_id: Option<Uuid>,

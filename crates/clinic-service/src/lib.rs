@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod audit_writer;
 pub mod auth;
+pub mod calendar;
 pub mod data;
 pub mod eligibility;
 pub mod inquiries;

@@ -174,6 +174,8 @@ fn problem(
                 crate::error::AlternativeSlot {
                     start: s.assignment.start,
                     local: local.format("%a %Y-%m-%d %H:%M").to_string(),
+                    local_date: local.date_naive(),
+                    local_time: local.format("%H:%M").to_string(),
                     resource_id: s.assignment.resource_id,
                     resource_name: s
                         .assignment
@@ -184,6 +186,15 @@ fn problem(
             })
             .collect(),
     }))
+}
+
+/// The dates an event may be booked on: the protocol's window, or, when the
+/// physician moved it outside (an acknowledged deviation), the planned date.
+fn booking_window(event: &PlanEvent) -> DateWindow {
+    match event.window {
+        Some((earliest, latest)) if event.date >= earliest && event.date <= latest => DateWindow { earliest, latest },
+        _ => DateWindow { earliest: event.date, latest: event.date },
+    }
 }
 
 fn resource_kind_for(kind: EventKind) -> Option<ResourceKind> {
@@ -560,9 +571,7 @@ impl<S: Store> Clinic<S> {
                 clinician_id,
                 escort_name: escort_name.clone(),
                 spacing,
-                window: event
-                    .window
-                    .map(|(earliest, latest)| DateWindow { earliest, latest }),
+                window: (event.kind == EventKind::Infusion).then(|| booking_window(&event)),
                 replaces: None,
             };
             let assignment = match check(&reading.schedule, &request) {
@@ -745,15 +754,9 @@ impl<S: Store> Clinic<S> {
                     clinician_id: None,
                     preferred_date: e.date,
                     preferred_time: preferred,
-                    window: match e.window {
-                        Some((earliest, latest)) => DateWindow {
-                            earliest: earliest.max(today),
-                            latest,
-                        },
-                        None => DateWindow {
-                            earliest: e.date,
-                            latest: e.date,
-                        },
+                    window: {
+                        let w = booking_window(e);
+                        DateWindow { earliest: w.earliest.max(today), latest: w.latest }
                     },
                 }),
                 Err(ServiceError::Invalid(errs)) => {
@@ -1141,9 +1144,7 @@ impl<S: Store> Clinic<S> {
                     .filter(|e| !e.trim().is_empty())
                     .or_else(|| old.escort_name.clone()),
                 spacing,
-                window: event
-                    .and_then(|e| e.window)
-                    .map(|(earliest, latest)| DateWindow { earliest, latest }),
+                window: event.as_ref().filter(|e| e.kind == EventKind::Infusion).map(booking_window),
                 replaces: Some(old.id),
             };
             let assignment = match check(&reading.schedule, &request) {
@@ -1338,7 +1339,7 @@ impl<S: Store> Clinic<S> {
         principal: &Principal,
         user_id: Uuid,
         week_start: NaiveDate,
-    ) -> Result<(Tz, Vec<BookingView>), ServiceError> {
+    ) -> Result<(Tz, Vec<BookingView>, Vec<clinic_store::schedule::AvailabilityRecord>), ServiceError> {
         self.authorize(
             principal,
             Permission::ScheduleRead,
@@ -1350,13 +1351,7 @@ impl<S: Store> Clinic<S> {
         let start = local_instant(zone, week_start, NaiveTime::MIN)
             .ok_or_else(|| ServiceError::Invalid(FieldErrors::one("week", "out of range")))?;
         let end = start + Duration::days(7);
-        let bookings = self.store().clinician_bookings(user_id, start, end).await?;
-        let names = self
-            .store()
-            .get_site_schedule(site.id)
-            .await?
-            .map(|s| s.resources.iter().map(|r| (r.id, r.name.clone())).collect())
-            .unwrap_or_default();
+        let (bookings, shifts, names) = self.clinician_agenda(user_id, start, end).await?;
         let views = self.views(bookings, &names).await?;
         let patients: BTreeSet<Uuid> = views.iter().map(|b| b.booking.patient_id).collect();
         let events = patients
@@ -1374,7 +1369,19 @@ impl<S: Store> Clinic<S> {
             })
             .collect();
         self.audit_writer().record(events).await?;
-        Ok((zone, views))
+        Ok((zone, views, shifts))
+    }
+
+    /// One booking with its names (audited as a read of the patient's plan).
+    pub async fn get_booking(&self, principal: &Principal, booking_id: Uuid) -> Result<BookingView, ServiceError> {
+        self.authorize(principal, Permission::ScheduleRead, "read a booking").await?;
+        let booking = self.store().get_booking(booking_id).await.map_err(|e| ServiceError::from_store("booking", e))?;
+        let names = self.store().get_site_schedule(booking.site_id).await?.map(|s| s.resources.iter().map(|r| (r.id, r.name.clone())).collect()).unwrap_or_default();
+        let patient_id = booking.patient_id;
+        let view = self.views(vec![booking], &names).await?.into_iter().next().ok_or(ServiceError::NotFound { resource: "booking" })?;
+        let event = self.schedule_event(principal, AuditAction::PlanRead, patient_id, serde_json::json!({ "booking_id": booking_id }));
+        self.audit_writer().record(vec![event]).await?;
+        Ok(view)
     }
 
     /// A patient's bookings (any status), for the chart (audited as a plan read).
@@ -1636,13 +1643,16 @@ impl<S: Store> Clinic<S> {
                         "no such chair or room at this site",
                     )),
                 },
-                (None, Some(kind)) => resources.push(clinic_store::schedule::ResourceRecord {
-                    id: Uuid::now_v7(),
-                    site_id,
-                    kind,
-                    name,
-                    position,
-                }),
+                // Named like an existing one of the same kind: that one, kept.
+                (None, Some(kind)) => {
+                    match resources.iter_mut().find(|x| x.kind == kind && x.name.to_lowercase() == name.to_lowercase()) {
+                        Some(x) => {
+                            x.name = name;
+                            x.position = position;
+                        }
+                        None => resources.push(clinic_store::schedule::ResourceRecord { id: Uuid::now_v7(), site_id, kind, name, position }),
+                    }
+                }
                 (None, None) => {}
             }
         }
@@ -1928,4 +1938,41 @@ pub fn spawn_reminders<S: Store>(
             }
         }
     })
+}
+
+impl<S: Store> Clinic<S> {
+    /// What a clinician is booked for over `[from, to)`: the sessions they
+    /// lead and, for nurses and physicians, the infusions running while they
+    /// are on site; with their time on site and the names of chairs and rooms.
+    pub async fn clinician_agenda(
+        &self,
+        user_id: Uuid,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<(Vec<BookingRecord>, Vec<clinic_store::schedule::AvailabilityRecord>, BTreeMap<Uuid, String>), ServiceError> {
+        let user = self.store().get_user(user_id).await.map_err(|e| ServiceError::from_store("clinician", e))?;
+        let mut bookings: BTreeMap<Uuid, BookingRecord> =
+            self.store().clinician_bookings(user_id, from, to).await?.into_iter().map(|b| (b.id, b)).collect();
+        let mut names = BTreeMap::new();
+        let mut shifts = Vec::new();
+        for site in self.store().list_sites().await? {
+            if let Some(schedule) = self.store().get_site_schedule(site.id).await? {
+                names.extend(schedule.resources.iter().map(|r| (r.id, r.name.clone())));
+            }
+            let mine: Vec<_> = self.store().list_availability(site.id, from, to).await?.into_iter().filter(|a| a.user_id == user_id).collect();
+            if matches!(user.role, clinic_domain::user::Role::Nurse | clinic_domain::user::Role::Physician) && !mine.is_empty() {
+                for b in self.store().site_bookings(site.id, from, to).await? {
+                    let end = b.starts_at + Duration::minutes(b.minutes);
+                    if b.kind == EventKind::Infusion && mine.iter().any(|s| s.starts_at < end && s.ends_at > b.starts_at) {
+                        bookings.insert(b.id, b);
+                    }
+                }
+            }
+            shifts.extend(mine);
+        }
+        let mut bookings: Vec<BookingRecord> = bookings.into_values().collect();
+        bookings.sort_by_key(|b| (b.starts_at, b.id));
+        shifts.sort_by_key(|s| s.starts_at);
+        Ok((bookings, shifts, names))
+    }
 }

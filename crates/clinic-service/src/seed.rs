@@ -190,6 +190,7 @@ impl<S: Store> Clinic<S> {
         self.seed_demo_inquiries(&actor, &site).await?;
         self.seed_demo_screening(&actor, &patients).await?;
         self.seed_demo_eligibility(&actor, &patients).await?;
+        self.seed_demo_schedule(&actor, &patients).await?;
         let event = AuditEvent::new(
             Uuid::now_v7(),
             crate::now(),
@@ -517,5 +518,152 @@ mod tests {
         assert_eq!(statuses.len(), PatientStatus::ALL.len(), "every status appears");
         assert!(substances.len() >= 6);
         assert_eq!(names.len(), N_DEMO_PATIENTS, "no two demo patients look like duplicates");
+    }
+}
+
+impl<S: Store> Clinic<S> {
+    /// The demo clinic's schedule: its hours, chairs and rooms and the demo
+    /// clinic's own settings (60 minutes' recovery, one nurse per two running
+    /// chairs, a physician on site during infusions — choices of this
+    /// fictitious clinic, not reference values), staff on site on weekdays,
+    /// and a signed plan for every patient in treatment, rotating through the
+    /// protocols their substances allow, booked by the front desk with
+    /// "schedule whole plan" from the Monday after today.
+    async fn seed_demo_schedule(&self, actor: &Actor, patients: &[clinic_domain::patient::Patient]) -> Result<(), ServiceError> {
+        use chrono::{Duration, NaiveTime};
+        use clinic_domain::plan;
+        use clinic_domain::schedule::ResourceKind;
+        use clinic_store::schedule::{OpeningRow, ResourceRecord, SiteScheduleRecord};
+        let sites = self.store().list_sites().await?;
+        let users = self.store().list_users().await?;
+        let user = |role: Role| users.iter().find(|u| u.role == role).cloned();
+        let (Some(physician), Some(frontdesk)) = (user(Role::Physician), user(Role::Frontdesk)) else { return Ok(()) };
+        let principal = |u: &clinic_store::records::User| crate::auth::Principal {
+            user: u.clone(),
+            token_hash: "demo-seed".into(),
+            csrf_token: String::new(),
+            client_addr: Some("demo seed".into()),
+        };
+        let event = |action: AuditAction, target: AuditTarget| {
+            AuditEvent::new(Uuid::now_v7(), crate::now(), actor, action, target, Outcome::Success, Some(serde_json::json!({ "source": "demo seed" }).to_string()))
+        };
+        let time = |h: u32| NaiveTime::from_hms_opt(h, 0, 0).unwrap_or(NaiveTime::MIN);
+        for (n, site) in sites.iter().enumerate() {
+            let main = n == 0;
+            let days: &[i64] = if main { &[0, 1, 2, 3, 4] } else { &[1, 2, 3, 4, 5] };
+            let (opens, closes) = if main { (time(8), time(18)) } else { (time(9), time(17)) };
+            let mut resources = Vec::new();
+            let chairs = if main { 4 } else { 2 };
+            for c in 1..=chairs {
+                resources.push(ResourceRecord { id: Uuid::now_v7(), site_id: site.id, kind: ResourceKind::Chair, name: format!("Chair {c}"), position: c });
+            }
+            for (r, name) in ["Room A", "Room B"].iter().enumerate().take(if main { 2 } else { 1 }) {
+                let position = chairs + i64::try_from(r).unwrap_or(0) + 1;
+                resources.push(ResourceRecord { id: Uuid::now_v7(), site_id: site.id, kind: ResourceKind::Room, name: (*name).into(), position });
+            }
+            let year = Self::site_today(site).year();
+            let record = SiteScheduleRecord {
+                site_id: site.id,
+                recovery_minutes: Some(60),
+                nurses_per_chairs: Some((1, 2)),
+                physician_on_site: Some(true),
+                hours: days.iter().map(|d| OpeningRow { weekday: *d, opens, closes }).collect(),
+                closures: [(12, 25, "Christmas Day"), (1, 1, "New Year's Day")]
+                    .iter()
+                    .flat_map(|(m, d, why)| [year, year + 1].map(|y| chrono::NaiveDate::from_ymd_opt(y, *m, *d).map(|date| (date, (*why).to_string()))))
+                    .flatten()
+                    .collect(),
+                resources,
+                version: 0,
+            };
+            self.store().save_site_schedule(&record, &event(AuditAction::SiteScheduleUpdate, AuditTarget::resource("site", site.id.to_string()))).await?;
+            // Staff on site: two weeks back to sixteen weeks ahead, on opening days.
+            let zone: chrono_tz::Tz = site.time_zone.parse().unwrap_or(chrono_tz::Tz::UTC);
+            let today = Self::site_today(site);
+            let mut rows = Vec::new();
+            for staff in users.iter().filter(|u| matches!(u.role, Role::Physician | Role::Nurse | Role::Counselor)) {
+                let mut day = today - Duration::days(14);
+                while day <= today + Duration::weeks(16) {
+                    let weekday = i64::from(day.weekday().num_days_from_monday());
+                    if days.contains(&weekday) {
+                        let at = |t| clinic_domain::schedule::hours::local_instant(zone, day, t);
+                        if let (Some(starts_at), Some(ends_at)) = (at(opens), at(closes)) {
+                            rows.push(clinic_store::schedule::AvailabilityRecord { id: Uuid::now_v7(), user_id: staff.id, site_id: site.id, starts_at, ends_at });
+                        }
+                    }
+                    day += Duration::days(1);
+                }
+            }
+            self.store().add_availability(&rows, &event(AuditAction::SiteScheduleUpdate, AuditTarget::resource("site", site.id.to_string()))).await?;
+        }
+        let Some(site) = sites.first() else { return Ok(()) };
+        let today = Self::site_today(site);
+        let next_monday = today + Duration::days(7 - i64::from(today.weekday().num_days_from_monday()));
+        let mut used: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+        let in_treatment: Vec<_> = patients.iter().filter(|p| p.details.status == PatientStatus::InTreatment).collect();
+        for (i, patient) in in_treatment.iter().enumerate() {
+            // The protocols this patient's substances allow, least used first.
+            let mut fitting: Vec<&clinic_domain::protocol::Protocol> = self
+                .protocols()
+                .iter()
+                .filter(|p| p.definition().substances.iter().any(|s| patient.details.substances.iter().any(|ps| ps.as_str() == s)))
+                .collect();
+            fitting.sort_by_key(|p| (used.get(p.id()).copied().unwrap_or(0), p.id().to_string()));
+            let Some(protocol) = fitting.first().copied() else { continue };
+            *used.entry(protocol.id()).or_default() += 1;
+            let start = next_monday + Duration::weeks(i64::try_from(i / 4).unwrap_or(0));
+            // The plan was made while the patient was eligible; they are in treatment now.
+            let mut at_planning = (*patient).clone();
+            at_planning.details.status = PatientStatus::Eligible;
+            let (new, change) = plan::new_plan(protocol, &at_planning, start, physician.id, crate::now(), &mut Uuid::now_v7).map_err(|e| ServiceError::Internal(anyhow::anyhow!("demo plan: {e}")))?;
+            self.store().create_plan(&new, &change, &event(AuditAction::PlanCreate, AuditTarget::patient(patient.id))).await?;
+            // Sessions the protocol puts on a weekend go to the Monday after, as
+            // the physician would do for a site shut at weekends.
+            let mut current = new;
+            let weekend: Vec<(Uuid, chrono::NaiveDate)> = current
+                .events
+                .iter()
+                .filter(|e| e.kind != clinic_domain::protocol::EventKind::Infusion && e.date.weekday().num_days_from_monday() >= 5)
+                .map(|e| (e.id, e.date + Duration::days(7 - i64::from(e.date.weekday().num_days_from_monday()))))
+                .collect();
+            for (event_id, monday) in weekend {
+                let request = plan::EditRequest { edit: plan::PlanEdit::Move { event_id, date: monday }, reason: "the site is closed at weekends".into(), acknowledge_deviation: false };
+                let limits = clinic_domain::dose::PlausibilityLimits::shipped();
+                let Ok(outcome) = plan::apply_edit(&current, protocol, &request, &limits, physician.id, crate::now(), &mut Uuid::now_v7) else { continue };
+                let changed: Vec<_> = outcome.plan.events.iter().filter(|e| outcome.changed_events.contains(&e.id)).cloned().collect();
+                self.store()
+                    .save_plan_change(&outcome.plan.header, current.header.version, &changed, &outcome.change, None, &event(AuditAction::PlanUpdate, AuditTarget::patient(patient.id)))
+                    .await?;
+                current = outcome.plan;
+            }
+            let (header, change) = plan::sign(&current, physician.id, crate::now(), &mut Uuid::now_v7).map_err(|e| ServiceError::Internal(anyhow::anyhow!("demo plan: {e}")))?;
+            self.store().save_plan_change(&header, current.header.version, &[], &change, None, &event(AuditAction::PlanSign, AuditTarget::patient(patient.id))).await?;
+            let new = current;
+            // Book it the way the front desk would; where the whole plan does
+            // not fit (a holiday, a full day), book what fits event by event.
+            let desk = principal(&frontdesk);
+            match self.schedule_whole_plan(&desk, new.header.id, Some("09:00"), None).await {
+                Ok(_) => {}
+                Err(ServiceError::Unbookable(_) | ServiceError::Invalid(_)) => {
+                    let plan = self.store().get_plan(new.header.id).await?;
+                    for e in plan.events.iter().filter(|e| matches!(e.kind, clinic_domain::protocol::EventKind::Infusion | clinic_domain::protocol::EventKind::Therapy | clinic_domain::protocol::EventKind::Integration)) {
+                        let input = crate::scheduling::BookInput { time: Some("09:00".into()), ..Default::default() };
+                        match self.book_event(&desk, e.id, &input).await {
+                            Ok(_) => {}
+                            Err(ServiceError::Unbookable(problem)) => {
+                                if let Some(alt) = problem.alternatives.iter().find(|a| a.local_date == e.date) {
+                                    let input = crate::scheduling::BookInput { time: Some(alt.local_time.clone()), ..Default::default() };
+                                    let _ = self.book_event(&desk, e.id, &input).await;
+                                }
+                            }
+                            Err(ServiceError::Invalid(_) | ServiceError::Conflict { .. }) => {}
+                            Err(other) => return Err(other),
+                        }
+                    }
+                }
+                Err(other) => return Err(other),
+            }
+        }
+        Ok(())
     }
 }

@@ -7,6 +7,7 @@ pub mod inquiries;
 pub mod openapi;
 pub mod patients;
 pub mod plans;
+pub mod scheduling;
 pub mod screening;
 
 use axum::routing::{get, patch, post};
@@ -152,5 +153,5 @@ pub fn routes<S: Store>(table: RouteTable<S>) -> RouteTable<S> {
             },
             get(audit::users::<S>),
         );
-    plans::routes(eligibility::routes(screening::routes(table)))
+    scheduling::routes(plans::routes(eligibility::routes(screening::routes(table))))
 }

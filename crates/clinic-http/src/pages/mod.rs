@@ -10,6 +10,7 @@ pub mod outbox;
 pub mod patients;
 pub mod plans;
 pub mod portal;
+pub mod schedule;
 pub mod screening;
 pub mod selfcheck;
 
@@ -69,6 +70,17 @@ pub fn routes<S: Store>(table: RouteTable<S>) -> RouteTable<S> {
         .add(RouteSpec::page("POST", "/plans/{id}/edits", Access::Permission(Permission::PlanManage), "Change a plan event, with a reason"), post(plans::edit::<S>))
         .add(RouteSpec::page("POST", "/plans/{id}/sign", Access::Permission(Permission::PlanManage), "Sign the plan"), post(plans::sign::<S>))
         .add(RouteSpec::page("POST", "/plans/{id}/end", Access::Permission(Permission::PlanManage), "End the plan"), post(plans::end::<S>))
+        .add(RouteSpec::page("GET", "/schedule", Access::Permission(Permission::ScheduleRead), "A site's day board"), get(schedule::day_board::<S>))
+        .add(RouteSpec::page("GET", "/schedule/week", Access::Permission(Permission::ScheduleRead), "A clinician's week"), get(schedule::week::<S>))
+        .add(RouteSpec::page("GET", "/calendar", Access::Permission(Permission::ScheduleRead), "Your calendar feed link"), get(schedule::calendar_page::<S>))
+        .add(RouteSpec::page("POST", "/calendar-feeds", Access::Permission(Permission::ScheduleRead), "Make a new calendar feed link"), post(schedule::create_feed::<S>))
+        .add(RouteSpec::page("POST", "/calendar-feeds/revoke", Access::Permission(Permission::ScheduleRead), "Stop every calendar feed link"), post(schedule::revoke_feeds::<S>))
+        .add(RouteSpec::page("GET", "/calendar/{token}", Access::Public, "A clinician's iCalendar feed (secret link)"), get(schedule::feed::<S>))
+        .add(RouteSpec::page("POST", "/plan-events/{id}/booking", Access::Permission(Permission::ScheduleManage), "Book a plan event"), post(schedule::book::<S>))
+        .add(RouteSpec::page("POST", "/plans/{id}/schedule", Access::Permission(Permission::ScheduleManage), "Schedule a whole plan"), post(schedule::schedule_plan::<S>))
+        .add(RouteSpec::page("POST", "/bookings/{id}/cancel", Access::Permission(Permission::ScheduleManage), "Cancel a booking"), post(schedule::cancel::<S>))
+        .add(RouteSpec::page("POST", "/bookings/{id}/no-show", Access::Permission(Permission::ScheduleManage), "Record a no-show"), post(schedule::no_show::<S>))
+        .add(RouteSpec::page("POST", "/bookings/{id}/reschedule", Access::Permission(Permission::ScheduleManage), "Move a booking"), post(schedule::reschedule::<S>))
         .add(RouteSpec::page("GET", "/self-check", Access::Public, "Anonymous self-check (AUDIT-C, DAST-10)"), get(selfcheck::form::<S>))
         .add(RouteSpec::page("POST", "/self-check", Access::Public, "Score the anonymous self-check; nothing is stored"), post(selfcheck::submit::<S>))
 }
@@ -96,6 +108,7 @@ pub enum Nav {
     Inquiries,
     Patients,
     Alerts,
+    Schedule,
     Audit,
     Outbox,
     None,
@@ -123,6 +136,7 @@ pub fn staff_page(principal: &Principal, site_name: &str, title: &str, nav: Nav,
                         (link("/home", "Home", Nav::Home))
                         @if role_allows(role, Permission::InquiryRead) { (link("/inquiries", "Inquiries", Nav::Inquiries)) }
                         @if role_allows(role, Permission::PatientRead) { (link("/patients", "Patients", Nav::Patients)) }
+                        @if role_allows(role, Permission::ScheduleRead) { (link("/schedule", "Schedule", Nav::Schedule)) }
                         @if role_allows(role, Permission::AlertRead) { (link("/alerts", "Alerts", Nav::Alerts)) }
                         @if role_allows(role, Permission::AuditRead) { (link("/audit", "Audit log", Nav::Audit)) }
                         @if role_allows(role, Permission::AuditRead) { (link("/outbox", "Outbox", Nav::Outbox)) }

@@ -58,6 +58,17 @@ fn happened(event: &PlanEvent, today: NaiveDate) -> (&'static str, &'static str)
     }
 }
 
+fn booking_word(status: clinic_domain::schedule::BookingStatus) -> &'static str {
+    use clinic_domain::schedule::BookingStatus as B;
+    match status {
+        B::Booked => "Booked",
+        B::Attended => "Attended",
+        B::Cancelled => "Cancelled",
+        B::NoShow => "No-show",
+        B::Rescheduled => "Moved",
+    }
+}
+
 fn dose_text(event: &PlanEvent) -> String {
     if event.kind != EventKind::Infusion {
         return String::new();
@@ -176,6 +187,25 @@ async fn plan_card<S: Store>(
     can_manage: bool,
 ) -> Markup {
     let h = &plan.header;
+    let zone: chrono_tz::Tz = time_zone.parse().unwrap_or(chrono_tz::Tz::UTC);
+    let can_book = role_allows(principal.user.role, Permission::ScheduleManage);
+    let bookings = if role_allows(principal.user.role, Permission::ScheduleRead) {
+        app.clinic.patient_bookings(principal, h.patient_id).await.unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    // The booking that stands for each event: the active one, else the latest.
+    let mut by_event: std::collections::BTreeMap<Uuid, &clinic_service::scheduling::BookingView> = std::collections::BTreeMap::new();
+    for b in &bookings {
+        if let Some(event_id) = b.booking.plan_event_id {
+            let keep = by_event.get(&event_id).is_some_and(|old| old.booking.status.is_active() && !b.booking.status.is_active());
+            if !keep {
+                by_event.insert(event_id, b);
+            }
+        }
+    }
+    let no_shows = bookings.iter().filter(|b| b.booking.status == clinic_domain::schedule::BookingStatus::NoShow).count();
+    let now = clinic_service::now();
     let state = h.state();
     let protocol = app.clinic.protocols().get(&h.protocol_id);
     let history = app
@@ -207,6 +237,17 @@ async fn plan_card<S: Store>(
                 PlanState::Signed => p.ok { "Signed " (h.signed_at.map(|t| site_time(t, time_zone)).unwrap_or_default()) "." },
                 PlanState::Ended => p { "Ended." },
             }
+            @if no_shows > 0 { p.warning data-testid="no-shows" { (no_shows) " missed appointment(s) (no-show)." } }
+            @if can_book && state == PlanState::Signed && plan.events.iter().any(|e| e.status == EventStatus::Planned && e.date >= today && matches!(e.kind, EventKind::Infusion | EventKind::Therapy | EventKind::Integration)) {
+                form.inline method="post" action={ "/plans/" (h.id) "/schedule" } #schedule-plan {
+                    (csrf(principal))
+                    label for="plan-time" { "Schedule whole plan, each day from" }
+                    input id="plan-time" name="time" type="time" value="09:00" required;
+                    label for="plan-escort" { "Escort" }
+                    input id="plan-escort" name="escort_name" placeholder="the chart's escort";
+                    button type="submit" { "Schedule whole plan" }
+                }
+            }
             @if !unset.is_empty() {
                 details {
                     summary { "Needs clinic setting (" (unset.len()) ")" }
@@ -220,9 +261,9 @@ async fn plan_card<S: Store>(
                     div.actions { button type="submit" { "Sign the plan" } }
                 }
             }
-            table.plan-events {
+            table.stack.plan-events {
                 caption { "The plan beside what happened" }
-                thead { tr { th { "Date" } th { "Day" } th { "Event" } th { "Dose" } th { "What happened" } @if can_manage { th { "Change" } } } }
+                thead { tr { th { "Date" } th { "Day" } th { "Event" } th { "Dose" } th { "What happened" } @if can_manage || can_book { th { "Change" } } } }
                 tbody {
                     @for event in &plan.events {
                         @let (what, class) = happened(event, today);
@@ -238,9 +279,23 @@ async fn plan_card<S: Store>(
                                 @for d in &event.deviations { br; span.warning { "Deviation: " (d) } }
                             }
                             td data-label="Dose" { (dose_text(event)) }
-                            td data-label="What happened" { span class=(class) { (what) } }
-                            @if can_manage {
-                                td data-label="Change" { (event_controls(principal, plan, event)) }
+                            td data-label="What happened" {
+                                @match by_event.get(&event.id) {
+                                    Some(b) => {
+                                        span class={ "badge status-" (b.booking.status.as_str()) } { (booking_word(b.booking.status)) }
+                                        " " (b.booking.starts_at.with_timezone(&zone).format("%a %-d %b %H:%M"))
+                                        @if let Some(r) = &b.resource_name { " · " (r) }
+                                        @if let Some(c) = &b.clinician_name { " · " (c) }
+                                        @if let Some(reason) = &b.booking.reason { br; span.muted { (reason) } }
+                                    }
+                                    None => span class=(class) { (what) },
+                                }
+                            }
+                            @if can_manage || can_book {
+                                td data-label="Change" {
+                                    @if can_manage { (event_controls(principal, plan, event)) }
+                                    (crate::pages::schedule::event_booking_controls(principal, event, by_event.get(&event.id).copied(), zone, state == PlanState::Signed, now))
+                                }
                             }
                         }
                     }
@@ -285,7 +340,7 @@ async fn plan_card<S: Store>(
                 }
             }
             h3 { "History" }
-            table.plan-history {
+            table.stack.plan-history {
                 thead { tr { th { "When" } th { "Version" } th { "Change" } th { "Why" } } }
                 tbody {
                     @for change in &history {

@@ -66,6 +66,26 @@ const PATIENT_DATA_ROUTES: &[(&str, &str)] = &[
     ("POST", "/plans/{id}/edits"),
     ("POST", "/plans/{id}/sign"),
     ("POST", "/plans/{id}/end"),
+    // Scheduling: audit events checked in scheduling.rs.
+    ("POST", "/api/v1/plan-events/{id}/booking"),
+    ("POST", "/api/v1/plans/{id}/schedule"),
+    ("GET", "/api/v1/bookings/{id}"),
+    ("POST", "/api/v1/bookings/{id}/cancel"),
+    ("POST", "/api/v1/bookings/{id}/no-show"),
+    ("POST", "/api/v1/bookings/{id}/reschedule"),
+    ("GET", "/api/v1/day-board"),
+    ("GET", "/api/v1/patients/{id}/bookings"),
+    ("GET", "/api/v1/sites/{id}/schedule"),
+    ("GET", "/schedule"),
+    ("GET", "/schedule/week"),
+    ("GET", "/calendar"),
+    ("POST", "/calendar-feeds"),
+    ("POST", "/calendar-feeds/revoke"),
+    ("POST", "/plan-events/{id}/booking"),
+    ("POST", "/plans/{id}/schedule"),
+    ("POST", "/bookings/{id}/cancel"),
+    ("POST", "/bookings/{id}/no-show"),
+    ("POST", "/bookings/{id}/reschedule"),
     ("GET", "/patients/{id}/medical-screening/new"),
     ("POST", "/patients/{id}/medical-screening"),
     ("POST", "/patients/{id}/eligibility"),
@@ -97,6 +117,8 @@ async fn every_patient_route_is_covered_here() {
                     | Permission::EligibilitySign
                     | Permission::PlanRead
                     | Permission::PlanManage
+                    | Permission::ScheduleRead
+                    | Permission::ScheduleManage
             )
         ) || (route.path.contains("inquir") && route.method == "POST");
         if touches_patients {

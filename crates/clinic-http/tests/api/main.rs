@@ -12,3 +12,4 @@ mod patients;
 mod screening;
 mod eligibility;
 mod plans;
+mod scheduling;
