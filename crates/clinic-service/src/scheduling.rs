@@ -1976,3 +1976,50 @@ impl<S: Store> Clinic<S> {
         Ok((bookings, shifts, names))
     }
 }
+
+/// One of a patient's coming appointments, as the portal shows it.
+#[derive(Debug, Clone)]
+pub struct Appointment {
+    pub kind: EventKind,
+    /// "Tuesday 8 December at 09:00", in the site's zone.
+    pub when: String,
+    pub site_name: String,
+    pub place: Option<String>,
+}
+
+impl<S: Store> Clinic<S> {
+    /// The patient's own coming appointments, for the portal (their session
+    /// is the authority; the read is audited as a portal read).
+    pub async fn portal_appointments(&self, view: &crate::screening::PortalView) -> Result<Vec<Appointment>, ServiceError> {
+        let now = crate::now();
+        let sites: BTreeMap<Uuid, Site> = self.store().list_sites().await?.into_iter().map(|s| (s.id, s)).collect();
+        let mut out = Vec::new();
+        for b in self.store().patient_bookings(view.patient.id).await? {
+            if b.status != BookingStatus::Booked || b.starts_at + Duration::minutes(b.minutes) < now {
+                continue;
+            }
+            let Some(site) = sites.get(&b.site_id) else { continue };
+            let place = match b.resource_id {
+                Some(id) => self.store().get_site_schedule(site.id).await?.and_then(|s| s.resources.into_iter().find(|r| r.id == id).map(|r| r.name)),
+                None => None,
+            };
+            out.push(Appointment {
+                kind: b.kind,
+                when: b.starts_at.with_timezone(&zone_of(site)).format("%A %-d %B at %H:%M").to_string(),
+                site_name: site.name.clone(),
+                place,
+            });
+        }
+        let audit = AuditEvent::new(
+            Uuid::now_v7(),
+            now,
+            &clinic_domain::audit::Actor { user_id: None, name: "patient (portal)".into(), role: Some("patient".into()), client_addr: None },
+            AuditAction::PortalRead,
+            AuditTarget::patient(view.patient.id),
+            Outcome::Success,
+            Some(serde_json::json!({ "view": "appointments", "count": out.len() }).to_string()),
+        );
+        self.audit_writer().record(vec![audit]).await?;
+        Ok(out)
+    }
+}

@@ -169,7 +169,7 @@ pub async fn sign_consent<S: Store>(
 }
 
 fn render_form<S: Store>(app: &AppState<S>, token: &str, view: &PortalView, chosen: &[String], errors: &[clinic_domain::field::FieldError]) -> Response {
-    render_page(app, token, view, chosen, errors, &[])
+    render_page(app, token, view, chosen, errors, &[], &[])
 }
 
 fn render_page<S: Store>(
@@ -179,6 +179,7 @@ fn render_page<S: Store>(
     chosen: &[String],
     errors: &[clinic_domain::field::FieldError],
     consents: &[clinic_service::eligibility::StoredConsent],
+    appointments: &[clinic_service::scheduling::Appointment],
 ) -> Response {
     let instrument = view.link.instrument_id.as_deref().and_then(|id| app.clinic.instruments().get(id));
     let used = clinic_domain::portal::link_state(&view.link, clinic_service::now()) != clinic_domain::portal::LinkState::Usable;
@@ -199,6 +200,7 @@ fn render_page<S: Store>(
                 }
             }
             _ if view.link.purpose == clinic_domain::portal::LinkPurpose::Signin => {
+                (appointments_section(appointments))
                 (consents_section(app, token, consents))
             }
             _ => { p { "There is nothing for you to do here right now. Thank you." } }
@@ -218,7 +220,11 @@ pub async fn home<S: Store>(State(app): State<AppState<S>>, ClientAddr(addr): Cl
                 Ok(consents) => consents,
                 Err(err) => return failure(err),
             };
-            render_page(&app, &token, &view, &[], &[], &consents)
+            let appointments = match app.clinic.portal_appointments(&view).await {
+                Ok(a) => a,
+                Err(err) => return failure(err),
+            };
+            render_page(&app, &token, &view, &[], &[], &consents, &appointments)
         }
         Ok(None) => session_ended(),
         Err(err) => failure(err),
@@ -269,5 +275,39 @@ pub async fn submit<S: Store>(
             refused(StatusCode::CONFLICT, "These answers were already sent", "Thank you, we already have your answers. If something changed, please call the clinic.")
         }
         Err(err) => failure(err),
+    }
+}
+
+/// The patient's coming appointments in plain words, with what to bring to an infusion.
+fn appointments_section(appointments: &[clinic_service::scheduling::Appointment]) -> Markup {
+    use clinic_domain::protocol::EventKind;
+    let what = |kind: EventKind| match kind {
+        EventKind::Infusion => "Ketamine infusion",
+        EventKind::Therapy => "Counseling session",
+        EventKind::Integration => "Integration session (talking about your infusion)",
+        EventKind::Assessment => "Check-in questionnaire",
+        EventKind::Inpatient => "Stay at the clinic",
+        EventKind::FollowUp => "Follow-up",
+    };
+    html! {
+        section.card #appointments {
+            h2 { "Your appointments" }
+            @if appointments.is_empty() {
+                p { "No appointments are booked right now. The clinic will contact you." }
+            } @else {
+                ul {
+                    @for a in appointments {
+                        li {
+                            strong { (a.when) } " — " (what(a.kind)) " at " (a.site_name)
+                            @if let Some(place) = &a.place { " (" (place) ")" }
+                        }
+                    }
+                }
+                @if appointments.iter().any(|a| a.kind == EventKind::Infusion) {
+                    p { "For an infusion: follow the eating and drinking instructions the clinic gave you, come with the adult who will take you home, and do not drive or use machinery until the next day, after a night's sleep." }
+                }
+            }
+            p { "To change an appointment, call the clinic." }
+        }
     }
 }

@@ -17,6 +17,7 @@ crate::backend_tests!(booking_rules_history_and_views, two_bookings_race_for_the
 fn config() -> ServiceConfig {
     let mut config = ServiceConfig::standard(DeploymentMode::Production);
     config.scheduling = SchedulingSettings { default_session_minutes: Some(60), preferred_start: None };
+    config.safety.public_url = Some("https://clinic.example.org".into());
     config
 }
 
@@ -215,6 +216,15 @@ async fn booking_rules_history_and_views<S: Store>(store: S) {
     let start = again.text.find("/calendar/").unwrap();
     let link2 = &again.text[start..start + again.text[start..].find(".ics").unwrap() + 4];
     assert_eq!(app.send(req("GET", link2)).await.status, StatusCode::NOT_FOUND);
+
+    // The patient sees the coming appointment in the portal, in plain words.
+    let sent = app.send(req("POST", &format!("/api/v1/patients/{patient}/portal-links")).token(&desk).json(serde_json::json!({ "purpose": "signin" }))).await;
+    assert_eq!(sent.status, StatusCode::CREATED, "{}", sent.text);
+    let opened = app.send(req("GET", &crate::screening::link_path(&app).await)).await;
+    let portal = app.send(req("GET", "/portal").header("cookie", &crate::screening::cookie(&opened))).await;
+    assert!(portal.text.contains("Your appointments"), "{}", portal.text);
+    assert!(portal.text.contains("Monday 11 March at 09:00</strong> — Ketamine infusion at Harbor Light Clinic (demo) (Chair 1)"), "{}", portal.text);
+    assert!(portal.text.contains("come with the adult who will take you home"));
 
     // Reminders the day before, once, on the consented channel, in neutral words.
     let eve = chrono::DateTime::parse_from_rfc3339("2030-03-10T20:00:00-04:00").unwrap().with_timezone(&chrono::Utc);

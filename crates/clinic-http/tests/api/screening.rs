@@ -130,13 +130,13 @@ async fn portal_app<S: Store>(store: S, link_seconds: i64) -> TestApp<S> {
 }
 
 /// The portal link in the newest outbox message, as a path.
-async fn link_path<S: Store>(app: &TestApp<S>) -> String {
+pub(crate) async fn link_path<S: Store>(app: &TestApp<S>) -> String {
     let body = app.clinic.store().list_outbox(1).await.unwrap().remove(0).body;
     let start = body.find("/portal/l/").unwrap();
     body[start..].split_whitespace().next().unwrap().to_string()
 }
 
-fn cookie(res: &crate::helpers::TestResponse) -> String {
+pub(crate) fn cookie(res: &crate::helpers::TestResponse) -> String {
     res.header("set-cookie").unwrap().split(';').next().unwrap().to_string()
 }
 
