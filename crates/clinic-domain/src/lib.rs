@@ -42,6 +42,7 @@ pub mod ical;
 pub mod inquiry;
 pub mod instrument;
 pub mod mrn;
+pub mod order;
 pub mod password;
 pub mod patient;
 pub mod plan;
