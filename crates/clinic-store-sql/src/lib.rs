@@ -11,6 +11,7 @@
 //! `fn pool(&self) -> &sqlx::Pool<DB>` and
 //! `async fn begin_write(&self) -> Result<sqlx::Transaction<'static, DB>, sqlx::Error>`.
 
+mod orders;
 mod plans;
 mod schedule;
 mod screening;
@@ -1326,6 +1327,7 @@ macro_rules! impl_store {
             $crate::impl_screening_store!($store);
             $crate::impl_plan_store!($store);
             $crate::impl_schedule_store!($store);
+            $crate::impl_order_store!($store);
         }
     };
 }

@@ -26,7 +26,7 @@ macro_rules! conformance_tests {
             audit_commits_with_each_change, audit_list_filters_and_paging, sealing_builds_a_verifiable_chain,
             concurrent_sealers_never_fork_the_chain, inquiries_queue_calls_and_conversion,
             questionnaires_alerts_and_portal_links, patient_documents_close_once, plans_events_and_history,
-            schedule_settings_bookings_and_feeds);
+            schedule_settings_bookings_and_feeds, orders_and_double_checks);
     };
     (@each $make:path, $($name:ident),+) => {
         $(
@@ -918,4 +918,82 @@ pub async fn schedule_settings_bookings_and_feeds<S: Store>(store: S) {
     assert_eq!(store.revoke_calendar_feeds(nurse.id, t0(), &audit()).await.unwrap(), 1);
     assert_eq!(store.find_calendar_feed("abc").await.unwrap().unwrap().revoked_at, Some(t0()));
     assert_eq!(store.find_calendar_feed("nope").await.unwrap(), None);
+}
+
+pub async fn orders_and_double_checks<S: Store>(store: S) {
+    use crate::orders::*;
+    use clinic_domain::order::{OrderStatus, WeightBasis};
+    use clinic_domain::plan::*;
+    use clinic_domain::protocol::EventKind;
+    let site = store.ensure_site(&site()).await.unwrap();
+    let physician = new_user(&store, "physician", Role::Physician).await;
+    let nurse = new_user(&store, "nurse", Role::Nurse).await;
+    let patient = new_patient(&store, site.id, details("Ana", "Díaz", (1980, 2, 29))).await;
+    let day = NaiveDate::from_ymd_opt(2026, 12, 7).unwrap();
+    let plan_id = Uuid::now_v7();
+    let event_id = Uuid::now_v7();
+    let plan = Plan {
+        header: PlanHeader {
+            id: plan_id, patient_id: patient.id, protocol_id: "clinic-series-6".into(), protocol_version: 1, start_date: day, created_by: physician.id,
+            created_at: t0(), signed_by: None, signed_at: None, signed_version: None, ended_by: None, ended_at: None, end_reason: None, version: 1,
+        },
+        events: vec![PlanEvent {
+            id: event_id, plan_id, seq: 1, kind: EventKind::Infusion, status: EventStatus::Planned, origin: EventOrigin::Protocol, protocol_date: Some(day),
+            date: day, infusion_number: Some(1), phases: Vec::new(), window: None, modality: None, instrument: None, deviations: Vec::new(),
+        }],
+    };
+    let change = PlanChange { id: Uuid::now_v7(), plan_id, version: 1, action: ChangeAction::Create, event_id: None, summary: "made".into(), reason: None, deviations: vec![], changed_by: physician.id, changed_at: t0() };
+    let audit = || event(AuditAction::PatientUpdate, AuditTarget::patient(patient.id), t0());
+    store.create_plan(&plan, &change, &audit()).await.unwrap();
+    let order = OrderRecord {
+        id: Uuid::now_v7(),
+        patient_id: patient.id,
+        plan_event_id: event_id,
+        weight_kg: "72.5".into(),
+        weight_measured_on: day,
+        weight_basis: WeightBasis::Actual,
+        phases: vec![("0.11".into(), "2".into()), ("0.6".into(), "50".into())],
+        stock_mg_per_ml: "10".into(),
+        bag_ml: Some("100".into()),
+        withdraw_from_bag: true,
+        override_reason: None,
+        warnings: vec!["first warning".into(), "second".into()],
+        status: OrderStatus::AwaitingCheck,
+        ordered_by: physician.id,
+        signed_at: t0(),
+        cancelled_by: None,
+        cancelled_at: None,
+        cancel_reason: None,
+        version: 1,
+    };
+    store.create_order(&order, &audit()).await.unwrap();
+    assert_eq!(store.get_order(order.id).await.unwrap(), order, "phases, booleans and warnings round-trip");
+    let second = OrderRecord { id: Uuid::now_v7(), ..order.clone() };
+    let refused = store.create_order(&second, &audit()).await;
+    assert!(matches!(&refused, Err(StoreError::Conflict { constraint }) if constraint == "infusion_orders_plan_event_id_key"), "{refused:?}");
+    let check = |weight: &str, matches: bool| OrderCheckRecord {
+        id: Uuid::now_v7(),
+        order_id: order.id,
+        checked_by: nurse.id,
+        weight_kg: weight.into(),
+        phases: vec!["0.11".into(), "0.6".into()],
+        matches,
+        differences: if matches { vec![] } else { vec!["weight: entered 725 kg, the order says 72.5 kg".into()] },
+        checked_at: t0() + Duration::minutes(1),
+    };
+    let failed = store.record_order_check(&check("725", false), OrderStatus::CheckFailed, 1, &audit()).await.unwrap();
+    assert_eq!((failed.status, failed.version), (OrderStatus::CheckFailed, 2));
+    assert!(matches!(store.record_order_check(&check("72.5", true), OrderStatus::Verified, 1, &audit()).await, Err(StoreError::StaleVersion { current: 2 })));
+    let verified = store.record_order_check(&check("72.5", true), OrderStatus::Verified, 2, &audit()).await.unwrap();
+    assert_eq!(verified.status, OrderStatus::Verified);
+    let checks = store.order_checks(order.id).await.unwrap();
+    assert_eq!(checks.iter().map(|c| (c.weight_kg.as_str(), c.matches)).collect::<Vec<_>>(), [("725", false), ("72.5", true)]);
+    assert_eq!(checks[0].differences.len(), 1);
+    assert_eq!(checks[1].phases, ["0.11", "0.6"]);
+    let cancelled = store.cancel_order(order.id, 3, physician.id, t0(), "weight changed", &audit()).await.unwrap();
+    assert_eq!((cancelled.status, cancelled.cancel_reason.as_deref()), (OrderStatus::Cancelled, Some("weight changed")));
+    assert!(matches!(store.record_order_check(&check("72.5", true), OrderStatus::Verified, 4, &audit()).await, Err(StoreError::StaleVersion { .. })), "a cancelled order takes no check");
+    store.create_order(&second, &audit()).await.unwrap();
+    assert_eq!(store.patient_orders(patient.id).await.unwrap().len(), 2);
+    assert!(matches!(store.get_order(Uuid::now_v7()).await, Err(StoreError::NotFound)));
 }
