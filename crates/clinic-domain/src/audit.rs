@@ -66,10 +66,14 @@ pub enum AuditAction {
     CalendarFeedCreate,
     CalendarFeedRevoke,
     CalendarFeedRead,
+    OrderSign,
+    OrderRead,
+    OrderCheck,
+    OrderCancel,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 50] = [
+    pub const ALL: [AuditAction; 54] = [
         AuditAction::LoginSuccess,
         AuditAction::LoginFailure,
         AuditAction::Logout,
@@ -120,6 +124,10 @@ impl AuditAction {
         AuditAction::CalendarFeedCreate,
         AuditAction::CalendarFeedRevoke,
         AuditAction::CalendarFeedRead,
+        AuditAction::OrderSign,
+        AuditAction::OrderRead,
+        AuditAction::OrderCheck,
+        AuditAction::OrderCancel,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -174,6 +182,10 @@ impl AuditAction {
             AuditAction::CalendarFeedCreate => "calendar_feed.create",
             AuditAction::CalendarFeedRevoke => "calendar_feed.revoke",
             AuditAction::CalendarFeedRead => "calendar_feed.read",
+            AuditAction::OrderSign => "order.sign",
+            AuditAction::OrderRead => "order.read",
+            AuditAction::OrderCheck => "order.check",
+            AuditAction::OrderCancel => "order.cancel",
         }
     }
 

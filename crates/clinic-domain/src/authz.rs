@@ -52,10 +52,16 @@ pub enum Permission {
     ScheduleManage,
     /// Set a site's opening hours, closures, chairs, rooms, rules and staff hours.
     SiteManage,
+    /// Read infusion orders and their checks: physicians and nurses.
+    OrderRead,
+    /// Sign and cancel infusion orders: physicians only.
+    OrderSign,
+    /// Make the independent double check of an order: physicians and nurses.
+    OrderCheck,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 21] = [
+    pub const ALL: [Permission; 24] = [
         Permission::StaffHome,
         Permission::PatientRead,
         Permission::PatientCreate,
@@ -77,6 +83,9 @@ impl Permission {
         Permission::ScheduleRead,
         Permission::ScheduleManage,
         Permission::SiteManage,
+        Permission::OrderRead,
+        Permission::OrderSign,
+        Permission::OrderCheck,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -102,6 +111,9 @@ impl Permission {
             Permission::ScheduleRead => "schedule_read",
             Permission::ScheduleManage => "schedule_manage",
             Permission::SiteManage => "site_manage",
+            Permission::OrderRead => "order_read",
+            Permission::OrderSign => "order_sign",
+            Permission::OrderCheck => "order_check",
         }
     }
 }
@@ -126,6 +138,8 @@ pub fn role_allows(role: Role, permission: Permission) -> bool {
         P::PlanRead => matches!(role, R::Physician | R::Nurse | R::Counselor),
         P::ScheduleRead | P::ScheduleManage => matches!(role, R::Physician | R::Nurse | R::Counselor | R::Frontdesk),
         P::SiteManage => role == R::Admin,
+        P::OrderRead | P::OrderCheck => matches!(role, R::Physician | R::Nurse),
+        P::OrderSign => role == R::Physician,
     }
 }
 
@@ -163,6 +177,9 @@ mod tests {
         check(Permission::ScheduleRead, &[Physician, Nurse, Counselor, Frontdesk]);
         check(Permission::ScheduleManage, &[Physician, Nurse, Counselor, Frontdesk]);
         check(Permission::SiteManage, &[Admin]);
+        check(Permission::OrderRead, &[Physician, Nurse]);
+        check(Permission::OrderCheck, &[Physician, Nurse]);
+        check(Permission::OrderSign, &[Physician]);
     }
 
     #[test]

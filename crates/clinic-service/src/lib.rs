@@ -8,6 +8,7 @@ pub mod data;
 pub mod eligibility;
 pub mod inquiries;
 pub mod instruments;
+pub mod orders;
 pub mod outbox;
 pub mod error;
 pub mod patients;
@@ -51,6 +52,8 @@ pub struct ServiceConfig {
     pub eligibility: clinic_domain::eligibility::ClinicSettings,
     /// Session lengths and the time whole-plan scheduling tries first.
     pub scheduling: crate::scheduling::SchedulingSettings,
+    /// Weight basis, plausibility limits and the pump and syringe steps orders are rounded to.
+    pub orders: clinic_domain::order::OrderSettings,
 }
 
 impl ServiceConfig {
@@ -70,6 +73,7 @@ impl ServiceConfig {
             safety: crate::screening::SafetySettings::default(),
             eligibility: crate::eligibility::shipped_eligibility_settings(),
             scheduling: crate::scheduling::SchedulingSettings::default(),
+            orders: clinic_domain::order::OrderSettings::shipped(),
         }
     }
 }

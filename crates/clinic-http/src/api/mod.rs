@@ -5,6 +5,7 @@ pub mod auth;
 pub mod eligibility;
 pub mod inquiries;
 pub mod openapi;
+pub mod orders;
 pub mod patients;
 pub mod plans;
 pub mod scheduling;
@@ -153,5 +154,5 @@ pub fn routes<S: Store>(table: RouteTable<S>) -> RouteTable<S> {
             },
             get(audit::users::<S>),
         );
-    scheduling::routes(plans::routes(eligibility::routes(screening::routes(table))))
+    orders::routes(scheduling::routes(plans::routes(eligibility::routes(screening::routes(table)))))
 }

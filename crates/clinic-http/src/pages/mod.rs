@@ -6,8 +6,10 @@ pub mod eligibility;
 pub mod home;
 pub mod inquiries;
 pub mod login;
+pub mod orders;
 pub mod outbox;
 pub mod patients;
+pub mod pk_chart;
 pub mod plans;
 pub mod portal;
 pub mod schedule;
@@ -81,6 +83,11 @@ pub fn routes<S: Store>(table: RouteTable<S>) -> RouteTable<S> {
         .add(RouteSpec::page("POST", "/bookings/{id}/cancel", Access::Permission(Permission::ScheduleManage), "Cancel a booking"), post(schedule::cancel::<S>))
         .add(RouteSpec::page("POST", "/bookings/{id}/no-show", Access::Permission(Permission::ScheduleManage), "Record a no-show"), post(schedule::no_show::<S>))
         .add(RouteSpec::page("POST", "/bookings/{id}/reschedule", Access::Permission(Permission::ScheduleManage), "Move a booking"), post(schedule::reschedule::<S>))
+        .add(RouteSpec::page("GET", "/plan-events/{id}/order", Access::Permission(Permission::OrderRead), "An infusion's order, or the form to sign one"), get(orders::for_event::<S>))
+        .add(RouteSpec::page("POST", "/plan-events/{id}/order", Access::Permission(Permission::OrderSign), "Sign an infusion order"), post(orders::sign::<S>))
+        .add(RouteSpec::page("GET", "/orders/{id}", Access::Permission(Permission::OrderRead), "An infusion order with its arithmetic, prediction and checks"), get(orders::show::<S>))
+        .add(RouteSpec::page("POST", "/orders/{id}/checks", Access::Permission(Permission::OrderCheck), "Record the independent double check"), post(orders::check::<S>))
+        .add(RouteSpec::page("POST", "/orders/{id}/cancel", Access::Permission(Permission::OrderSign), "Cancel an order with a reason"), post(orders::cancel::<S>))
         .add(RouteSpec::page("GET", "/self-check", Access::Public, "Anonymous self-check (AUDIT-C, DAST-10)"), get(selfcheck::form::<S>))
         .add(RouteSpec::page("POST", "/self-check", Access::Public, "Score the anonymous self-check; nothing is stored"), post(selfcheck::submit::<S>))
 }

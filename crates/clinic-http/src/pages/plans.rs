@@ -206,6 +206,11 @@ async fn plan_card<S: Store>(
     }
     let no_shows = bookings.iter().filter(|b| b.booking.status == clinic_domain::schedule::BookingStatus::NoShow).count();
     let now = clinic_service::now();
+    let orders = if role_allows(principal.user.role, Permission::OrderRead) {
+        app.clinic.patient_orders(principal, h.patient_id).await.unwrap_or_default()
+    } else {
+        Vec::new()
+    };
     let state = h.state();
     let protocol = app.clinic.protocols().get(&h.protocol_id);
     let history = app
@@ -278,7 +283,15 @@ async fn plan_card<S: Store>(
                                 @if event.origin == clinic_domain::plan::EventOrigin::Added { " " span.badge { "added" } }
                                 @for d in &event.deviations { br; span.warning { "Deviation: " (d) } }
                             }
-                            td data-label="Dose" { (dose_text(event)) }
+                            td data-label="Dose" {
+                                (dose_text(event))
+                                @if event.kind == EventKind::Infusion && role_allows(principal.user.role, Permission::OrderRead) && state != PlanState::Draft {
+                                    @match orders.iter().find(|o| o.plan_event_id == event.id && o.status != clinic_domain::order::OrderStatus::Cancelled) {
+                                        Some(o) => { br; a href={ "/orders/" (o.id) } data-order-status=(o.status.as_str()) { "Order: " (o.status.as_str().replace('_', " ")) } }
+                                        None => @if event.is_active() { br; a href={ "/plan-events/" (event.id) "/order" } { "Order this infusion" } },
+                                    }
+                                }
+                            }
                             td data-label="What happened" {
                                 @match by_event.get(&event.id) {
                                     Some(b) => {

@@ -86,6 +86,17 @@ const PATIENT_DATA_ROUTES: &[(&str, &str)] = &[
     ("POST", "/bookings/{id}/cancel"),
     ("POST", "/bookings/{id}/no-show"),
     ("POST", "/bookings/{id}/reschedule"),
+    // Orders: audit events checked in orders.rs.
+    ("POST", "/api/v1/plan-events/{id}/orders"),
+    ("GET", "/api/v1/orders/{id}"),
+    ("POST", "/api/v1/orders/{id}/checks"),
+    ("POST", "/api/v1/orders/{id}/cancel"),
+    ("GET", "/api/v1/patients/{id}/orders"),
+    ("GET", "/plan-events/{id}/order"),
+    ("POST", "/plan-events/{id}/order"),
+    ("GET", "/orders/{id}"),
+    ("POST", "/orders/{id}/checks"),
+    ("POST", "/orders/{id}/cancel"),
     ("GET", "/patients/{id}/medical-screening/new"),
     ("POST", "/patients/{id}/medical-screening"),
     ("POST", "/patients/{id}/eligibility"),
@@ -119,6 +130,9 @@ async fn every_patient_route_is_covered_here() {
                     | Permission::PlanManage
                     | Permission::ScheduleRead
                     | Permission::ScheduleManage
+                    | Permission::OrderRead
+                    | Permission::OrderSign
+                    | Permission::OrderCheck
             )
         ) || (route.path.contains("inquir") && route.method == "POST");
         if touches_patients {

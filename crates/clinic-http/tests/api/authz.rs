@@ -139,6 +139,17 @@ const MATRIX: &[(&str, &str, Allowed)] = &[
     ("POST", "/bookings/{id}/cancel", Allowed::Roles(CHART_READERS)),
     ("POST", "/bookings/{id}/no-show", Allowed::Roles(CHART_READERS)),
     ("POST", "/bookings/{id}/reschedule", Allowed::Roles(CHART_READERS)),
+    // Orders: physicians sign and cancel; physicians and nurses read and double-check.
+    ("POST", "/api/v1/plan-events/{id}/orders", Allowed::Roles(&[Physician])),
+    ("GET", "/api/v1/orders/{id}", Allowed::Roles(&[Physician, Nurse])),
+    ("POST", "/api/v1/orders/{id}/checks", Allowed::Roles(&[Physician, Nurse])),
+    ("POST", "/api/v1/orders/{id}/cancel", Allowed::Roles(&[Physician])),
+    ("GET", "/api/v1/patients/{id}/orders", Allowed::Roles(&[Physician, Nurse])),
+    ("GET", "/plan-events/{id}/order", Allowed::Roles(&[Physician, Nurse])),
+    ("POST", "/plan-events/{id}/order", Allowed::Roles(&[Physician])),
+    ("GET", "/orders/{id}", Allowed::Roles(&[Physician, Nurse])),
+    ("POST", "/orders/{id}/checks", Allowed::Roles(&[Physician, Nurse])),
+    ("POST", "/orders/{id}/cancel", Allowed::Roles(&[Physician])),
 ];
 
 crate::backend_tests!(every_route_answers_as_the_matrix_says);

@@ -8,6 +8,7 @@ mod authz;
 mod conventions;
 mod helpers;
 mod inquiries;
+mod orders;
 mod patients;
 mod screening;
 mod eligibility;
