@@ -27,6 +27,44 @@ pub struct FileConfig {
     pub safety: SafetyConfig,
     /// Session lengths and the time whole-plan scheduling tries first.
     pub scheduling: SchedulingConfig,
+    /// Dosing weight basis and the pump and syringe steps orders are rounded to.
+    pub orders: OrdersConfig,
+}
+
+/// Infusion order settings. The weight basis defaults to body weight, as the
+/// trials dosed (clinical.md §2.1: adjusted weight is a clinic policy). The
+/// pump and syringe steps ship unset ("needs clinic setting"): orders then
+/// show exact figures only.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OrdersConfig {
+    /// `actual` or `adjusted`.
+    pub weight_basis: Option<String>,
+    /// The pump's smallest rate step in mL/h, e.g. `"0.1"`.
+    pub pump_step_ml_per_h: Option<String>,
+    /// The syringe graduation used to draw the stock, in mL, e.g. `"0.1"`.
+    pub syringe_step_ml: Option<String>,
+}
+
+impl OrdersConfig {
+    pub fn settings(&self) -> Result<clinic_domain::order::OrderSettings, String> {
+        let mut settings = clinic_domain::order::OrderSettings::shipped();
+        if let Some(basis) = &self.weight_basis {
+            settings.weight_basis = clinic_domain::order::WeightBasis::parse(basis).map_err(|e| format!("orders.{}: {}", e.field, e.message))?;
+        }
+        let step = |name: &str, text: &Option<String>| -> Result<Option<clinic_domain::dose::Exact>, String> {
+            match text {
+                None => Ok(None),
+                Some(t) => match clinic_domain::dose::Exact::parse(t) {
+                    Some(v) if v.is_positive() => Ok(Some(v)),
+                    _ => Err(format!("orders.{name}: {t:?} is not a positive number with at most 4 decimals")),
+                },
+            }
+        };
+        settings.pump_step_ml_per_h = step("pump_step_ml_per_h", &self.pump_step_ml_per_h)?;
+        settings.syringe_step_ml = step("syringe_step_ml", &self.syringe_step_ml)?;
+        Ok(settings)
+    }
 }
 
 /// Scheduling settings of the clinic. The reference gives no session
@@ -136,6 +174,7 @@ impl Default for FileConfig {
             site: SiteConfig { name: "Ketamine-assisted treatment clinic".into(), time_zone: "UTC".into(), phone: None, address: None, hours: None },
             safety: SafetyConfig::default(),
             scheduling: SchedulingConfig::default(),
+            orders: OrdersConfig::default(),
         }
     }
 }

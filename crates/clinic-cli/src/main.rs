@@ -257,6 +257,15 @@ fn demo_scheduling(config: &FileConfig) -> Result<clinic_service::scheduling::Sc
     scheduling.settings().map_err(CliError::Usage)
 }
 
+/// The demo clinic's order settings: its pumps step by 0.1 mL/h and it draws
+/// stock with 0.1 mL graduations (the demo clinic's equipment, not reference values).
+fn demo_orders(config: &FileConfig) -> Result<clinic_domain::order::OrderSettings, CliError> {
+    let mut orders = config.orders.clone();
+    orders.pump_step_ml_per_h.get_or_insert_with(|| "0.1".into());
+    orders.syringe_step_ml.get_or_insert_with(|| "0.1".into());
+    orders.settings().map_err(CliError::Usage)
+}
+
 /// The demo clinic's safety settings: its own hours and a fictitious on-call
 /// clinician (settings a real clinic makes in `[safety]`), links to this server.
 fn demo_safety(config: &FileConfig, local: SocketAddr) -> Result<clinic_service::screening::SafetySettings, CliError> {
@@ -298,6 +307,7 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             let mut service = ServiceConfig::standard(DeploymentMode::Demo);
             service.safety = demo_safety(&config, local)?;
             service.scheduling = demo_scheduling(&config)?;
+            service.orders = demo_orders(&config)?;
             let clinic = Clinic::new(store.clone(), service, data_files(&config))?;
             let bar = progress_bar();
             let on_progress = |done: u64, total: u64| {
@@ -344,6 +354,7 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
                 let mut service = ServiceConfig::standard(DeploymentMode::Production);
                 service.safety = config.safety.settings().map_err(CliError::Usage)?;
                 service.scheduling = config.scheduling.settings().map_err(CliError::Usage)?;
+                service.orders = config.orders.settings().map_err(CliError::Usage)?;
                 let clinic = Clinic::new(s, service, data_files(&config))?;
                 serve_with(clinic, listener, &config).await?;
             });

@@ -20,7 +20,10 @@
 //!
 //! Run: `cargo bench -p clinic-service --bench schedule_plans`
 //! (with `TEST_POSTGRES_URL` set, PostgreSQL is measured too).
-//! `SCHEDULE_BENCH_ROOMS` (default 2) sets the rooms per site.
+//! Knobs for sensitivity runs: `SCHEDULE_BENCH_ROOMS` (default 2) sets the
+//! rooms per site; `SCHEDULE_BENCH_MOVE_WEEKEND=1` has the physician move
+//! every session the protocol puts on a Saturday or Sunday to the Monday
+//! after (a plan edit with a reason, as the demo seed does) before signing.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -34,7 +37,7 @@ use clinic_domain::user::Role;
 use clinic_service::auth::Principal;
 use clinic_service::data::DataFiles;
 use clinic_service::error::ServiceError;
-use clinic_service::plans::NewPlanInput;
+use clinic_service::plans::{EditInput, NewPlanInput};
 use clinic_service::scheduling::{
     BookInput, HoursInput, RatioInput, ResourceInput, SchedulingSettings, SiteScheduleInput, StaffHoursInput,
 };
@@ -116,10 +119,21 @@ struct Setup<S: Store> {
     plans: Vec<PlanCase>,
     demand: [Demand; 2],
     open_days: i64,
+    /// Weekend sessions moved to the Monday after, and moves the plan rules refused.
+    moved: usize,
+    move_refused: usize,
     setup_time: Duration,
 }
 
-async fn set_up<S: Store>(store: S, rooms: usize) -> anyhow::Result<Setup<S>> {
+/// What a run varies.
+#[derive(Clone, Copy)]
+struct Variant {
+    rooms: usize,
+    move_weekend: bool,
+}
+
+async fn set_up<S: Store>(store: S, variant: Variant) -> anyhow::Result<Setup<S>> {
+    let rooms = variant.rooms;
     let started = Instant::now();
     store.ensure_site(&clinic_service::seed::demo_site()).await?;
     store.add_site(&clinic_service::seed::demo_second_site()).await?;
@@ -213,6 +227,7 @@ async fn set_up<S: Store>(store: S, rooms: usize) -> anyhow::Result<Setup<S>> {
     let mut used: BTreeMap<String, usize> = BTreeMap::new();
     let mut plans = Vec::with_capacity(N_PATIENTS);
     let mut demand = [Demand::default(); 2];
+    let (mut moved, mut move_refused) = (0usize, 0usize);
     for (idx, patient) in patients.iter().enumerate() {
         let mut fitting: Vec<_> = clinic
             .protocols()
@@ -232,6 +247,32 @@ async fn set_up<S: Store>(store: S, rooms: usize) -> anyhow::Result<Setup<S>> {
             .create_plan(&physician, patient.id, &NewPlanInput { protocol_id: Some(protocol.id().into()), start_date: Some(start.to_string()) })
             .await
             .map_err(|e| anyhow::anyhow!("plan for patient {idx}: {e:?}"))?;
+        let mut plan = plan;
+        if variant.move_weekend {
+            let weekend: Vec<(Uuid, NaiveDate)> = plan
+                .events
+                .iter()
+                .filter(|e| wanted_kind(e.kind) && e.date.weekday().num_days_from_monday() >= 5)
+                .map(|e| (e.id, e.date + chrono::Duration::days(7 - i64::from(e.date.weekday().num_days_from_monday()))))
+                .collect();
+            for (event_id, monday) in weekend {
+                let input = EditInput {
+                    action: Some("move".into()),
+                    event_id: Some(event_id.to_string()),
+                    date: Some(monday.to_string()),
+                    reason: Some("the site is closed at weekends".into()),
+                    ..EditInput::default()
+                };
+                match clinic.edit_plan(&physician, plan.header.id, plan.header.version, &input).await {
+                    Ok(edited) => {
+                        plan = edited;
+                        moved += 1;
+                    }
+                    Err(ServiceError::Invalid(_) | ServiceError::Conflict { .. }) => move_refused += 1,
+                    Err(other) => anyhow::bail!("move: {other:?}"),
+                }
+            }
+        }
         clinic.sign_plan(&physician, plan.header.id, plan.header.version).await.map_err(|e| anyhow::anyhow!("sign: {e:?}"))?;
         let wanted: Vec<_> = plan.events.iter().filter(|e| wanted_kind(e.kind)).collect();
         let site = idx % 2;
@@ -263,7 +304,7 @@ async fn set_up<S: Store>(store: S, rooms: usize) -> anyhow::Result<Setup<S>> {
         });
     }
     clinic.audit_writer().flush().await?;
-    Ok(Setup { clinic, frontdesk, plans, demand, open_days, setup_time: started.elapsed() })
+    Ok(Setup { clinic, frontdesk, plans, demand, open_days, moved, move_refused, setup_time: started.elapsed() })
 }
 
 /// Infusion, therapy and integration events of each plan that are booked now.
@@ -318,11 +359,18 @@ struct Figures {
     times: Vec<Duration>,
 }
 
-async fn measure<S: Store>(label: &str, store: S, rooms: usize) -> anyhow::Result<Figures> {
-    println!("\n=== {label}: setting up 2 sites, {N_PATIENTS} patients, {N_PATIENTS} signed plans ({rooms} rooms per site) ===");
-    let setup = set_up(store, rooms).await?;
-    let Setup { clinic, frontdesk, plans, demand, open_days, setup_time } = setup;
+async fn measure<S: Store>(label: &str, store: S, variant: Variant) -> anyhow::Result<Figures> {
+    let rooms = variant.rooms;
+    println!(
+        "\n=== {label}: setting up 2 sites, {N_PATIENTS} patients, {N_PATIENTS} signed plans ({rooms} rooms per site{}) ===",
+        if variant.move_weekend { ", weekend sessions moved to Monday" } else { "" }
+    );
+    let setup = set_up(store, variant).await?;
+    let Setup { clinic, frontdesk, plans, demand, open_days, moved, move_refused, setup_time } = setup;
     println!("setup took {:.1} s (not measured below)", setup_time.as_secs_f64());
+    if variant.move_weekend {
+        println!("weekend sessions moved to the Monday after: {moved}; moves refused by the plan rules: {move_refused}");
+    }
     let events_wanted: usize = plans.iter().map(|p| p.wanted.len()).sum();
     let weekend: usize = plans.iter().map(|p| p.weekend_events).sum();
     let past: usize = plans.iter().map(|p| p.past_horizon_events).sum();
@@ -477,17 +525,24 @@ async fn measure<S: Store>(label: &str, store: S, rooms: usize) -> anyhow::Resul
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let rooms: usize = std::env::var("SCHEDULE_BENCH_ROOMS").ok().and_then(|r| r.parse().ok()).unwrap_or(2);
+    let move_weekend = std::env::var("SCHEDULE_BENCH_MOVE_WEEKEND").is_ok_and(|v| v == "1");
+    let variant = Variant { rooms, move_weekend };
     let mut all = Vec::new();
     let dir = std::env::temp_dir().join(format!("ketaclinic-bench-{}", Uuid::now_v7()));
     let (sqlite, _) = clinic_store_sqlite::SqliteStore::open(&dir.join("ketaclinic.db")).await?;
-    all.push(measure("sqlite (synchronous=FULL)", sqlite, rooms).await?);
+    all.push(measure("sqlite (synchronous=FULL)", sqlite, variant).await?);
     std::fs::remove_dir_all(&dir).ok();
     match clinic_store_postgres::testing::fresh_database().await {
-        Ok(Some(options)) => all.push(measure("postgres", clinic_store_postgres::PgStore::connect_with(options).await?, rooms).await?),
+        Ok(Some(options)) => all.push(measure("postgres", clinic_store_postgres::PgStore::connect_with(options).await?, variant).await?),
         Ok(None) => println!("\npostgres: skipped (TEST_POSTGRES_URL not set)"),
         Err(err) => println!("\npostgres: skipped ({err})"),
     }
-    println!("\n=== summary: {N_PATIENTS} plans, 2 sites, {} chairs, {} rooms, {HORIZON_WEEKS} weeks ===", 2 * CHAIRS_PER_SITE, 2 * rooms);
+    println!(
+        "\n=== summary: {N_PATIENTS} plans, 2 sites, {} chairs, {} rooms, {HORIZON_WEEKS} weeks{} ===",
+        2 * CHAIRS_PER_SITE,
+        2 * rooms,
+        if move_weekend { ", weekend sessions moved to Monday" } else { "" }
+    );
     println!("| backend | plans fully booked | events booked whole-plan | events booked after event-by-event | whole-plan wall s | per plan mean ms | median ms | p95 ms | event-by-event s (calls) |");
     println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     for f in &all {

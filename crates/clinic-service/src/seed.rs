@@ -191,6 +191,7 @@ impl<S: Store> Clinic<S> {
         self.seed_demo_screening(&actor, &patients).await?;
         self.seed_demo_eligibility(&actor, &patients).await?;
         self.seed_demo_schedule(&actor, &patients).await?;
+        self.seed_demo_orders().await?;
         let event = AuditEvent::new(
             Uuid::now_v7(),
             crate::now(),
@@ -662,6 +663,46 @@ impl<S: Store> Clinic<S> {
                     }
                 }
                 Err(other) => return Err(other),
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<S: Store> Clinic<S> {
+    /// A signed order for every booked infusion, at the plan's dose on the
+    /// screening weight (10 mg/mL into 100 mL of 0.9 % NaCl), each
+    /// double-checked by the nurse with matching entries.
+    async fn seed_demo_orders(&self) -> Result<(), ServiceError> {
+        let users = self.store().list_users().await?;
+        let principal = |role: Role| {
+            users.iter().find(|u| u.role == role).map(|u| crate::auth::Principal {
+                user: u.clone(),
+                token_hash: "demo-seed".into(),
+                csrf_token: String::new(),
+                client_addr: Some("demo seed".into()),
+            })
+        };
+        let (Some(physician), Some(nurse)) = (principal(Role::Physician), principal(Role::Nurse)) else { return Ok(()) };
+        let patients = self.store().list_patients(&clinic_store::records::PatientFilter { status: Some(PatientStatus::InTreatment), limit: 500, ..Default::default() }).await?;
+        for patient in patients.items {
+            for header in self.store().list_plans(patient.id).await? {
+                let plan = self.store().get_plan(header.id).await?;
+                for event in plan.events.iter().filter(|e| e.kind == clinic_domain::protocol::EventKind::Infusion && e.status == clinic_domain::plan::EventStatus::Booked) {
+                    let context = self.order_context(&physician, event.id).await?;
+                    let Some((weight, measured)) = context.last_weight.clone() else { continue };
+                    let input = clinic_domain::order::OrderInput {
+                        weight_kg: Some(weight.clone()),
+                        weight_measured_on: Some(measured.to_string()),
+                        phases: event.phases.iter().map(|p| (Some(p.dose_mg_per_kg.to_string()), Some(p.minutes.to_string()))).collect(),
+                        stock_mg_per_ml: Some("10".into()),
+                        bag_ml: Some("100".into()),
+                        ..Default::default()
+                    };
+                    let view = self.sign_order(&physician, event.id, &input).await?;
+                    let doses: Vec<String> = event.phases.iter().map(|p| p.dose_mg_per_kg.to_string()).collect();
+                    self.check_order(&nurse, view.order.id, view.order.version, &weight, &doses).await?;
+                }
             }
         }
         Ok(())

@@ -255,13 +255,18 @@ pub async fn sign<S: Store>(
     }
 }
 
-fn figure(x: clinic_domain::dose::Exact) -> String {
-    let text = x.to_decimal();
+/// An exact figure as staff read it: exact when it has a finite decimal
+/// form, otherwise "≈" and three decimals with the nine-place value on hover.
+fn figure(x: clinic_domain::dose::Exact) -> Markup {
+    let full = x.to_decimal();
     if x.terminates() {
-        text
-    } else {
-        format!("{text}…")
+        return html! { (full) };
     }
+    let (num, den) = x.fraction();
+    let sign = if num < 0 { "-" } else { "" };
+    let thousandths = (num.abs() * 2000 + den).div_euclid(2 * den);
+    let short = format!("{sign}{}.{:03}", thousandths / 1000, thousandths % 1000);
+    html! { span title={ (full) " (not a finite decimal)" } { "≈" (short) } }
 }
 
 /// The order page.
