@@ -206,6 +206,17 @@ async fn plan_card<S: Store>(
     }
     let no_shows = bookings.iter().filter(|b| b.booking.status == clinic_domain::schedule::BookingStatus::NoShow).count();
     let now = clinic_service::now();
+    // Days the patient's site is shut (no opening hours that weekday, or a closure).
+    let closed_days: Option<(std::collections::BTreeSet<u32>, std::collections::BTreeSet<NaiveDate>)> = match app.clinic.store().get_patient(h.patient_id).await {
+        Ok(patient) => app.clinic.store().get_site_schedule(patient.site_id).await.ok().flatten().map(|s| {
+            let open: std::collections::BTreeSet<u32> = s.hours.iter().filter_map(|r| u32::try_from(r.weekday).ok()).collect();
+            ((0..7).filter(|d| !open.contains(d)).collect(), s.closures.iter().map(|(d, _)| *d).collect())
+        }),
+        Err(_) => None,
+    };
+    let site_closed = |date: NaiveDate| {
+        closed_days.as_ref().is_some_and(|(weekdays, closures)| weekdays.contains(&chrono::Datelike::weekday(&date).num_days_from_monday()) || closures.contains(&date))
+    };
     let orders = if role_allows(principal.user.role, Permission::OrderRead) {
         app.clinic.patient_orders(principal, h.patient_id).await.unwrap_or_default()
     } else {
@@ -301,7 +312,12 @@ async fn plan_card<S: Store>(
                                         @if let Some(c) = &b.clinician_name { " · " (c) }
                                         @if let Some(reason) = &b.booking.reason { br; span.muted { (reason) } }
                                     }
-                                    None => span class=(class) { (what) },
+                                    None => {
+                                        span class=(class) { (what) }
+                                        @if event.is_active() && event.kind != EventKind::Inpatient && site_closed(event.date) {
+                                            br; span.warning data-testid="site-closed" { "The site is closed that day: move it" }
+                                        }
+                                    },
                                 }
                             }
                             @if can_manage || can_book {

@@ -43,11 +43,11 @@ pub fn kind_label(kind: EventKind) -> &'static str {
 
 fn status_label(status: BookingStatus) -> &'static str {
     match status {
-        BookingStatus::Booked => "booked",
-        BookingStatus::Attended => "attended",
-        BookingStatus::Cancelled => "cancelled",
-        BookingStatus::NoShow => "no-show",
-        BookingStatus::Rescheduled => "moved",
+        BookingStatus::Booked => "Booked",
+        BookingStatus::Attended => "Attended",
+        BookingStatus::Cancelled => "Cancelled",
+        BookingStatus::NoShow => "No-show",
+        BookingStatus::Rescheduled => "Moved",
     }
 }
 
@@ -91,8 +91,10 @@ pub async fn day_board<S: Store>(State(app): State<AppState<S>>, Extension(princ
                         @for s in &sites { option value=(s.id) selected[s.id == board.site.id] { (s.name) } }
                     }
                 }
-                label for="date" { "Date" }
-                input id="date" name="date" type="date" value=(date);
+                span.field-inline {
+                    label for="date" { "Date" }
+                    input id="date" name="date" type="date" value=(date);
+                }
                 button.secondary type="submit" { "Show" }
             }
         }
