@@ -39,6 +39,7 @@ pub mod dose;
 pub mod eligibility;
 pub mod field;
 pub mod ical;
+pub mod infusion;
 pub mod inquiry;
 pub mod instrument;
 pub mod mrn;
