@@ -70,10 +70,14 @@ pub enum AuditAction {
     OrderRead,
     OrderCheck,
     OrderCancel,
+    SessionOpen,
+    SessionRead,
+    SessionUpdate,
+    SessionDischarge,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 54] = [
+    pub const ALL: [AuditAction; 58] = [
         AuditAction::LoginSuccess,
         AuditAction::LoginFailure,
         AuditAction::Logout,
@@ -128,6 +132,10 @@ impl AuditAction {
         AuditAction::OrderRead,
         AuditAction::OrderCheck,
         AuditAction::OrderCancel,
+        AuditAction::SessionOpen,
+        AuditAction::SessionRead,
+        AuditAction::SessionUpdate,
+        AuditAction::SessionDischarge,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -186,6 +194,10 @@ impl AuditAction {
             AuditAction::OrderRead => "order.read",
             AuditAction::OrderCheck => "order.check",
             AuditAction::OrderCancel => "order.cancel",
+            AuditAction::SessionOpen => "session.open",
+            AuditAction::SessionRead => "session.read",
+            AuditAction::SessionUpdate => "session.update",
+            AuditAction::SessionDischarge => "session.discharge",
         }
     }
 

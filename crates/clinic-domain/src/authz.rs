@@ -58,10 +58,14 @@ pub enum Permission {
     OrderSign,
     /// Make the independent double check of an order: physicians and nurses.
     OrderCheck,
+    /// Keep the chair-side chart: check-in, checklist, pump, vitals, alerts, discharge, the floor board.
+    InfusionChart,
+    /// Discharge with criteria unmet, with a written reason: physicians only.
+    DischargeOverride,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 24] = [
+    pub const ALL: [Permission; 26] = [
         Permission::StaffHome,
         Permission::PatientRead,
         Permission::PatientCreate,
@@ -86,6 +90,8 @@ impl Permission {
         Permission::OrderRead,
         Permission::OrderSign,
         Permission::OrderCheck,
+        Permission::InfusionChart,
+        Permission::DischargeOverride,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -114,6 +120,8 @@ impl Permission {
             Permission::OrderRead => "order_read",
             Permission::OrderSign => "order_sign",
             Permission::OrderCheck => "order_check",
+            Permission::InfusionChart => "infusion_chart",
+            Permission::DischargeOverride => "discharge_override",
         }
     }
 }
@@ -139,7 +147,8 @@ pub fn role_allows(role: Role, permission: Permission) -> bool {
         P::ScheduleRead | P::ScheduleManage => matches!(role, R::Physician | R::Nurse | R::Counselor | R::Frontdesk),
         P::SiteManage => role == R::Admin,
         P::OrderRead | P::OrderCheck => matches!(role, R::Physician | R::Nurse),
-        P::OrderSign => role == R::Physician,
+        P::OrderSign | P::DischargeOverride => role == R::Physician,
+        P::InfusionChart => matches!(role, R::Physician | R::Nurse),
     }
 }
 
@@ -180,6 +189,8 @@ mod tests {
         check(Permission::OrderRead, &[Physician, Nurse]);
         check(Permission::OrderCheck, &[Physician, Nurse]);
         check(Permission::OrderSign, &[Physician]);
+        check(Permission::InfusionChart, &[Physician, Nurse]);
+        check(Permission::DischargeOverride, &[Physician]);
     }
 
     #[test]

@@ -384,8 +384,10 @@ pub fn compute(
 }
 
 /// The second clinician's entries against the order: every difference, in
-/// words (empty means they agree). Entries are compared as exact numbers, so
-/// "72.50" equals "72.5"; anything unreadable is a difference.
+/// words (empty means they agree). The words quote what was entered, never
+/// the order, so the checker cannot copy the answer from a failed check.
+/// Entries are compared as exact numbers, so "72.50" equals "72.5";
+/// anything unreadable is a difference.
 pub fn compare(
     order_weight: Exact,
     order_phases: &[Exact],
@@ -395,11 +397,7 @@ pub fn compare(
     let mut differences = Vec::new();
     match Exact::parse(weight) {
         Some(w) if w == order_weight => {}
-        Some(w) => differences.push(format!(
-            "weight: entered {} kg, the order says {} kg",
-            w.to_decimal(),
-            order_weight.to_decimal()
-        )),
+        Some(w) => differences.push(format!("weight: entered {} kg, which does not match the order", w.to_decimal())),
         None => differences.push(format!("weight: {weight:?} is not a number of kg")),
     }
     if phases.len() != order_phases.len() {
@@ -412,12 +410,7 @@ pub fn compare(
     for (i, (entered, ordered)) in phases.iter().zip(order_phases).enumerate() {
         match Exact::parse(entered) {
             Some(d) if d == *ordered => {}
-            Some(d) => differences.push(format!(
-                "phase {}: entered {} mg/kg, the order says {} mg/kg",
-                i + 1,
-                d.to_decimal(),
-                ordered.to_decimal()
-            )),
+            Some(d) => differences.push(format!("phase {}: entered {} mg/kg, which does not match the order", i + 1, d.to_decimal())),
             None => differences.push(format!(
                 "phase {}: {entered:?} is not a number of mg/kg",
                 i + 1
@@ -700,7 +693,7 @@ mod tests {
         assert!(compare(order.0, &order.1, "72.50", &["0.110".into(), ".6".into()]).is_empty());
         assert_eq!(
             compare(order.0, &order.1, "725", &["0.11".into(), "0.6".into()]),
-            ["weight: entered 725 kg, the order says 72.5 kg"]
+            ["weight: entered 725 kg, which does not match the order"]
         );
         assert_eq!(
             compare(order.0, &order.1, "72.5", &["0.11".into()]).len(),

@@ -205,7 +205,7 @@ impl<S: Store> Clinic<S> {
         Ok(consents)
     }
 
-    async fn stored_consents(&self, patient_id: Uuid) -> Result<Vec<StoredConsent>, ServiceError> {
+    pub(crate) async fn stored_consents(&self, patient_id: Uuid) -> Result<Vec<StoredConsent>, ServiceError> {
         self.store()
             .list_documents(patient_id, DocumentKind::Consent)
             .await?

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod calendar;
 pub mod data;
 pub mod eligibility;
+pub mod infusions;
 pub mod inquiries;
 pub mod instruments;
 pub mod orders;
@@ -54,6 +55,8 @@ pub struct ServiceConfig {
     pub scheduling: crate::scheduling::SchedulingSettings,
     /// Weight basis, plausibility limits and the pump and syringe steps orders are rounded to.
     pub orders: clinic_domain::order::OrderSettings,
+    /// Alert thresholds, the monitoring schedule and the discharge score.
+    pub infusion: crate::infusions::InfusionSettings,
 }
 
 impl ServiceConfig {
@@ -74,6 +77,7 @@ impl ServiceConfig {
             eligibility: crate::eligibility::shipped_eligibility_settings(),
             scheduling: crate::scheduling::SchedulingSettings::default(),
             orders: clinic_domain::order::OrderSettings::shipped(),
+            infusion: crate::infusions::InfusionSettings::default(),
         }
     }
 }

@@ -15,6 +15,7 @@ mod orders;
 mod plans;
 mod schedule;
 mod screening;
+mod sessions;
 
 use clinic_domain::inquiry::ContactChannel;
 use clinic_store::error::StoreError;
@@ -1328,6 +1329,7 @@ macro_rules! impl_store {
             $crate::impl_plan_store!($store);
             $crate::impl_schedule_store!($store);
             $crate::impl_order_store!($store);
+            $crate::impl_session_store!($store);
         }
     };
 }

@@ -2,6 +2,7 @@
 
 pub mod alerts;
 pub mod audit;
+pub mod chair;
 pub mod eligibility;
 pub mod home;
 pub mod inquiries;
@@ -40,6 +41,7 @@ pub fn routes<S: Store>(table: RouteTable<S>) -> RouteTable<S> {
         .add(RouteSpec::page("POST", "/inquiries/{id}/status", Access::Permission(Permission::InquiryManage), "Change an inquiry's status"), post(inquiries::change_status::<S>))
         .add(RouteSpec::page("POST", "/inquiries/{id}/convert", Access::Permission(Permission::InquiryManage), "Register the person as a patient"), post(inquiries::convert::<S>))
         .add(RouteSpec::page("GET", "/static/app.css", Access::Public, "Stylesheet"), get(stylesheet))
+        .add(RouteSpec::page("GET", "/static/floor.js", Access::Public, "The floor board's refresh script"), get(floor_script))
         .add(RouteSpec::page("GET", "/favicon.ico", Access::Public, "Site icon"), get(favicon))
         .add(RouteSpec::page("GET", "/login", Access::Public, "Sign-in form"), get(login::form::<S>))
         .add(RouteSpec::page("POST", "/login", Access::Public, "Sign in"), post(login::submit::<S>))
@@ -88,6 +90,15 @@ pub fn routes<S: Store>(table: RouteTable<S>) -> RouteTable<S> {
         .add(RouteSpec::page("GET", "/orders/{id}", Access::Permission(Permission::OrderRead), "An infusion order with its arithmetic, prediction and checks"), get(orders::show::<S>))
         .add(RouteSpec::page("POST", "/orders/{id}/checks", Access::Permission(Permission::OrderCheck), "Record the independent double check"), post(orders::check::<S>))
         .add(RouteSpec::page("POST", "/orders/{id}/cancel", Access::Permission(Permission::OrderSign), "Cancel an order with a reason"), post(orders::cancel::<S>))
+        .add(RouteSpec::page("GET", "/bookings/{id}/check-in", Access::Permission(Permission::InfusionChart), "Check a patient in for a booked infusion"), get(chair::check_in_form::<S>))
+        .add(RouteSpec::page("POST", "/bookings/{id}/sessions", Access::Permission(Permission::InfusionChart), "Open the infusion chart after checking two identifiers"), post(chair::open::<S>))
+        .add(RouteSpec::page("GET", "/sessions/{id}", Access::Permission(Permission::InfusionChart), "The chair-side chart"), get(chair::show::<S>))
+        .add(RouteSpec::page("POST", "/sessions/{id}/checklist", Access::Permission(Permission::InfusionChart), "Save the pre-infusion checklist"), post(chair::checklist::<S>))
+        .add(RouteSpec::page("POST", "/sessions/{id}/pump", Access::Permission(Permission::InfusionChart), "Record a pump event"), post(chair::pump::<S>))
+        .add(RouteSpec::page("POST", "/sessions/{id}/vitals", Access::Permission(Permission::InfusionChart), "Save vital signs (alerts evaluated)"), post(chair::vitals::<S>))
+        .add(RouteSpec::page("POST", "/sessions/{id}/alert-responses", Access::Permission(Permission::InfusionChart), "Close an alert with the response taken"), post(chair::alert_response::<S>))
+        .add(RouteSpec::page("POST", "/sessions/{id}/discharge", Access::Permission(Permission::InfusionChart), "Discharge (criteria or a physician's reason)"), post(chair::discharge::<S>))
+        .add(RouteSpec::page("GET", "/floor", Access::Permission(Permission::InfusionChart), "The live floor board"), get(chair::floor::<S>))
         .add(RouteSpec::page("GET", "/self-check", Access::Public, "Anonymous self-check (AUDIT-C, DAST-10)"), get(selfcheck::form::<S>))
         .add(RouteSpec::page("POST", "/self-check", Access::Public, "Score the anonymous self-check; nothing is stored"), post(selfcheck::submit::<S>))
 }
@@ -95,6 +106,13 @@ pub fn routes<S: Store>(table: RouteTable<S>) -> RouteTable<S> {
 async fn stylesheet() -> Response {
     let mut res = include_str!("../../static/app.css").into_response();
     res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/css; charset=utf-8"));
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
+    res
+}
+
+async fn floor_script() -> Response {
+    let mut res = include_str!("../../static/floor.js").into_response();
+    res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/javascript; charset=utf-8"));
     res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
     res
 }
@@ -116,6 +134,7 @@ pub enum Nav {
     Patients,
     Alerts,
     Schedule,
+    Floor,
     Audit,
     Outbox,
     None,
@@ -144,6 +163,7 @@ pub fn staff_page(principal: &Principal, site_name: &str, title: &str, nav: Nav,
                         @if role_allows(role, Permission::InquiryRead) { (link("/inquiries", "Inquiries", Nav::Inquiries)) }
                         @if role_allows(role, Permission::PatientRead) { (link("/patients", "Patients", Nav::Patients)) }
                         @if role_allows(role, Permission::ScheduleRead) { (link("/schedule", "Schedule", Nav::Schedule)) }
+                        @if role_allows(role, Permission::InfusionChart) { (link("/floor", "Floor", Nav::Floor)) }
                         @if role_allows(role, Permission::AlertRead) { (link("/alerts", "Alerts", Nav::Alerts)) }
                         @if role_allows(role, Permission::AuditRead) { (link("/audit", "Audit log", Nav::Audit)) }
                         @if role_allows(role, Permission::AuditRead) { (link("/outbox", "Outbox", Nav::Outbox)) }

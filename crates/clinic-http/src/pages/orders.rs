@@ -309,6 +309,8 @@ async fn order_page<S: Store>(
             o.status,
             OrderStatus::AwaitingCheck | OrderStatus::CheckFailed
         );
+    // The checker works blind: nothing of the order is shown until a check matches.
+    let blind = may_check;
     let phases: Vec<(f64, f64)> = c
         .phases
         .iter()
@@ -327,6 +329,16 @@ async fn order_page<S: Store>(
             p { a href={ "/patients/" (p.id) "?tab=plan" } { (p.details.given_name) " " (p.details.family_name) } " · MRN " (p.mrn.as_str()) " · planned for " (v.event.date.format("%a %-d %b %Y")) }
         }
         p class={ "order-status " (class) } data-testid="order-status" data-status=(o.status.as_str()) { (words) }
+        @if let Some(p) = &patient {
+            @if p.details.allergies.is_empty() { p.error { "Allergies: none recorded. Ask the patient and record them in the chart before the infusion." } }
+            @else { p { strong { "Allergies: " } (p.details.allergies.iter().map(|a| match &a.reaction { Some(r) => format!("{} ({r})", a.substance), None => a.substance.clone() }).collect::<Vec<_>>().join(", ")) } }
+        }
+        @if blind {
+            section.card #blind {
+                h2 { "Signed order" }
+                p { "The ordered weight and dose are hidden from you until your entries match: this is an independent double check. Weigh or read the weight yourself and work out each phase's mg/kg from the signed plan." }
+            }
+        } @else {
         section.card {
             h2 { "Signed order" }
             p { "Signed by " (name(o.ordered_by)) " on " (site_time(o.signed_at, &zone)) " · dosing weight " strong { (o.weight_kg) " kg" } " (" (o.weight_basis.as_str()) ", measured " (o.weight_measured_on) ")" }
@@ -344,7 +356,7 @@ async fn order_page<S: Store>(
                             td data-label="Pump, mL/h" { strong data-testid="rate" { (figure(p.rate_ml_per_h)) } }
                             td data-label="mg/min" { (figure(p.mg_per_min)) }
                             @if let Some(r) = p.pump {
-                                td data-label="Pump setting" { (figure(r.setting)) " mL/h delivers " (figure(r.delivers_mg)) " mg (" (figure(r.difference_mg)) " mg)" }
+                                td data-label="Pump setting" { (figure(r.setting)) " mL/h delivers " (figure(r.delivers_mg)) " mg (" (figure(r.difference_mg)) " mg against the order)" }
                             }
                         }
                     }
@@ -354,7 +366,7 @@ async fn order_page<S: Store>(
                 caption { "Preparation" }
                 tr { th { "Total dose" } td { strong data-testid="dose-mg" { (figure(c.total.dose_mg)) " mg" } } }
                 tr { th { "Stock" } td { (figure(c.total.stock_mg_per_ml)) " mg/mL: draw " strong { (figure(c.total.stock_volume_ml)) " mL" }
-                    @if let Some(d) = c.stock_draw { " (syringe: " (figure(d.setting)) " mL = " (figure(d.delivers_mg)) " mg, " (figure(d.difference_mg)) " mg)" } } }
+                    @if let Some(d) = c.stock_draw { " (drawn with the syringe: " (figure(d.setting)) " mL = " (figure(d.delivers_mg)) " mg, " (figure(d.difference_mg)) " mg against the order)" } } }
                 tr { th { "Diluent" } td { @match c.total.bag_ml { Some(b) => { (figure(b)) " mL 0.9% NaCl" @if c.total.withdraw_from_bag { ", the stock's volume withdrawn first" } } None => "none: from a syringe" } } }
                 tr { th { "Total volume" } td { (figure(c.total.total_volume_ml)) " mL at " (figure(c.total.final_mg_per_ml)) " mg/mL" } }
             }
@@ -369,6 +381,7 @@ async fn order_page<S: Store>(
                 Some(p) => (crate::pages::pk_chart::chart(p)),
                 None => p.muted { "No prediction for this order." },
             }
+        }
         }
         section.card #double-check {
             h2 { "Independent double check" }
@@ -389,7 +402,7 @@ async fn order_page<S: Store>(
             }
             @if may_check {
                 @if !errors.is_empty() { div.notice.bad role="alert" { ul { @for e in errors { li { (e.field.replace('_', " ")) ": " (e.message) } } } } }
-                p { "Weigh or read the weight yourself and work out the dose from the plan, then enter them. The ordered values are not shown here." }
+                p { "Enter the weight and each phase's mg/kg as you found them." }
                 form method="post" action={ "/orders/" (o.id) "/checks" } #check-form {
                     (csrf(principal))
                     input type="hidden" name="version" value=(o.version);

@@ -299,7 +299,11 @@ async fn plan_card<S: Store>(
                                 @if event.kind == EventKind::Infusion && role_allows(principal.user.role, Permission::OrderRead) && state != PlanState::Draft {
                                     @match orders.iter().find(|o| o.plan_event_id == event.id && o.status != clinic_domain::order::OrderStatus::Cancelled) {
                                         Some(o) => { br; a href={ "/orders/" (o.id) } data-order-status=(o.status.as_str()) { "Order: " (o.status.as_str().replace('_', " ")) } }
-                                        None => @if event.is_active() { br; a href={ "/plan-events/" (event.id) "/order" } { "Order this infusion" } },
+                                        None => @if event.is_active() {
+                                            br;
+                                            @if role_allows(principal.user.role, Permission::OrderSign) { a href={ "/plan-events/" (event.id) "/order" } { "Order this infusion" } }
+                                            @else { span.muted { "No order yet" } }
+                                        },
                                     }
                                 }
                             }

@@ -130,7 +130,12 @@ pub async fn day_board<S: Store>(State(app): State<AppState<S>>, Extension(princ
                         td data-label="Patient" { a href={ "/patients/" (b.booking.patient_id) "?tab=plan" } { (b.patient_name) } " " span.muted { (b.mrn) } }
                         td data-label="What" { (kind_label(b.booking.kind)) @if let Some(e) = &b.booking.escort_name { br; span.muted { "Escort: " (e) } } }
                         td data-label="With" { (b.clinician_name.clone().unwrap_or_default()) }
-                        td data-label="Status" { span class={ "badge status-" (b.booking.status.as_str()) } { (status_label(b.booking.status)) } }
+                        td data-label="Status" {
+                            span class={ "badge status-" (b.booking.status.as_str()) } { (status_label(b.booking.status)) }
+                            @if b.booking.kind == EventKind::Infusion && b.booking.status == BookingStatus::Booked && role_allows(principal.user.role, Permission::InfusionChart) {
+                                " " a href={ "/bookings/" (b.booking.id) "/check-in" } { "Chart" }
+                            }
+                        }
                     }
                 }
                 @if board.bookings.is_empty() {

@@ -97,6 +97,16 @@ const PATIENT_DATA_ROUTES: &[(&str, &str)] = &[
     ("GET", "/orders/{id}"),
     ("POST", "/orders/{id}/checks"),
     ("POST", "/orders/{id}/cancel"),
+    // The chair-side chart: audit events checked in chair.rs.
+    ("GET", "/bookings/{id}/check-in"),
+    ("POST", "/bookings/{id}/sessions"),
+    ("GET", "/sessions/{id}"),
+    ("POST", "/sessions/{id}/checklist"),
+    ("POST", "/sessions/{id}/pump"),
+    ("POST", "/sessions/{id}/vitals"),
+    ("POST", "/sessions/{id}/alert-responses"),
+    ("POST", "/sessions/{id}/discharge"),
+    ("GET", "/floor"),
     ("GET", "/patients/{id}/medical-screening/new"),
     ("POST", "/patients/{id}/medical-screening"),
     ("POST", "/patients/{id}/eligibility"),
@@ -133,6 +143,8 @@ async fn every_patient_route_is_covered_here() {
                     | Permission::OrderRead
                     | Permission::OrderSign
                     | Permission::OrderCheck
+                    | Permission::InfusionChart
+                    | Permission::DischargeOverride
             )
         ) || (route.path.contains("inquir") && route.method == "POST");
         if touches_patients {

@@ -150,6 +150,17 @@ const MATRIX: &[(&str, &str, Allowed)] = &[
     ("GET", "/orders/{id}", Allowed::Roles(&[Physician, Nurse])),
     ("POST", "/orders/{id}/checks", Allowed::Roles(&[Physician, Nurse])),
     ("POST", "/orders/{id}/cancel", Allowed::Roles(&[Physician])),
+    // The chair-side chart and the floor board: physicians and nurses.
+    ("GET", "/bookings/{id}/check-in", Allowed::Roles(&[Physician, Nurse])),
+    ("POST", "/bookings/{id}/sessions", Allowed::Roles(&[Physician, Nurse])),
+    ("GET", "/sessions/{id}", Allowed::Roles(&[Physician, Nurse])),
+    ("POST", "/sessions/{id}/checklist", Allowed::Roles(&[Physician, Nurse])),
+    ("POST", "/sessions/{id}/pump", Allowed::Roles(&[Physician, Nurse])),
+    ("POST", "/sessions/{id}/vitals", Allowed::Roles(&[Physician, Nurse])),
+    ("POST", "/sessions/{id}/alert-responses", Allowed::Roles(&[Physician, Nurse])),
+    ("POST", "/sessions/{id}/discharge", Allowed::Roles(&[Physician, Nurse])),
+    ("GET", "/floor", Allowed::Roles(&[Physician, Nurse])),
+    ("GET", "/static/floor.js", Allowed::Public),
 ];
 
 crate::backend_tests!(every_route_answers_as_the_matrix_says);

@@ -39,7 +39,7 @@ fn screening(changes: &[(&str, &str)]) -> Value {
     body
 }
 
-async fn sign_consent<S: Store>(app: &TestApp<S>, token: &str, patient: &str, kind: &str) -> Value {
+pub(crate) async fn sign_consent<S: Store>(app: &TestApp<S>, token: &str, patient: &str, kind: &str) -> Value {
     let templates = app.send(req("GET", "/api/v1/consent-templates").token(token)).await.json();
     let template = templates["items"].as_array().unwrap().iter().find(|t| t["kind"] == kind).unwrap().clone();
     let res = app

@@ -5,6 +5,7 @@
 mod audit;
 mod auth;
 mod authz;
+mod chair;
 mod conventions;
 mod helpers;
 mod inquiries;

@@ -74,7 +74,7 @@ async fn an_order_is_signed_checked_and_verified<S: Store>(store: S) {
     assert_eq!(res.status, StatusCode::OK, "{}", res.text);
     let failed = res.json();
     assert_eq!((failed["status"].as_str(), failed["ready"].as_bool()), (Some("check_failed"), Some(false)));
-    assert_eq!(failed["checks"][0]["differences"], serde_json::json!(["weight: entered 8 kg, the order says 80 kg", "phase 2: entered 0.06 mg/kg, the order says 0.6 mg/kg"]));
+    assert_eq!(failed["checks"][0]["differences"], serde_json::json!(["weight: entered 8 kg, which does not match the order", "phase 2: entered 0.06 mg/kg, which does not match the order"]));
     assert!(app.clinic.ready_order(event.parse().unwrap(), patient.parse().unwrap()).await.unwrap_err().contains("did not match"));
     let res = app.send(req("POST", &checks).token(&nurse).header("if-match", "\"1\"").json(serde_json::json!({"weight_kg": "80", "phases": ["0.11", "0.6"]}))).await;
     assert_eq!(res.status, StatusCode::PRECONDITION_FAILED, "a check on an old version is refused");
@@ -120,14 +120,18 @@ async fn order_pages_hide_the_order_from_the_checker<S: Store>(store: S) {
     let res = app.send(req("POST", &format!("/plan-events/{event}/order")).token(&doctor).raw(body, FORM)).await;
     assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text);
     let location = res.header("location").unwrap();
+    let page = app.send(req("GET", &location).token(&doctor)).await;
+    assert!(page.text.contains("data-testid=\"pk-chart\"") && page.text.contains("not a target"), "the physician sees the prediction");
     let page = app.send(req("GET", &location).token(&nurse)).await;
-    assert!(page.text.contains("data-testid=\"pk-chart\"") && page.text.contains("not a target"));
+    assert!(!page.text.contains("72.5"), "the checker does not see the ordered weight anywhere on the page before checking");
     let check_form = page.text.split("id=\"check-form\"").nth(1).unwrap().split("</form>").next().unwrap();
     assert!(!check_form.contains("72.5") && !check_form.contains("value=\"0.6\""), "the checker does not see the ordered values: {check_form}");
     let mismatch = app.send(req("POST", &format!("{location}/checks")).token(&nurse).raw("version=1&weight_kg=72.5&dose_mg_per_kg=0.11&dose_mg_per_kg=0.06", FORM)).await;
     assert_eq!(mismatch.status, StatusCode::SEE_OTHER);
     let page = app.send(req("GET", &location).token(&nurse)).await;
-    assert!(page.text.contains("data-status=\"check_failed\"") && page.text.contains("phase 2: entered 0.06 mg/kg"));
+    assert!(page.text.contains("data-status=\"check_failed\"") && page.text.contains("phase 2: entered 0.06 mg/kg, which does not match the order"));
+    // Until the check matches, the checker's page shows neither the ordered weight nor the dose.
+    assert!(!page.text.contains("72.5") && !page.text.contains("0.6 mg/kg") && !page.text.contains("data-testid=\"pk-chart\""), "the check stays blind");
     let chart = app.send(req("GET", &format!("/patients/{patient}?tab=plan")).token(&doctor)).await;
     assert!(chart.text.contains("data-order-status=\"check_failed\""), "the plan shows the order's state");
 }

@@ -14,7 +14,7 @@ use crate::helpers::{req, spawn_app_with, TestApp, FORM};
 
 crate::backend_tests!(booking_rules_history_and_views, two_bookings_race_for_the_last_chair, whole_plan_is_all_or_nothing);
 
-fn config() -> ServiceConfig {
+pub(crate) fn config() -> ServiceConfig {
     let mut config = ServiceConfig::standard(DeploymentMode::Production);
     config.scheduling = SchedulingSettings { default_session_minutes: Some(60), preferred_start: None };
     config.safety.public_url = Some("https://clinic.example.org".into());
@@ -24,7 +24,7 @@ fn config() -> ServiceConfig {
 /// The demo site with one chair and one room (or `chairs`), weekday hours,
 /// 60 minutes' recovery, one nurse per chair, a physician on site; and a
 /// nurse, physician and counselor on site 08:00–18:00 on weekdays of March 2030.
-async fn set_up_site<S: Store>(app: &TestApp<S>, chairs: usize, closures: serde_json::Value) -> String {
+pub(crate) async fn set_up_site<S: Store>(app: &TestApp<S>, chairs: usize, closures: serde_json::Value) -> String {
     let admin = app.login("admin").await;
     let site_id = app.clinic.main_site().await.unwrap().id.to_string();
     let mut resources: Vec<serde_json::Value> = (1..=chairs).map(|c| serde_json::json!({"kind": "chair", "name": format!("Chair {c}")})).collect();

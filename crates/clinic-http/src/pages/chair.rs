@@ -1,0 +1,601 @@
+//! The chair-side chart on a tablet, and the live floor board. Every form
+//! posts back to the session and returns to it; errors come back on the same
+//! page naming the field. Alerts show at the top, in red, until a response is
+//! recorded for each.
+
+use axum::Extension;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::Utc;
+use clinic_domain::authz::{Permission, role_allows};
+use clinic_domain::infusion::{PumpAction, PumpState, VitalInput};
+use clinic_service::auth::Principal;
+use clinic_service::error::ServiceError;
+use clinic_service::infusions::{Chart, ChecklistInput};
+use clinic_store::Store;
+use maud::{Markup, html};
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::pages::{Nav, error_page, failure, form_field, form_pairs, site_time, staff_page};
+use crate::routes::CSRF_FIELD;
+
+fn csrf(principal: &Principal) -> Markup {
+    html! { input type="hidden" name=(CSRF_FIELD) value=(principal.csrf_token); }
+}
+
+fn minutes_since(at: chrono::DateTime<Utc>) -> i64 {
+    (clinic_service::now() - at).num_minutes()
+}
+
+/// The check-in form for a booked infusion (or its open session).
+pub async fn check_in_form<S: Store>(
+    State(app): State<AppState<S>>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Response {
+    let Ok(booking_id) = Uuid::try_parse(&id) else {
+        return failure(ServiceError::NotFound {
+            resource: "booking",
+        });
+    };
+    match app.clinic.session_for_booking(booking_id).await {
+        Ok(Some(s)) => return Redirect::to(&format!("/sessions/{}", s.id)).into_response(),
+        Ok(None) => {}
+        Err(err) => return failure(err),
+    }
+    check_in_page(&app, &principal, booking_id, &[]).await
+}
+
+async fn check_in_page<S: Store>(
+    app: &AppState<S>,
+    principal: &Principal,
+    booking_id: Uuid,
+    errors: &[clinic_domain::field::FieldError],
+) -> Response {
+    let site = app
+        .clinic
+        .main_site()
+        .await
+        .map(|s| s.name)
+        .unwrap_or_default();
+    let body = html! {
+        h1 { "Check in for the infusion" }
+        section.card {
+            p { "Ask the patient to state their full name and date of birth. Do not read them out." }
+            @if !errors.is_empty() { div.notice.bad role="alert" { ul { @for e in errors { li { (e.field.replace('_', " ")) ": " (e.message) } } } } }
+            form method="post" action={ "/bookings/" (booking_id) "/sessions" } #check-in {
+                (csrf(principal))
+                label for="full_name" { "Full name, as stated" }
+                input id="full_name" name="full_name" autocomplete="off" required;
+                label for="date_of_birth" { "Date of birth, as stated" }
+                input id="date_of_birth" name="date_of_birth" type="date" required;
+                div.actions { button type="submit" { "Check in" } }
+            }
+        }
+    };
+    let mut res = staff_page(principal, &site, "Check in", Nav::Schedule, body);
+    if !errors.is_empty() {
+        *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    res
+}
+
+pub async fn open<S: Store>(
+    State(app): State<AppState<S>>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+    axum::extract::RawForm(raw): axum::extract::RawForm,
+) -> Response {
+    let Ok(booking_id) = Uuid::try_parse(&id) else {
+        return failure(ServiceError::NotFound {
+            resource: "booking",
+        });
+    };
+    let p = form_pairs(&raw);
+    match app
+        .clinic
+        .open_session(
+            &principal,
+            booking_id,
+            &form_field(&p, "full_name").unwrap_or_default(),
+            &form_field(&p, "date_of_birth").unwrap_or_default(),
+        )
+        .await
+    {
+        Ok(s) => Redirect::to(&format!("/sessions/{}", s.id)).into_response(),
+        Err(ServiceError::Invalid(errors)) => {
+            check_in_page(&app, &principal, booking_id, &errors.0).await
+        }
+        Err(ServiceError::Conflict { message, .. }) => {
+            error_page(StatusCode::CONFLICT, "Not checked in", &message)
+        }
+        Err(err) => failure(err),
+    }
+}
+
+/// The chair page.
+pub async fn show<S: Store>(
+    State(app): State<AppState<S>>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Response {
+    let Ok(session_id) = Uuid::try_parse(&id) else {
+        return failure(ServiceError::NotFound {
+            resource: "infusion session",
+        });
+    };
+    match app.clinic.get_chart(&principal, session_id).await {
+        Ok(chart) => chair_page(&app, &principal, &chart, None).await,
+        Err(err) => failure(err),
+    }
+}
+
+async fn chair_page<S: Store>(
+    app: &AppState<S>,
+    principal: &Principal,
+    c: &Chart,
+    problem: Option<String>,
+) -> Response {
+    let (site, zone) = match app.clinic.main_site().await {
+        Ok(s) => (s.name, s.time_zone),
+        Err(_) => (String::new(), "UTC".into()),
+    };
+    let tz: chrono_tz::Tz = zone.parse().unwrap_or(chrono_tz::Tz::UTC);
+    let s = &c.session;
+    let patient = app.clinic.store().get_patient(s.patient_id).await.ok();
+    let order = match s.order_id {
+        Some(id) => app.clinic.store().get_order(id).await.ok(),
+        None => None,
+    };
+    let chair = match s.resource_id {
+        Some(r) => app
+            .clinic
+            .store()
+            .get_site_schedule(s.site_id)
+            .await
+            .ok()
+            .flatten()
+            .and_then(|sch| {
+                sch.resources
+                    .into_iter()
+                    .find(|x| x.id == r)
+                    .map(|x| x.name)
+            }),
+        None => None,
+    };
+    let state = clinic_domain::infusion::pump_state(&c.pump);
+    let now = clinic_service::now();
+    let overdue = c.next_vitals_due.is_some_and(|d| d < now);
+    let closed = matches!(s.status.as_str(), "discharged" | "closed");
+    let users = app.clinic.store().list_users().await.unwrap_or_default();
+    let who = |id: Uuid| {
+        users
+            .iter()
+            .find(|u| u.id == id)
+            .map(|u| u.display_name.clone())
+            .unwrap_or_default()
+    };
+    let body = html! {
+        header.chair-header {
+            h1 {
+                @if let Some(p) = &patient { (p.details.given_name) " " (p.details.family_name) }
+                " " span.badge data-testid="phase" { (c.phase()) }
+            }
+            p {
+                @if let Some(p) = &patient { "MRN " (p.mrn.as_str()) " · born " (p.details.date_of_birth) " · " }
+                (chair.clone().unwrap_or_else(|| "no chair".into()))
+                @if let Some(start) = c.started_at { " · " strong data-testid="elapsed" { (minutes_since(start).max(0)) " min" } " since the start" }
+                @if let Some(e) = &c.escort_name { " · escort " (e) }
+            }
+            @if let Some(p) = &patient {
+                @if p.details.allergies.is_empty() { p.error { "Allergies: none recorded" } }
+                @else { p { strong { "Allergies: " } (p.details.allergies.iter().map(|a| a.substance.clone()).collect::<Vec<_>>().join(", ")) } }
+            }
+            p {
+                @match &order {
+                    Some(o) => { a href={ "/orders/" (o.id) } { "Order" } ": " (o.status.as_str().replace('_', " ")) " · " (o.weight_kg) " kg · "
+                        (o.phases.iter().map(|(d, m)| format!("{d} mg/kg over {m} min")).collect::<Vec<_>>().join(", then ")) }
+                    None => span.error { "No order for this infusion." },
+                }
+            }
+        }
+        @if let Some(problem) = &problem { div.notice.bad role="alert" #problem { p { (problem) } } }
+        @for (alert_id, message, advice, at) in &c.open_alerts {
+            section.card.alert-open role="alert" data-testid="open-alert" {
+                h2 { "Alert: " (message) }
+                p { (advice) " · raised " (at.with_timezone(&tz).format("%H:%M")) }
+                @if !closed {
+                    form method="post" action={ "/sessions/" (s.id) "/alert-responses" } {
+                        (csrf(principal))
+                        input type="hidden" name="version" value=(s.version);
+                        input type="hidden" name="alert_id" value=(alert_id);
+                        label for={ "response-" (alert_id) } { "Response taken" }
+                        input id={ "response-" (alert_id) } name="response" required;
+                        button type="submit" { "Record the response" }
+                    }
+                }
+            }
+        }
+        @if s.status == "pre_check" {
+            section.card #checklist {
+                h2 { "Before the infusion" }
+                @if !c.checklist_unmet.is_empty() {
+                    ul.unmet data-testid="unmet" { @for u in &c.checklist_unmet { li.warning { (u) } } }
+                } @else { p.ok { "Checklist complete." } }
+                form method="post" action={ "/sessions/" (s.id) "/checklist" } {
+                    (csrf(principal))
+                    input type="hidden" name="version" value=(s.version);
+                    label { input type="checkbox" name="fasting_confirmed" value="yes"; " Fasting as the clinic instructs: confirmed" }
+                    label for="escort_name" { "Escort (who takes the patient home)" }
+                    input id="escort_name" name="escort_name" value=(c.escort_name.clone().unwrap_or_default()) required;
+                    label { input type="checkbox" name="escort_present" value="yes"; " The escort is here" }
+                    label for="breath_alcohol" { "Breath alcohol" }
+                    input id="breath_alcohol" name="breath_alcohol" inputmode="decimal" placeholder="0.000";
+                    label for="hours_since_last_drink" { "Hours since the last drink (alcohol)" }
+                    input id="hours_since_last_drink" name="hours_since_last_drink" inputmode="numeric";
+                    label for="pregnancy_test" { "Pregnancy test" }
+                    select id="pregnancy_test" name="pregnancy_test" {
+                        option value="" { "—" } option value="negative" { "negative" } option value="positive" { "positive" } option value="not_applicable" { "not applicable" }
+                    }
+                    fieldset { legend { "Baseline vital signs" } (vital_fields("b_")) }
+                    div.actions { button type="submit" { "Save the checklist" } }
+                }
+            }
+        }
+        @if !closed {
+            section.card #pump {
+                h2 { "Pump" }
+                p { @match state {
+                    PumpState::NotStarted => "Not started.",
+                    PumpState::Running { rate_ml_per_h, since } => { "Running at " strong { (rate_ml_per_h.to_decimal()) " mL/h" } " since " (since.with_timezone(&tz).format("%H:%M")) "." },
+                    PumpState::Paused => "Paused.",
+                    PumpState::Stopped => "Stopped.",
+                } }
+                @if let Some((ml, mg)) = c.delivered { p { "Delivered so far: " strong data-testid="delivered" { (short(ml)) " mL = " (short(mg)) " mg" } } }
+                div.pump-controls {
+                    @for (action, label, needs_rate) in pump_buttons(state) {
+                        form method="post" action={ "/sessions/" (s.id) "/pump" } {
+                            (csrf(principal))
+                            input type="hidden" name="version" value=(s.version);
+                            input type="hidden" name="action" value=(action.as_str());
+                            @if needs_rate {
+                                label for={ "rate-" (action.as_str()) } { "Rate, mL/h" }
+                                input id={ "rate-" (action.as_str()) } name="rate_ml_per_h" inputmode="decimal" required;
+                            }
+                            button type="submit" class=[(action == PumpAction::Stop).then_some("secondary")] { (label) }
+                        }
+                    }
+                }
+            }
+            @if matches!(s.status.as_str(), "infusing" | "recovery") {
+                section.card #vitals class=[overdue.then_some("overdue")] {
+                    h2 { "Vital signs" }
+                    @if let Some(due) = c.next_vitals_due {
+                        p class=(if overdue { "error" } else { "muted" }) data-testid="vitals-due" {
+                            @if overdue { "Overdue since " } @else { "Next set due at " } (due.with_timezone(&tz).format("%H:%M"))
+                        }
+                    }
+                    form method="post" action={ "/sessions/" (s.id) "/vitals" } {
+                        (csrf(principal))
+                        input type="hidden" name="version" value=(s.version);
+                        (vital_fields(""))
+                        div.actions { button type="submit" { "Save vital signs" } }
+                    }
+                }
+            }
+            @if s.status == "recovery" {
+                section.card #discharge {
+                    h2 { "Discharge" }
+                    p.muted { "Modified Aldrete (each item 0–2); at least " (app.clinic.config().infusion.aldrete_minimum) " to leave." }
+                    form method="post" action={ "/sessions/" (s.id) "/discharge" } {
+                        (csrf(principal))
+                        input type="hidden" name="version" value=(s.version);
+                        @for (name, label) in [("activity", "Activity"), ("respiration", "Respiration"), ("circulation", "Circulation (BP within ±20% of baseline = 2)"), ("consciousness", "Consciousness"), ("spo2", "SpO2 (> 92% on room air = 2)")] {
+                            label for={ "ald-" (name) } { (label) }
+                            select id={ "ald-" (name) } name={ "aldrete_" (name) } required { option value="" { "—" } option value="2" { "2" } option value="1" { "1" } option value="0" { "0" } }
+                        }
+                        label { input type="checkbox" name="dissociation_resolved" value="yes"; " Dissociation resolved" }
+                        label { input type="checkbox" name="steady_gait" value="yes"; " Steady gait" }
+                        label { input type="checkbox" name="escort_present" value="yes"; " Escort present: " (c.escort_name.clone().unwrap_or_else(|| "none named".into())) }
+                        label { input type="checkbox" name="written_instructions_given" value="yes"; " Written instructions given" }
+                        @if role_allows(principal.user.role, Permission::DischargeOverride) {
+                            label for="override_reason" { "Physician: reason to discharge with a criterion unmet" }
+                            input id="override_reason" name="override_reason";
+                        }
+                        div.actions { button type="submit" { "Discharge" } }
+                    }
+                }
+            }
+        }
+        section.card #chart-log {
+            h2 { "Chart" }
+            table.stack {
+                thead { tr { th { "Time" } th { "Entry" } th { "By" } } }
+                tbody {
+                    @for e in &c.entries {
+                        tr data-kind=(e.kind) {
+                            td data-label="Time" { (site_time(e.at, &zone)) }
+                            td data-label="Entry" { (entry_words(&e.kind, &e.body)) }
+                            td data-label="By" { (who(e.recorded_by)) }
+                        }
+                    }
+                }
+            }
+        }
+        p { a href="/floor" { "Floor board" } }
+    };
+    let mut res = staff_page(principal, &site, "Infusion chart", Nav::Floor, body);
+    if problem.is_some() {
+        *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    res
+}
+
+fn short(x: clinic_domain::dose::Exact) -> String {
+    let (num, den) = x.fraction();
+    if x.terminates() && den <= 100 {
+        return x.to_decimal();
+    }
+    let hundredths = (num.abs() * 200 + den).div_euclid(2 * den);
+    format!(
+        "≈{}{}.{:02}",
+        if num < 0 { "-" } else { "" },
+        hundredths / 100,
+        hundredths % 100
+    )
+}
+
+fn pump_buttons(state: PumpState) -> Vec<(PumpAction, &'static str, bool)> {
+    match state {
+        PumpState::NotStarted => vec![(PumpAction::Start, "Start the pump", true)],
+        PumpState::Running { .. } => vec![
+            (PumpAction::RateChange, "Change the rate", true),
+            (PumpAction::Pause, "Pause", false),
+            (PumpAction::Stop, "Stop the pump", false),
+        ],
+        PumpState::Paused => vec![
+            (PumpAction::Resume, "Resume", true),
+            (PumpAction::Stop, "Stop the pump", false),
+        ],
+        PumpState::Stopped => vec![],
+    }
+}
+
+fn vital_fields(prefix: &str) -> Markup {
+    html! {
+        div.vitals-grid {
+            @for (name, label, mode) in [("systolic_mmhg", "Systolic, mmHg", "numeric"), ("diastolic_mmhg", "Diastolic, mmHg", "numeric"), ("heart_rate_bpm", "Heart rate, /min", "numeric"), ("respiratory_rate_per_min", "Resp. rate, /min", "numeric"), ("spo2_percent", "SpO2, %", "numeric"), ("rass", "RASS (−5 to +4)", "text")] {
+                span.field {
+                    label for={ (prefix) (name) } { (label) }
+                    input id={ (prefix) (name) } name={ (prefix) (name) } inputmode=(mode) required;
+                }
+            }
+        }
+    }
+}
+
+fn entry_words(kind: &str, body: &str) -> Markup {
+    let b: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+    let set = |v: &serde_json::Value| {
+        format!(
+            "BP {}/{} · HR {} · RR {} · SpO2 {}% · RASS {}",
+            v["systolic_mmhg"],
+            v["diastolic_mmhg"],
+            v["heart_rate_bpm"],
+            v["respiratory_rate_per_min"],
+            v["spo2_percent"],
+            v["rass"]
+        )
+    };
+    match kind {
+        "check_in" => html! { "Checked in: identity confirmed by full name and date of birth" },
+        "checklist" => html! {
+            "Checklist: " @if b["unmet"].as_array().is_some_and(|u| u.is_empty()) { "complete" } @else { "incomplete (" (b["unmet"].as_array().map_or(0, Vec::len)) " unmet)" }
+            " · baseline " (set(&b["baseline"]))
+        },
+        "pump" => {
+            html! { "Pump " (b["action"].as_str().unwrap_or("").replace('_', " ")) @if let Some(r) = b["rate_ml_per_h"].as_str() { " at " (r) " mL/h" } }
+        }
+        "vitals" => html! {
+            (set(&b["set"]))
+            @for a in b["alerts"].as_array().into_iter().flatten() { br; span.error { "Alert: " (a["message"].as_str().unwrap_or("")) } }
+        },
+        "alert_response" => html! { "Alert response: " (b["response"].as_str().unwrap_or("")) },
+        "discharge" => html! {
+            "Discharged · Aldrete " (b["aldrete"]["total"]) "/10"
+            @if let Some(r) = b["override_reason"].as_str() { " · physician override: " (r) }
+            @if let Some(d) = b["delivered"].as_object() { " · delivered " (d["ml"].as_str().unwrap_or("")) " mL = " (d["mg"].as_str().unwrap_or("")) " mg" }
+        },
+        other => html! { (other) },
+    }
+}
+
+async fn after<S: Store>(
+    app: &AppState<S>,
+    principal: &Principal,
+    session_id: Uuid,
+    result: Result<Chart, ServiceError>,
+) -> Response {
+    match result {
+        Ok(_) => Redirect::to(&format!("/sessions/{session_id}")).into_response(),
+        Err(ServiceError::Invalid(errors)) => match app.clinic.get_chart(principal, session_id).await {
+            Ok(chart) => chair_page(app, principal, &chart, Some(errors.0.iter().map(|e| format!("{}: {}", e.field.replace('_', " "), e.message)).collect::<Vec<_>>().join("; "))).await,
+            Err(err) => failure(err),
+        },
+        Err(ServiceError::Conflict { message, .. }) => match app.clinic.get_chart(principal, session_id).await {
+            Ok(chart) => chair_page(app, principal, &chart, Some(message)).await,
+            Err(err) => failure(err),
+        },
+        Err(ServiceError::StaleVersion { .. }) => match app.clinic.get_chart(principal, session_id).await {
+            Ok(chart) => chair_page(app, principal, &chart, Some("The chart changed since this page was loaded (someone else entered something). Check it and enter again.".into())).await,
+            Err(err) => failure(err),
+        },
+        Err(err) => failure(err),
+    }
+}
+
+fn vital_input(p: &[(String, String)], prefix: &str) -> VitalInput {
+    let f = |name: &str| form_field(p, &format!("{prefix}{name}"));
+    VitalInput {
+        systolic_mmhg: f("systolic_mmhg"),
+        diastolic_mmhg: f("diastolic_mmhg"),
+        heart_rate_bpm: f("heart_rate_bpm"),
+        respiratory_rate_per_min: f("respiratory_rate_per_min"),
+        spo2_percent: f("spo2_percent"),
+        rass: f("rass"),
+    }
+}
+
+macro_rules! session_form {
+    ($name:ident, |$app:ident, $principal:ident, $id:ident, $version:ident, $p:ident| $body:expr) => {
+        pub async fn $name<S: Store>(
+            State($app): State<AppState<S>>,
+            Extension($principal): Extension<Principal>,
+            Path(id): Path<String>,
+            axum::extract::RawForm(raw): axum::extract::RawForm,
+        ) -> Response {
+            let Ok($id) = Uuid::try_parse(&id) else {
+                return failure(ServiceError::NotFound {
+                    resource: "infusion session",
+                });
+            };
+            let $p = form_pairs(&raw);
+            let $version = form_field(&$p, "version")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            let result = $body;
+            after(&$app, &$principal, $id, result).await
+        }
+    };
+}
+
+session_form!(checklist, |app, principal, id, version, p| {
+    let input = ChecklistInput {
+        fasting_confirmed: form_field(&p, "fasting_confirmed").is_some(),
+        escort_name: form_field(&p, "escort_name"),
+        escort_present: form_field(&p, "escort_present").is_some(),
+        breath_alcohol: form_field(&p, "breath_alcohol"),
+        hours_since_last_drink: form_field(&p, "hours_since_last_drink"),
+        pregnancy_test: form_field(&p, "pregnancy_test"),
+        baseline: vital_input(&p, "b_"),
+    };
+    app.clinic
+        .record_checklist(&principal, id, version, &input)
+        .await
+});
+
+session_form!(pump, |app, principal, id, version, p| {
+    app.clinic
+        .pump_event(
+            &principal,
+            id,
+            version,
+            &form_field(&p, "action").unwrap_or_default(),
+            form_field(&p, "rate_ml_per_h").as_deref(),
+        )
+        .await
+});
+
+session_form!(vitals, |app, principal, id, version, p| {
+    app.clinic
+        .record_vitals(&principal, id, version, &vital_input(&p, ""))
+        .await
+});
+
+session_form!(alert_response, |app, principal, id, version, p| {
+    app.clinic
+        .respond_to_alert(
+            &principal,
+            id,
+            version,
+            &form_field(&p, "alert_id").unwrap_or_default(),
+            &form_field(&p, "response").unwrap_or_default(),
+        )
+        .await
+});
+
+session_form!(discharge, |app, principal, id, version, p| {
+    let a = |n: &str| form_field(&p, &format!("aldrete_{n}"));
+    let (act, res, cir, con, spo) = (
+        a("activity"),
+        a("respiration"),
+        a("circulation"),
+        a("consciousness"),
+        a("spo2"),
+    );
+    app.clinic
+        .discharge(
+            &principal,
+            id,
+            version,
+            [
+                act.as_deref(),
+                res.as_deref(),
+                cir.as_deref(),
+                con.as_deref(),
+                spo.as_deref(),
+            ],
+            form_field(&p, "dissociation_resolved").is_some(),
+            form_field(&p, "steady_gait").is_some(),
+            form_field(&p, "escort_present").is_some(),
+            form_field(&p, "written_instructions_given").is_some(),
+            form_field(&p, "override_reason").as_deref(),
+        )
+        .await
+});
+
+/// The live floor board: every chair with an open session.
+pub async fn floor<S: Store>(
+    State(app): State<AppState<S>>,
+    Extension(principal): Extension<Principal>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+) -> Response {
+    let fragment = query
+        .as_deref()
+        .is_some_and(|q| q.split('&').any(|kv| kv == "fragment=1"));
+    let rows = match app.clinic.floor(&principal, None).await {
+        Ok(rows) => rows,
+        Err(err) => return failure(err),
+    };
+    let site = app
+        .clinic
+        .main_site()
+        .await
+        .map(|s| (s.name, s.time_zone))
+        .unwrap_or_default();
+    let tz: chrono_tz::Tz = site.1.parse().unwrap_or(chrono_tz::Tz::UTC);
+    let now = clinic_service::now();
+    let board = html! {
+        div #floor-board data-testid="floor-board" data-updated=(now.to_rfc3339()) {
+            @if rows.is_empty() { p { "No patient in a chair now." } }
+            div.floor-grid {
+                @for (c, initials, chair) in &rows {
+                    @let overdue = c.next_vitals_due.is_some_and(|d| d < now);
+                    a.floor-chair href={ "/sessions/" (c.session.id) } class=[(!c.open_alerts.is_empty()).then_some("alerting")] data-phase=(c.phase()) {
+                        strong { (chair.clone().unwrap_or_else(|| "—".into())) } " · " (initials)
+                        br; span { (c.phase()) }
+                        @if let Some(start) = c.started_at { " · " (minutes_since(start).max(0)) " min" }
+                        @if let Some((at, v)) = c.last_vitals { br; span.muted { (at.with_timezone(&tz).format("%H:%M")) " BP " (v.systolic_mmhg) "/" (v.diastolic_mmhg) " HR " (v.heart_rate_bpm) " SpO2 " (v.spo2_percent) "%" } }
+                        @if let Some(due) = c.next_vitals_due { br; span class=(if overdue { "error" } else { "muted" }) { @if overdue { "vitals overdue" } @else { "vitals due " (due.with_timezone(&tz).format("%H:%M")) } } }
+                        @if !c.open_alerts.is_empty() { br; span.error { (c.open_alerts.len()) " open alert(s)" } }
+                    }
+                }
+            }
+        }
+    };
+    if fragment {
+        let mut res = board.into_response();
+        res.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        return res;
+    }
+    let body = html! {
+        h1 { "Floor board" }
+        p.muted { "Updates every 10 seconds without reloading." }
+        (board)
+        script src="/static/floor.js" defer {}
+    };
+    staff_page(&principal, &site.0, "Floor board", Nav::Floor, body)
+}

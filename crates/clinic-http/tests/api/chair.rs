@@ -1,0 +1,413 @@
+//! The chair-side chart through the router on SQLite and PostgreSQL: two
+//! identifiers to check in, a checklist that blocks the pump until complete
+//! (consents, escort, sobriety, baseline vitals, the order's double check),
+//! pump events, vital signs whose alerts stay open until a response is
+//! recorded, the discharge hard stop, and the floor board.
+
+use axum::http::StatusCode;
+use clinic_store::Store;
+use clinic_store::records::AuditFilter;
+
+use crate::helpers::{FORM, TestApp, req, spawn_app_with};
+
+crate::backend_tests!(a_nurse_runs_an_infusion_from_check_in_to_discharge);
+
+fn field_of(html: &str, name: &str) -> String {
+    html.split(&format!("name=\"{name}\" value=\""))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no {name} in the page"))
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+async fn version<S: Store>(app: &TestApp<S>, token: &str, session: &str) -> String {
+    field_of(
+        &app.send(req("GET", &format!("/sessions/{session}")).token(token))
+            .await
+            .text,
+        "version",
+    )
+}
+
+async fn post<S: Store>(
+    app: &TestApp<S>,
+    token: &str,
+    session: &str,
+    path: &str,
+    body: &str,
+) -> crate::helpers::TestResponse {
+    let v = version(app, token, session).await;
+    app.send(
+        req("POST", &format!("/sessions/{session}/{path}"))
+            .token(token)
+            .raw(&format!("version={v}&{body}"), FORM),
+    )
+    .await
+}
+
+const VITALS_OK: &str = "systolic_mmhg=128&diastolic_mmhg=82&heart_rate_bpm=76&respiratory_rate_per_min=14&spo2_percent=98&rass=0";
+
+async fn a_nurse_runs_an_infusion_from_check_in_to_discharge<S: Store>(store: S) {
+    let app = spawn_app_with(store, crate::scheduling::config()).await;
+    crate::scheduling::set_up_site(&app, 1, serde_json::json!([])).await;
+    let doctor = app.login("physician").await;
+    let nurse = app.login("nurse").await;
+    let desk = app.login("frontdesk").await;
+    // An eligible patient on KARE (0.8 mg/kg over 40 min), the first infusion booked.
+    let body = serde_json::json!({ "given_name": "Ana", "family_name": "Chair", "date_of_birth": "1980-01-01", "sex_at_birth": "male", "substances": ["alcohol"],
+        "escort": {"name": "Luis Chair", "relationship": "brother", "phone": "555-010-0198"}, "confirm_not_duplicate": true });
+    let patient = app.create_patient(&doctor, body).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.send(
+        req("PATCH", &format!("/api/v1/patients/{patient}"))
+            .token(&doctor)
+            .header("if-match", "\"1\"")
+            .json(serde_json::json!({"status": "eligible"})),
+    )
+    .await;
+    let plan = app.send(req("POST", &format!("/api/v1/patients/{patient}/plans")).token(&doctor).json(serde_json::json!({"protocol_id": "alcohol-kare-grabski2022", "start_date": "2030-03-04"}))).await.json();
+    let plan_id = plan["id"].as_str().unwrap();
+    app.send(
+        req("POST", &format!("/api/v1/plans/{plan_id}/sign"))
+            .token(&doctor)
+            .header("if-match", "\"1\""),
+    )
+    .await;
+    let event = plan["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "infusion")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let booking = app
+        .send(
+            req("POST", &format!("/api/v1/plan-events/{event}/booking"))
+                .token(&desk)
+                .json(serde_json::json!({"time": "09:00"})),
+        )
+        .await;
+    assert_eq!(booking.status, StatusCode::CREATED, "{}", booking.text);
+    let booking = booking.json()["id"].as_str().unwrap().to_string();
+
+    // Two identifiers, as the patient states them.
+    let wrong = app
+        .send(
+            req("POST", &format!("/bookings/{booking}/sessions"))
+                .token(&nurse)
+                .raw("full_name=Anna+Chair&date_of_birth=1980-01-02", FORM),
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        wrong.text.contains("full name: does not match the chart")
+            && wrong
+                .text
+                .contains("date of birth: does not match the chart")
+    );
+    let opened = app
+        .send(
+            req("POST", &format!("/bookings/{booking}/sessions"))
+                .token(&nurse)
+                .raw("full_name=+ana++chair&date_of_birth=1980-01-01", FORM),
+        )
+        .await;
+    assert_eq!(opened.status, StatusCode::SEE_OTHER, "{}", opened.text);
+    let session = opened
+        .header("location")
+        .unwrap()
+        .trim_start_matches("/sessions/")
+        .to_string();
+    assert_eq!(
+        app.send(req("GET", &format!("/bookings/{booking}/check-in")).token(&nurse))
+            .await
+            .header("location"),
+        Some(format!("/sessions/{session}")),
+        "one open session per booking"
+    );
+
+    // The checklist: consents missing, no order, sobriety not shown → the pump cannot start.
+    let checklist = format!(
+        "fasting_confirmed=yes&escort_name=Luis+Chair&escort_present=yes&breath_alcohol=0.000&hours_since_last_drink=12&{}",
+        VITALS_OK
+            .replace("systolic", "b_systolic")
+            .replace("&diastolic", "&b_diastolic")
+            .replace("&heart", "&b_heart")
+            .replace("&respiratory", "&b_respiratory")
+            .replace("&spo2", "&b_spo2")
+            .replace("&rass", "&b_rass")
+    );
+    let res = post(&app, &nurse, &session, "checklist", &checklist).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text);
+    let page = app
+        .send(req("GET", &format!("/sessions/{session}")).token(&nurse))
+        .await
+        .text;
+    for unmet in [
+        "consents not in force: treatment, infusion",
+        "12 hours since the last drink; at least 24 are needed",
+        "order: no signed order for this infusion",
+    ] {
+        assert!(page.contains(unmet), "{unmet} in {page}");
+    }
+    let res = post(
+        &app,
+        &nurse,
+        &session,
+        "pump",
+        "action=start&rate_ml_per_h=156",
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        res.text.contains("the infusion cannot start"),
+        "{}",
+        res.text
+    );
+    // Consents signed, an order signed and double-checked, the checklist again.
+    for kind in ["treatment", "infusion"] {
+        crate::eligibility::sign_consent(&app, &nurse, &patient, kind).await;
+    }
+    let order = app.send(req("POST", &format!("/api/v1/plan-events/{event}/orders")).token(&doctor).json(serde_json::json!({
+        "weight_kg": "75", "weight_measured_on": "2026-11-20", "phases": [{"dose_mg_per_kg": "0.8", "minutes": 40}], "stock_mg_per_ml": 10, "bag_ml": 100 }))).await.json();
+    let order_id = order["id"].as_str().unwrap();
+    app.send(
+        req("POST", &format!("/api/v1/orders/{order_id}/checks"))
+            .token(&nurse)
+            .header("if-match", "\"1\"")
+            .json(serde_json::json!({"weight_kg": "75", "phases": ["0.8"]})),
+    )
+    .await;
+    let res = post(
+        &app,
+        &nurse,
+        &session,
+        "checklist",
+        &checklist.replace("hours_since_last_drink=12", "hours_since_last_drink=30"),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    // The session was opened before the order: the chart links it now that it exists.
+    let res = post(
+        &app,
+        &nurse,
+        &session,
+        "pump",
+        "action=start&rate_ml_per_h=159",
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text);
+    let page = app
+        .send(req("GET", &format!("/sessions/{session}")).token(&nurse))
+        .await
+        .text;
+    assert!(page.contains("data-testid=\"phase\">infusing"), "{page}");
+    assert!(page.contains("Next set due at"));
+
+    // Vital signs: the first is fine, the second raises SpO2 and BP alerts at once.
+    assert_eq!(
+        post(&app, &nurse, &session, "vitals", VITALS_OK)
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
+    let bad = post(&app, &nurse, &session, "vitals", "systolic_mmhg=400&diastolic_mmhg=82&heart_rate_bpm=76&respiratory_rate_per_min=14&spo2_percent=98&rass=0").await;
+    assert_eq!(
+        bad.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "an impossible reading is refused"
+    );
+    assert!(bad.text.contains("systolic mmhg"));
+    assert_eq!(post(&app, &nurse, &session, "vitals", "systolic_mmhg=186&diastolic_mmhg=104&heart_rate_bpm=98&respiratory_rate_per_min=14&spo2_percent=90&rass=-1").await.status, StatusCode::SEE_OTHER);
+    let page = app
+        .send(req("GET", &format!("/sessions/{session}")).token(&nurse))
+        .await
+        .text;
+    assert_eq!(
+        page.matches("data-testid=\"open-alert\"").count(),
+        2,
+        "{page}"
+    );
+    assert!(
+        page.contains("Alert: BP 186/104 mmHg is above 180/100")
+            && page.contains("Alert: SpO2 90 % is below 92 %")
+    );
+    let floor = app
+        .send(req("GET", "/floor?fragment=1").token(&nurse))
+        .await;
+    assert!(
+        floor.text.contains("2 open alert(s)") && floor.text.contains(">AC<")
+            || floor.text.contains("AC"),
+        "{}",
+        floor.text
+    );
+    assert!(
+        !floor.text.contains("<html"),
+        "the fragment is the board only"
+    );
+    // The pump pauses and stops; discharge waits for every alert's response.
+    assert_eq!(
+        post(&app, &nurse, &session, "pump", "action=pause")
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        post(&app, &nurse, &session, "pump", "action=stop")
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
+    let discharge = "aldrete_activity=2&aldrete_respiration=2&aldrete_circulation=2&aldrete_consciousness=2&aldrete_spo2=2&dissociation_resolved=yes&steady_gait=yes&escort_present=yes&written_instructions_given=yes";
+    let res = post(&app, &nurse, &session, "discharge", discharge).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.text.contains("record the response to every open alert"));
+    let page = app
+        .send(req("GET", &format!("/sessions/{session}")).token(&nurse))
+        .await
+        .text;
+    for id in page
+        .split("name=\"alert_id\" value=\"")
+        .skip(1)
+        .map(|s| s.split('"').next().unwrap().to_string())
+        .collect::<Vec<_>>()
+    {
+        let empty = post(
+            &app,
+            &nurse,
+            &session,
+            "alert-responses",
+            &format!("alert_id={id}&response="),
+        )
+        .await;
+        assert_eq!(
+            empty.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "a response is required"
+        );
+        assert_eq!(
+            post(
+                &app,
+                &nurse,
+                &session,
+                "alert-responses",
+                &format!("alert_id={id}&response=paused,+oxygen+2+L,+physician+called")
+            )
+            .await
+            .status,
+            StatusCode::SEE_OTHER
+        );
+    }
+    // The hard stop: an Aldrete of 8 is refused for the nurse; a physician may go ahead with a reason.
+    let low = discharge.replace("aldrete_spo2=2", "aldrete_spo2=0");
+    let res = post(&app, &nurse, &session, "discharge", &low).await;
+    assert!(
+        res.text.contains("modified Aldrete score 8 is below 9"),
+        "{}",
+        res.text
+    );
+    let res = post(
+        &app,
+        &nurse,
+        &session,
+        "discharge",
+        &format!("{low}&override_reason=fine"),
+    )
+    .await;
+    assert!(
+        res.text.contains("only a physician may discharge"),
+        "{}",
+        res.text
+    );
+    assert_eq!(
+        post(&app, &nurse, &session, "discharge", discharge)
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
+    let page = app
+        .send(req("GET", &format!("/sessions/{session}")).token(&nurse))
+        .await
+        .text;
+    assert!(
+        page.contains("data-testid=\"phase\">discharged")
+            && page.contains("Discharged · Aldrete 10/10"),
+        "{page}"
+    );
+    assert!(
+        page.contains("mL = "),
+        "the delivered amount from the pump record"
+    );
+    // The booking is attended and the planned infusion completed; the floor no longer shows the chair.
+    let b = app
+        .send(req("GET", &format!("/api/v1/bookings/{booking}")).token(&desk))
+        .await
+        .json();
+    assert_eq!(b["status"], "attended");
+    let plan_now = app
+        .send(req("GET", &format!("/api/v1/plans/{plan_id}")).token(&doctor))
+        .await
+        .json();
+    assert_eq!(
+        plan_now["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["id"] == event.as_str())
+            .unwrap()["status"],
+        "completed"
+    );
+    assert!(
+        app.send(req("GET", "/floor?fragment=1").token(&nurse))
+            .await
+            .text
+            .contains("No patient in a chair now.")
+    );
+    // Closed: no more entries. Audited: opening, each update, the discharge.
+    let closed = app
+        .send(
+            req("POST", &format!("/sessions/{session}/vitals"))
+                .token(&nurse)
+                .raw(&format!("version=0&{VITALS_OK}"), FORM),
+        )
+        .await;
+    assert_eq!(closed.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        closed.text.contains("this session is closed"),
+        "{}",
+        closed.text
+    );
+    let pid: uuid::Uuid = patient.parse().unwrap();
+    // session.open: the refused identifiers (denied) and the check-in; session.update: two checklists,
+    // start, two accepted vital sets, pause, stop (the refused ones write nothing).
+    for (action, expected) in [
+        ("session.open", 2),
+        ("session.update", 7),
+        ("session.discharge", 1),
+        ("alert.raise", 2),
+        ("alert.close", 2),
+    ] {
+        let n = app
+            .audit_events(AuditFilter {
+                action: Some(action.into()),
+                patient_id: Some(pid),
+                ..Default::default()
+            })
+            .await
+            .len();
+        assert_eq!(n, expected, "{action}");
+    }
+    // Only physicians and nurses keep the chart.
+    assert_eq!(
+        app.send(req("GET", &format!("/sessions/{session}")).token(&desk))
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+}
