@@ -42,6 +42,7 @@ pub mod ical;
 pub mod infusion;
 pub mod inquiry;
 pub mod instrument;
+pub mod ledger;
 pub mod mrn;
 pub mod order;
 pub mod password;
