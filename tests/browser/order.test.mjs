@@ -310,8 +310,10 @@ describe('infusion order and its double check in chromium', () => {
     await orderToPlanTab(nurse);
     assert.equal((await orderLink(nurse, 0).innerText()).trim(), 'Order: verified');
     assert.equal(await orderLink(nurse, 0).getAttribute('data-order-status'), 'verified');
-    // The nurse does not sign orders, but may open the page of an unordered infusion.
-    assert.equal((await orderLink(nurse, 1).innerText()).trim(), 'Order this infusion');
+    // The nurse does not sign orders: an unordered infusion says so, with no link to a form she cannot use.
+    const second = nurse.locator('#plan table.plan-events tbody tr[data-kind="infusion"]').nth(1).locator('td[data-label="Dose"]');
+    assert.match(await second.innerText(), /No order yet/);
+    assert.equal(await second.locator('a').count(), 0);
     assert.deepEqual(nurse.problems, []);
   });
 
