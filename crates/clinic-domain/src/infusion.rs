@@ -408,15 +408,12 @@ pub fn check_pump_event(record: &[PumpEvent], next: &PumpEvent) -> Result<(), Fi
             "only start, resume and rate change carry a rate",
         ));
     }
-    let allowed = match (state, next.action) {
-        (PumpState::NotStarted, PumpAction::Start) => true,
-        (
-            PumpState::Running { .. },
-            PumpAction::Pause | PumpAction::RateChange | PumpAction::Stop,
-        ) => true,
-        (PumpState::Paused, PumpAction::Resume | PumpAction::Stop) => true,
-        _ => false,
-    };
+    let allowed = matches!(
+        (state, next.action),
+        (PumpState::NotStarted, PumpAction::Start)
+            | (PumpState::Running { .. }, PumpAction::Pause | PumpAction::RateChange | PumpAction::Stop)
+            | (PumpState::Paused, PumpAction::Resume | PumpAction::Stop)
+    );
     if allowed {
         Ok(())
     } else {
