@@ -599,3 +599,51 @@ pub async fn floor<S: Store>(
     };
     staff_page(&principal, &site.0, "Floor board", Nav::Floor, body)
 }
+
+/// The chart's Infusions tab: every session with its state and a link to its chart.
+pub async fn infusions_tab<S: Store>(app: &AppState<S>, principal: &Principal, patient: &clinic_domain::patient::Patient, time_zone: &str) -> Markup {
+    if !role_allows(principal.user.role, Permission::InfusionChart) {
+        return html! { section.card { h2 { "Infusions" } p { "Infusion charts are kept by physicians and nurses." } } };
+    }
+    let sessions = app.clinic.store().patient_sessions(patient.id).await.unwrap_or_default();
+    let mut charts = Vec::new();
+    for s in sessions {
+        match app.clinic.fold_chart(s).await {
+            Ok(c) => charts.push(c),
+            Err(err) => return html! { section.card { p.error { (err.to_string()) } } },
+        }
+    }
+    let audit = clinic_domain::audit::AuditEvent::new(
+        Uuid::now_v7(),
+        clinic_service::now(),
+        &principal.actor(),
+        clinic_domain::audit::AuditAction::SessionRead,
+        clinic_domain::audit::AuditTarget::patient(patient.id),
+        clinic_domain::audit::Outcome::Success,
+        Some(serde_json::json!({ "view": "infusions_tab", "sessions": charts.len() }).to_string()),
+    );
+    if let Err(err) = app.clinic.audit_writer().record(vec![audit]).await {
+        return html! { section.card { p.error { (err.to_string()) } } };
+    }
+    html! {
+        section.card #infusions {
+            h2 { "Infusions" }
+            @if charts.is_empty() { p { "No infusion yet. Sessions open from the day board on the day (Chart link beside a booked infusion)." } }
+            @else {
+                table.stack {
+                    thead { tr { th { "Opened" } th { "State" } th { "Delivered" } th { "Alerts" } } }
+                    tbody {
+                        @for c in &charts {
+                            tr {
+                                td data-label="Opened" { a href={ "/sessions/" (c.session.id) } { (site_time(c.session.opened_at, time_zone)) } }
+                                td data-label="State" { (c.phase()) }
+                                td data-label="Delivered" { @if let Some((ml, mg)) = c.delivered { (short(ml)) " mL = " (short(mg)) " mg" } }
+                                td data-label="Alerts" { @if c.open_alerts.is_empty() { "none open" } @else { span.error { (c.open_alerts.len()) " open" } } }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -195,6 +195,8 @@ pub async fn show<S: Store>(
         crate::pages::eligibility::consents_tab(&app, &principal, &patient, &site.time_zone).await
     } else if tab == "plan" {
         crate::pages::plans::plan_tab(&app, &principal, &patient, &site.time_zone, today).await
+    } else if tab == "infusions" {
+        crate::pages::chair::infusions_tab(&app, &principal, &patient, &site.time_zone).await
     } else {
         html! {}
     };
@@ -262,7 +264,7 @@ pub async fn show<S: Store>(
                 "Registered " (site_time(patient.created_at, &site.time_zone)) " · last changed " (site_time(patient.updated_at, &site.time_zone))
                 " · version " (patient.version)
             }
-        } @else if tab == "screening" || tab == "consents" || tab == "plan" {
+        } @else if tab == "screening" || tab == "consents" || tab == "plan" || tab == "infusions" {
             (screening_tab)
         } @else {
             section.card {
