@@ -74,10 +74,12 @@ pub enum AuditAction {
     SessionRead,
     SessionUpdate,
     SessionDischarge,
+    SessionEmergency,
+    EmergencyDisclosure,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 58] = [
+    pub const ALL: [AuditAction; 60] = [
         AuditAction::LoginSuccess,
         AuditAction::LoginFailure,
         AuditAction::Logout,
@@ -136,6 +138,8 @@ impl AuditAction {
         AuditAction::SessionRead,
         AuditAction::SessionUpdate,
         AuditAction::SessionDischarge,
+        AuditAction::SessionEmergency,
+        AuditAction::EmergencyDisclosure,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -198,6 +202,8 @@ impl AuditAction {
             AuditAction::SessionRead => "session.read",
             AuditAction::SessionUpdate => "session.update",
             AuditAction::SessionDischarge => "session.discharge",
+            AuditAction::SessionEmergency => "session.emergency",
+            AuditAction::EmergencyDisclosure => "disclosure.medical_emergency",
         }
     }
 

@@ -69,12 +69,19 @@ pub struct Chart {
     /// mL the pump delivered and the mg that is at the order's concentration.
     pub delivered: Option<(Exact, Exact)>,
     pub escort_name: Option<String>,
+    /// When the emergency button was pressed, if it was.
+    pub emergency_at: Option<DateTime<Utc>>,
 }
 
 impl Chart {
     /// pre-check, infusing, recovery, ready for discharge, discharged, closed.
     pub fn phase(&self) -> &'static str {
         match self.session.status.as_str() {
+            _ if self.emergency_at.is_some()
+                && !matches!(self.session.status.as_str(), "discharged" | "closed") =>
+            {
+                "EMERGENCY"
+            }
             "pre_check" => "pre-check",
             "infusing" => "infusing",
             "recovery" if self.open_alerts.is_empty() => "recovery",
@@ -168,6 +175,7 @@ impl<S: Store> Clinic<S> {
             next_vitals_due: None,
             delivered: None,
             escort_name: None,
+            emergency_at: None,
             session,
             entries: Vec::new(),
         };
@@ -220,6 +228,7 @@ impl<S: Store> Clinic<S> {
                         }
                     }
                 }
+                "emergency" => chart.emergency_at = chart.emergency_at.or(Some(e.at)),
                 "alert_response" => {
                     if let Some(id) = b["alert_id"].as_str() {
                         alerts.remove(id);
@@ -1014,4 +1023,204 @@ fn order_concentration(order: &clinic_store::orders::OrderRecord) -> Option<Exac
         Some(bag) => bag.plus(stock_ml),
     };
     mg.checked_div(total)
+}
+
+/// What emergency services need, in one place (42 CFR 2.51 permits the
+/// disclosure in a medical emergency; it is logged as such).
+#[derive(Debug, Clone)]
+pub struct Handoff {
+    pub patient: clinic_domain::patient::Patient,
+    pub site_name: String,
+    pub chart: Chart,
+    /// (time, entry kind, words) of every chart entry, in order.
+    pub timeline: Vec<(DateTime<Utc>, String, String)>,
+}
+
+impl<S: Store> Clinic<S> {
+    /// The emergency button: stops the pump if it runs, timestamps the
+    /// emergency, and pages the physician (the on-call number in the
+    /// clinic's settings; without one the page says to call, needs clinic
+    /// setting). The page names no patient.
+    pub async fn emergency(
+        &self,
+        principal: &Principal,
+        session_id: Uuid,
+        expected_version: i64,
+        what: &str,
+    ) -> Result<Chart, ServiceError> {
+        self.authorize(principal, Permission::InfusionChart, "declare an emergency")
+            .await?;
+        let session = self.session_for_write(session_id, expected_version).await?;
+        let chart = self.fold_chart(session.clone()).await?;
+        let now = crate::now();
+        let mut entries = Vec::new();
+        let running = matches!(
+            infusion::pump_state(&chart.pump),
+            infusion::PumpState::Running { .. } | infusion::PumpState::Paused
+        );
+        if running {
+            entries.push(SessionEntryRecord {
+                at: now,
+                ..Self::entry(
+                    principal,
+                    "pump",
+                    json!({ "action": "stop", "rate_ml_per_h": null, "reason": "emergency" }),
+                )
+            });
+        }
+        let site = self
+            .store()
+            .list_sites()
+            .await?
+            .into_iter()
+            .find(|s| s.id == session.site_id);
+        let chair = match session.resource_id {
+            Some(r) => self
+                .store()
+                .get_site_schedule(session.site_id)
+                .await?
+                .and_then(|s| s.resources.into_iter().find(|x| x.id == r).map(|x| x.name)),
+            None => None,
+        };
+        let page = self.config().safety.on_call.as_ref().map(|(_, phone)| {
+            clinic_store::screening::OutboxMessage {
+                id: Uuid::now_v7(),
+                patient_id: None,
+                channel: clinic_domain::inquiry::ContactChannel::Sms,
+                address: phone.clone(),
+                body: format!(
+                    "EMERGENCY at {}{}: a physician is needed at once. Open the floor board.",
+                    site.as_ref().map(|s| s.name.clone()).unwrap_or_default(),
+                    chair.as_ref().map(|c| format!(", {c}")).unwrap_or_default()
+                ),
+                created_at: now,
+                sent_at: None,
+            }
+        });
+        let what = what.trim();
+        entries.push(SessionEntryRecord {
+            at: now,
+            ..Self::entry(principal, "emergency", json!({ "what": if what.is_empty() { None } else { Some(what) }, "pump_stopped": running, "paged": page.as_ref().map(|p| p.address.clone()) }))
+        });
+        let status = if running { Some("recovery") } else { None };
+        let audit = self.chart_audit(
+            principal,
+            AuditAction::SessionEmergency,
+            session.patient_id,
+            json!({ "session_id": session_id, "pump_stopped": running, "paged": page.is_some() }),
+        );
+        let outbox: Vec<_> = page.into_iter().collect();
+        let updated = self
+            .store()
+            .append_session(
+                session_id,
+                expected_version,
+                SessionEntryChange {
+                    entries: &entries,
+                    status,
+                    outbox: &outbox,
+                    audit: &[audit],
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| ServiceError::from_store("infusion session", e))?;
+        self.fold_chart(updated).await
+    }
+
+    /// The hand-off summary for emergency services: allergies, medicines,
+    /// the ketamine given and when, vital signs and alerts. Producing it is
+    /// a disclosure under the medical-emergency exception, logged as such.
+    pub async fn handoff(
+        &self,
+        principal: &Principal,
+        session_id: Uuid,
+    ) -> Result<Handoff, ServiceError> {
+        self.authorize(
+            principal,
+            Permission::InfusionChart,
+            "produce an emergency hand-off",
+        )
+        .await?;
+        let session = self
+            .store()
+            .get_infusion_session(session_id)
+            .await
+            .map_err(|e| ServiceError::from_store("infusion session", e))?;
+        let patient = self.store().get_patient(session.patient_id).await?;
+        let chart = self.fold_chart(session.clone()).await?;
+        if chart.emergency_at.is_none() {
+            return Err(ServiceError::Conflict {
+                code: "no_emergency",
+                message:
+                    "the hand-off summary is for an emergency: press the emergency button first"
+                        .into(),
+            });
+        }
+        let site_name = self
+            .store()
+            .list_sites()
+            .await?
+            .into_iter()
+            .find(|s| s.id == session.site_id)
+            .map(|s| s.name)
+            .unwrap_or_default();
+        let timeline = chart
+            .entries
+            .iter()
+            .map(|e| {
+                let b = body(e);
+                let words = match e.kind.as_str() {
+                    "pump" => format!(
+                        "pump {}{}",
+                        b["action"].as_str().unwrap_or(""),
+                        b["rate_ml_per_h"]
+                            .as_str()
+                            .map(|r| format!(" at {r} mL/h"))
+                            .unwrap_or_default()
+                    ),
+                    "vitals" => {
+                        let v = &b["set"];
+                        format!(
+                            "BP {}/{} HR {} RR {} SpO2 {}% RASS {}",
+                            v["systolic_mmhg"],
+                            v["diastolic_mmhg"],
+                            v["heart_rate_bpm"],
+                            v["respiratory_rate_per_min"],
+                            v["spo2_percent"],
+                            v["rass"]
+                        )
+                    }
+                    "alert_response" => {
+                        format!("alert response: {}", b["response"].as_str().unwrap_or(""))
+                    }
+                    "emergency" => format!(
+                        "EMERGENCY{}",
+                        b["what"]
+                            .as_str()
+                            .map(|w| format!(": {w}"))
+                            .unwrap_or_default()
+                    ),
+                    other => other.replace('_', " "),
+                };
+                (e.at, e.kind.clone(), words)
+            })
+            .collect();
+        let audit = AuditEvent::new(
+            Uuid::now_v7(),
+            crate::now(),
+            &principal.actor(),
+            AuditAction::EmergencyDisclosure,
+            AuditTarget::patient(patient.id),
+            Outcome::Success,
+            Some(json!({ "session_id": session_id, "basis": "42 CFR 2.51 medical emergency", "recipient": "emergency medical services" }).to_string()),
+        );
+        self.audit_writer().record(vec![audit]).await?;
+        Ok(Handoff {
+            patient,
+            site_name,
+            chart,
+            timeline,
+        })
+    }
 }

@@ -202,6 +202,23 @@ async fn chair_page<S: Store>(
             }
         }
         @if let Some(problem) = &problem { div.notice.bad role="alert" #problem { p { (problem) } } }
+        @if let Some(at) = c.emergency_at {
+            section.card.emergency role="alert" data-testid="emergency" {
+                h2 { "Emergency declared at " (at.with_timezone(&tz).format("%H:%M:%S")) }
+                @let paged = c.entries.iter().rev().find(|e| e.kind == "emergency").and_then(|e| serde_json::from_str::<serde_json::Value>(&e.body).ok()).and_then(|b| b["paged"].as_str().map(str::to_string));
+                p { @match paged { Some(to) => { "The physician was paged at " (to) "." } None => strong { "No pager number is set (needs clinic setting): call the physician on site now." } } }
+                p { "Call " (app.clinic.safety().emergency_number) " if needed. " a href={ "/sessions/" (s.id) "/handoff" } { "Hand-off summary for emergency services" } }
+            }
+        }
+        @if !closed {
+            form.emergency-button method="post" action={ "/sessions/" (s.id) "/emergency" } {
+                (csrf(principal))
+                input type="hidden" name="version" value=(s.version);
+                label for="emergency-what" { "What is happening (optional)" }
+                input id="emergency-what" name="what";
+                button.danger type="submit" { "EMERGENCY: stop the infusion and page the physician" }
+            }
+        }
         @for (alert_id, message, advice, at) in &c.open_alerts {
             section.card.alert-open role="alert" data-testid="open-alert" {
                 h2 { "Alert: " (message) }
@@ -516,6 +533,17 @@ session_form!(alert_response, |app, principal, id, version, p| {
         .await
 });
 
+session_form!(emergency, |app, principal, id, version, p| {
+    app.clinic
+        .emergency(
+            &principal,
+            id,
+            version,
+            &form_field(&p, "what").unwrap_or_default(),
+        )
+        .await
+});
+
 session_form!(discharge, |app, principal, id, version, p| {
     let a = |n: &str| form_field(&p, &format!("aldrete_{n}"));
     let (act, res, cir, con, spo) = (
@@ -601,11 +629,21 @@ pub async fn floor<S: Store>(
 }
 
 /// The chart's Infusions tab: every session with its state and a link to its chart.
-pub async fn infusions_tab<S: Store>(app: &AppState<S>, principal: &Principal, patient: &clinic_domain::patient::Patient, time_zone: &str) -> Markup {
+pub async fn infusions_tab<S: Store>(
+    app: &AppState<S>,
+    principal: &Principal,
+    patient: &clinic_domain::patient::Patient,
+    time_zone: &str,
+) -> Markup {
     if !role_allows(principal.user.role, Permission::InfusionChart) {
         return html! { section.card { h2 { "Infusions" } p { "Infusion charts are kept by physicians and nurses." } } };
     }
-    let sessions = app.clinic.store().patient_sessions(patient.id).await.unwrap_or_default();
+    let sessions = app
+        .clinic
+        .store()
+        .patient_sessions(patient.id)
+        .await
+        .unwrap_or_default();
     let mut charts = Vec::new();
     for s in sessions {
         match app.clinic.fold_chart(s).await {
@@ -646,4 +684,65 @@ pub async fn infusions_tab<S: Store>(app: &AppState<S>, principal: &Principal, p
             }
         }
     }
+}
+
+/// The hand-off summary for emergency services (printable).
+pub async fn handoff<S: Store>(
+    State(app): State<AppState<S>>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Response {
+    let Ok(session_id) = Uuid::try_parse(&id) else {
+        return failure(ServiceError::NotFound {
+            resource: "infusion session",
+        });
+    };
+    let h = match app.clinic.handoff(&principal, session_id).await {
+        Ok(h) => h,
+        Err(ServiceError::Conflict { message, .. }) => {
+            return error_page(StatusCode::CONFLICT, "No hand-off summary", &message);
+        }
+        Err(err) => return failure(err),
+    };
+    let zone = app
+        .clinic
+        .main_site()
+        .await
+        .map(|s| s.time_zone)
+        .unwrap_or_else(|_| "UTC".into());
+    let d = &h.patient.details;
+    let order = match h.chart.session.order_id {
+        Some(id) => app.clinic.store().get_order(id).await.ok(),
+        None => None,
+    };
+    let body = html! {
+        article.handoff data-testid="handoff" {
+            h1 { "Emergency hand-off: " (d.given_name) " " (d.family_name) }
+            p { "Born " (d.date_of_birth) " · MRN " (h.patient.mrn.as_str()) " · " (h.site_name) }
+            p.muted { "Disclosed to emergency medical services under the medical-emergency exception (42 CFR 2.51); the disclosure is logged." }
+            h2 { "Allergies" }
+            p { @if d.allergies.is_empty() { "None recorded." } @else { (d.allergies.iter().map(|a| match &a.reaction { Some(r) => format!("{} ({r})", a.substance), None => a.substance.clone() }).collect::<Vec<_>>().join(", ")) } }
+            h2 { "Current medicines" }
+            p { @if d.medications.is_empty() { "None recorded." } @else { (d.medications.iter().map(|m| match &m.dose { Some(x) => format!("{} {x}", m.name), None => m.name.clone() }).collect::<Vec<_>>().join(", ")) } }
+            h2 { "Ketamine given (IV)" }
+            p {
+                @if let Some(o) = &order { "Ordered: " (o.phases.iter().map(|(d, m)| format!("{d} mg/kg over {m} min")).collect::<Vec<_>>().join(", then ")) " for " (o.weight_kg) " kg. " }
+                @match h.chart.delivered { Some((ml, mg)) => { "Delivered by the pump: " (short(ml)) " mL = " strong { (short(mg)) " mg" } "." } None => "Nothing delivered." }
+                @if let Some(s) = h.chart.started_at { " Started " (site_time(s, &zone)) "." }
+                @if let Some(s) = h.chart.stopped_at { " Stopped " (site_time(s, &zone)) "." }
+            }
+            h2 { "Timeline" }
+            table.stack {
+                thead { tr { th { "Time" } th { "What" } } }
+                tbody { @for (at, _, words) in &h.timeline { tr { td data-label="Time" { (site_time(*at, &zone)) } td data-label="What" { (words) } } } }
+            }
+        }
+    };
+    let site = app
+        .clinic
+        .main_site()
+        .await
+        .map(|s| s.name)
+        .unwrap_or_default();
+    staff_page(&principal, &site, "Emergency hand-off", Nav::Floor, body)
 }

@@ -98,6 +98,8 @@ pub fn routes<S: Store>(table: RouteTable<S>) -> RouteTable<S> {
         .add(RouteSpec::page("POST", "/sessions/{id}/vitals", Access::Permission(Permission::InfusionChart), "Save vital signs (alerts evaluated)"), post(chair::vitals::<S>))
         .add(RouteSpec::page("POST", "/sessions/{id}/alert-responses", Access::Permission(Permission::InfusionChart), "Close an alert with the response taken"), post(chair::alert_response::<S>))
         .add(RouteSpec::page("POST", "/sessions/{id}/discharge", Access::Permission(Permission::InfusionChart), "Discharge (criteria or a physician's reason)"), post(chair::discharge::<S>))
+        .add(RouteSpec::page("POST", "/sessions/{id}/emergency", Access::Permission(Permission::InfusionChart), "Emergency: stop the infusion, timestamp, page the physician"), post(chair::emergency::<S>))
+        .add(RouteSpec::page("GET", "/sessions/{id}/handoff", Access::Permission(Permission::InfusionChart), "The hand-off summary for emergency services (a logged disclosure)"), get(chair::handoff::<S>))
         .add(RouteSpec::page("GET", "/floor", Access::Permission(Permission::InfusionChart), "The live floor board"), get(chair::floor::<S>))
         .add(RouteSpec::page("GET", "/self-check", Access::Public, "Anonymous self-check (AUDIT-C, DAST-10)"), get(selfcheck::form::<S>))
         .add(RouteSpec::page("POST", "/self-check", Access::Public, "Score the anonymous self-check; nothing is stored"), post(selfcheck::submit::<S>))

@@ -107,6 +107,8 @@ const PATIENT_DATA_ROUTES: &[(&str, &str)] = &[
     ("POST", "/sessions/{id}/alert-responses"),
     ("POST", "/sessions/{id}/discharge"),
     ("GET", "/floor"),
+    ("POST", "/sessions/{id}/emergency"),
+    ("GET", "/sessions/{id}/handoff"),
     ("GET", "/patients/{id}/medical-screening/new"),
     ("POST", "/patients/{id}/medical-screening"),
     ("POST", "/patients/{id}/eligibility"),

@@ -160,6 +160,8 @@ const MATRIX: &[(&str, &str, Allowed)] = &[
     ("POST", "/sessions/{id}/alert-responses", Allowed::Roles(&[Physician, Nurse])),
     ("POST", "/sessions/{id}/discharge", Allowed::Roles(&[Physician, Nurse])),
     ("GET", "/floor", Allowed::Roles(&[Physician, Nurse])),
+    ("POST", "/sessions/{id}/emergency", Allowed::Roles(&[Physician, Nurse])),
+    ("GET", "/sessions/{id}/handoff", Allowed::Roles(&[Physician, Nurse])),
     ("GET", "/static/floor.js", Allowed::Public),
 ];
 

@@ -10,7 +10,10 @@ use clinic_store::records::AuditFilter;
 
 use crate::helpers::{FORM, TestApp, req, spawn_app_with};
 
-crate::backend_tests!(a_nurse_runs_an_infusion_from_check_in_to_discharge);
+crate::backend_tests!(
+    a_nurse_runs_an_infusion_from_check_in_to_discharge,
+    the_emergency_button_stops_pages_and_hands_off
+);
 
 fn field_of(html: &str, name: &str) -> String {
     html.split(&format!("name=\"{name}\" value=\""))
@@ -409,5 +412,196 @@ async fn a_nurse_runs_an_infusion_from_check_in_to_discharge<S: Store>(store: S)
             .await
             .status,
         StatusCode::FORBIDDEN
+    );
+}
+
+/// A patient checked in with a complete checklist and a verified order; returns (patient, session).
+async fn ready_session<S: Store>(app: &TestApp<S>, family: &str) -> (String, String) {
+    let doctor = app.login("physician").await;
+    let nurse = app.login("nurse").await;
+    let desk = app.login("frontdesk").await;
+    let body = serde_json::json!({ "given_name": "Ana", "family_name": family, "date_of_birth": "1980-01-01", "sex_at_birth": "male", "substances": ["alcohol"],
+        "allergies": [{"substance": "latex", "reaction": "rash"}], "medications": [{"name": "naltrexone", "dose": "50 mg daily"}],
+        "escort": {"name": "Luis Chair", "relationship": "brother", "phone": "555-010-0198"}, "confirm_not_duplicate": true });
+    let patient = app.create_patient(&doctor, body).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.send(
+        req("PATCH", &format!("/api/v1/patients/{patient}"))
+            .token(&doctor)
+            .header("if-match", "\"1\"")
+            .json(serde_json::json!({"status": "eligible"})),
+    )
+    .await;
+    let plan = app.send(req("POST", &format!("/api/v1/patients/{patient}/plans")).token(&doctor).json(serde_json::json!({"protocol_id": "alcohol-kare-grabski2022", "start_date": "2030-03-04"}))).await.json();
+    let plan_id = plan["id"].as_str().unwrap();
+    app.send(
+        req("POST", &format!("/api/v1/plans/{plan_id}/sign"))
+            .token(&doctor)
+            .header("if-match", "\"1\""),
+    )
+    .await;
+    let event = plan["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "infusion")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let booking = app
+        .send(
+            req("POST", &format!("/api/v1/plan-events/{event}/booking"))
+                .token(&desk)
+                .json(serde_json::json!({"time": "09:00"})),
+        )
+        .await
+        .json()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for kind in ["treatment", "infusion"] {
+        crate::eligibility::sign_consent(app, &nurse, &patient, kind).await;
+    }
+    let order = app.send(req("POST", &format!("/api/v1/plan-events/{event}/orders")).token(&doctor).json(serde_json::json!({
+        "weight_kg": "75", "weight_measured_on": "2026-11-20", "phases": [{"dose_mg_per_kg": "0.8", "minutes": 40}], "stock_mg_per_ml": 10, "bag_ml": 100 }))).await.json();
+    let order_id = order["id"].as_str().unwrap();
+    app.send(
+        req("POST", &format!("/api/v1/orders/{order_id}/checks"))
+            .token(&nurse)
+            .header("if-match", "\"1\"")
+            .json(serde_json::json!({"weight_kg": "75", "phases": ["0.8"]})),
+    )
+    .await;
+    let opened = app
+        .send(
+            req("POST", &format!("/bookings/{booking}/sessions"))
+                .token(&nurse)
+                .raw(
+                    &format!("full_name=Ana+{family}&date_of_birth=1980-01-01"),
+                    FORM,
+                ),
+        )
+        .await;
+    let session = opened
+        .header("location")
+        .unwrap()
+        .trim_start_matches("/sessions/")
+        .to_string();
+    let checklist = "fasting_confirmed=yes&escort_name=Luis+Chair&escort_present=yes&breath_alcohol=0.000&hours_since_last_drink=30&b_systolic_mmhg=128&b_diastolic_mmhg=82&b_heart_rate_bpm=76&b_respiratory_rate_per_min=14&b_spo2_percent=98&b_rass=0";
+    assert_eq!(
+        post(app, &nurse, &session, "checklist", checklist)
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
+    (patient, session)
+}
+
+async fn the_emergency_button_stops_pages_and_hands_off<S: Store>(store: S) {
+    let mut config = crate::scheduling::config();
+    config.safety.on_call = Some(("Dr. On Call".into(), "555-010-0900".into()));
+    let app = spawn_app_with(store, config).await;
+    crate::scheduling::set_up_site(&app, 1, serde_json::json!([])).await;
+    let nurse = app.login("nurse").await;
+    let (patient, session) = ready_session(&app, "Emergency").await;
+    // Before an emergency there is no hand-off.
+    assert_eq!(
+        app.send(req("GET", &format!("/sessions/{session}/handoff")).token(&nurse))
+            .await
+            .status,
+        StatusCode::CONFLICT
+    );
+    assert_eq!(
+        post(
+            &app,
+            &nurse,
+            &session,
+            "pump",
+            "action=start&rate_ml_per_h=159"
+        )
+        .await
+        .status,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(post(&app, &nurse, &session, "vitals", "systolic_mmhg=150&diastolic_mmhg=90&heart_rate_bpm=96&respiratory_rate_per_min=8&spo2_percent=93&rass=-3").await.status, StatusCode::SEE_OTHER);
+    let res = post(
+        &app,
+        &nurse,
+        &session,
+        "emergency",
+        "what=unresponsive+to+voice",
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text);
+    let page = app
+        .send(req("GET", &format!("/sessions/{session}")).token(&nurse))
+        .await
+        .text;
+    assert!(
+        page.contains("data-testid=\"phase\">EMERGENCY")
+            && page.contains("Emergency declared at")
+            && page.contains("paged at 555-010-0900"),
+        "{page}"
+    );
+    assert!(
+        page.contains("Pump stop"),
+        "the pump was stopped by the emergency"
+    );
+    // The page names no patient.
+    let outbox = app.clinic.store().list_outbox(5).await.unwrap();
+    let pager = outbox
+        .iter()
+        .find(|m| m.address == "5550100900" || m.address == "555-010-0900")
+        .expect("a page to the physician");
+    assert!(
+        pager.body.contains("EMERGENCY")
+            && !pager.body.contains("Ana")
+            && !pager.body.contains("Emergency,"),
+        "{}",
+        pager.body
+    );
+    // The hand-off summary: allergies, medicines, the ketamine and the times; logged as a disclosure.
+    let handoff = app
+        .send(req("GET", &format!("/sessions/{session}/handoff")).token(&nurse))
+        .await;
+    assert_eq!(handoff.status, StatusCode::OK);
+    for needle in [
+        "latex (rash)",
+        "naltrexone 50 mg daily",
+        "0.8 mg/kg over 40 min",
+        "Delivered by the pump",
+        "EMERGENCY: unresponsive to voice",
+        "42 CFR 2.51",
+        "BP 150/90",
+    ] {
+        assert!(
+            handoff.text.contains(needle),
+            "{needle} missing from the hand-off"
+        );
+    }
+    let disclosures = app
+        .audit_events(AuditFilter {
+            action: Some("disclosure.medical_emergency".into()),
+            patient_id: Some(patient.parse().unwrap()),
+            ..Default::default()
+        })
+        .await;
+    assert_eq!(disclosures.len(), 1);
+    assert!(
+        disclosures[0]
+            .detail
+            .as_deref()
+            .unwrap_or("")
+            .contains("42 CFR 2.51")
+    );
+    // The floor board shows the chair in emergency.
+    assert!(
+        app.send(req("GET", "/floor?fragment=1").token(&nurse))
+            .await
+            .text
+            .contains("data-phase=\"EMERGENCY\"")
     );
 }
