@@ -1194,6 +1194,18 @@ impl<S: Store> Clinic<S> {
                     "alert_response" => {
                         format!("alert response: {}", b["response"].as_str().unwrap_or(""))
                     }
+                    "medication" => format!(
+                        "medicine: {} {} {} ({})",
+                        b["drug"].as_str().unwrap_or(""),
+                        b["dose"].as_str().unwrap_or(""),
+                        b["route"].as_str().unwrap_or(""),
+                        b["reason"].as_str().unwrap_or("")
+                    ),
+                    "adverse_event" => format!(
+                        "adverse event ({}): {}",
+                        b["severity"].as_str().unwrap_or(""),
+                        b["description"].as_str().unwrap_or("")
+                    ),
                     "emergency" => format!(
                         "EMERGENCY{}",
                         b["what"]
@@ -1222,5 +1234,240 @@ impl<S: Store> Clinic<S> {
             chart,
             timeline,
         })
+    }
+}
+
+/// Ratings kept at the chair (clinical.md §3): the CADSS's 23 subject-rated
+/// items, each 0–4 (Bremner 1998; item text is licensed, so only the item
+/// numbers are shown unless the clinic installs it), and the BPRS positive
+/// subscale's 4 items, each 1–7 (Overall & Gorham 1962).
+pub const RATINGS: [(&str, usize, u32, u32); 2] = [("cadss", 23, 0, 4), ("bprs_positive", 4, 1, 7)];
+
+/// The BPRS positive subscale items (public domain), in order.
+pub const BPRS_POSITIVE_ITEMS: [&str; 4] = [
+    "conceptual disorganisation",
+    "hallucinatory behaviour",
+    "suspiciousness",
+    "unusual thought content",
+];
+
+pub const ROUTES: [&str; 5] = ["IV", "IM", "PO", "SL", "IN"];
+pub const SEVERITIES: [&str; 4] = ["mild", "moderate", "severe", "serious"];
+pub const OUTCOMES: [&str; 3] = ["resolved", "ongoing", "transferred"];
+
+impl<S: Store> Clinic<S> {
+    async fn append_simple(
+        &self,
+        principal: &Principal,
+        session: &InfusionSessionRecord,
+        expected_version: i64,
+        kind: &str,
+        body: Value,
+    ) -> Result<Chart, ServiceError> {
+        let entry = Self::entry(principal, kind, body);
+        let audit = self.chart_audit(
+            principal,
+            AuditAction::SessionUpdate,
+            session.patient_id,
+            json!({ "session_id": session.id, "entry": kind }),
+        );
+        let updated = self
+            .store()
+            .append_session(
+                session.id,
+                expected_version,
+                SessionEntryChange {
+                    entries: &[entry],
+                    audit: &[audit],
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| ServiceError::from_store("infusion session", e))?;
+        self.fold_chart(updated).await
+    }
+
+    /// A dissociation or psychotomimetic rating: every item scored, in range.
+    pub async fn record_rating(
+        &self,
+        principal: &Principal,
+        session_id: Uuid,
+        expected_version: i64,
+        instrument: &str,
+        scores: &[String],
+    ) -> Result<Chart, ServiceError> {
+        self.authorize(principal, Permission::InfusionChart, "record a rating")
+            .await?;
+        let session = self.session_for_write(session_id, expected_version).await?;
+        let Some(&(id, items, low, high)) = RATINGS.iter().find(|r| r.0 == instrument) else {
+            return Err(ServiceError::Invalid(FieldErrors::one(
+                "instrument",
+                "must be one of: cadss, bprs_positive",
+            )));
+        };
+        let mut errors = Vec::new();
+        let mut values = Vec::with_capacity(items);
+        for i in 0..items {
+            match scores
+                .get(i)
+                .map(|s| s.trim())
+                .and_then(|s| s.parse::<u32>().ok())
+                .filter(|v| (low..=high).contains(v))
+            {
+                Some(v) => values.push(v),
+                None => errors.push(FieldError::new(
+                    format!("items[{}]", i + 1),
+                    format!("required, {low}–{high}"),
+                )),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(ServiceError::Invalid(FieldErrors(errors)));
+        }
+        let total: u32 = values.iter().sum();
+        self.append_simple(
+            principal,
+            &session,
+            expected_version,
+            "rating",
+            json!({ "instrument": id, "items": values, "total": total }),
+        )
+        .await
+    }
+
+    /// A rescue or supportive medicine given: drug, dose, route, reason (the time is now).
+    pub async fn record_medication(
+        &self,
+        principal: &Principal,
+        session_id: Uuid,
+        expected_version: i64,
+        drug: &str,
+        dose: &str,
+        route: &str,
+        reason: &str,
+    ) -> Result<Chart, ServiceError> {
+        self.authorize(
+            principal,
+            Permission::InfusionChart,
+            "record a medicine given",
+        )
+        .await?;
+        let session = self.session_for_write(session_id, expected_version).await?;
+        let mut errors = Vec::new();
+        if drug.trim().is_empty() {
+            errors.push(FieldError::new("drug", "required"));
+        }
+        if dose.trim().is_empty() {
+            errors.push(FieldError::new(
+                "dose",
+                "required, with its unit (e.g. 2 mg)",
+            ));
+        }
+        if !ROUTES.contains(&route.trim()) {
+            errors.push(FieldError::new(
+                "route",
+                format!("must be one of: {}", ROUTES.join(", ")),
+            ));
+        }
+        if reason.trim().is_empty() {
+            errors.push(FieldError::new("reason", "required"));
+        }
+        if !errors.is_empty() {
+            return Err(ServiceError::Invalid(FieldErrors(errors)));
+        }
+        self.append_simple(principal, &session, expected_version, "medication", json!({ "drug": drug.trim(), "dose": dose.trim(), "route": route.trim(), "reason": reason.trim() })).await
+    }
+
+    /// An adverse event with its severity, the action taken and the outcome.
+    pub async fn record_adverse_event(
+        &self,
+        principal: &Principal,
+        session_id: Uuid,
+        expected_version: i64,
+        description: &str,
+        severity: &str,
+        action: &str,
+        outcome: &str,
+    ) -> Result<Chart, ServiceError> {
+        self.authorize(
+            principal,
+            Permission::InfusionChart,
+            "record an adverse event",
+        )
+        .await?;
+        let session = self.session_for_write(session_id, expected_version).await?;
+        let mut errors = Vec::new();
+        if description.trim().is_empty() {
+            errors.push(FieldError::new("description", "required"));
+        }
+        if !SEVERITIES.contains(&severity) {
+            errors.push(FieldError::new(
+                "severity",
+                format!("must be one of: {}", SEVERITIES.join(", ")),
+            ));
+        }
+        if action.trim().is_empty() {
+            errors.push(FieldError::new("action", "required: what was done"));
+        }
+        if !OUTCOMES.contains(&outcome) {
+            errors.push(FieldError::new(
+                "outcome",
+                format!("must be one of: {}", OUTCOMES.join(", ")),
+            ));
+        }
+        if !errors.is_empty() {
+            return Err(ServiceError::Invalid(FieldErrors(errors)));
+        }
+        self.append_simple(principal, &session, expected_version, "adverse_event", json!({ "description": description.trim(), "severity": severity, "action": action.trim(), "outcome": outcome })).await
+    }
+
+    /// The session note, signed by whoever writes it; once signed, later text
+    /// is an addendum (allowed after discharge too). Nothing is edited.
+    pub async fn write_note(
+        &self,
+        principal: &Principal,
+        session_id: Uuid,
+        expected_version: i64,
+        text: &str,
+    ) -> Result<Chart, ServiceError> {
+        self.authorize(
+            principal,
+            Permission::InfusionChart,
+            "sign the session note",
+        )
+        .await?;
+        let session = self
+            .store()
+            .get_infusion_session(session_id)
+            .await
+            .map_err(|e| ServiceError::from_store("infusion session", e))?;
+        if session.version != expected_version {
+            return Err(ServiceError::StaleVersion {
+                current: session.version,
+            });
+        }
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(ServiceError::Invalid(FieldErrors::one("text", "required")));
+        }
+        let entries = self.store().session_entries(session_id).await?;
+        let kind = if entries.iter().any(|e| e.kind == "note") {
+            "addendum"
+        } else {
+            "note"
+        };
+        let signer = format!(
+            "{} ({})",
+            principal.user.display_name,
+            principal.user.role.as_str()
+        );
+        self.append_simple(
+            principal,
+            &session,
+            expected_version,
+            kind,
+            json!({ "text": text, "signed_by": signer }),
+        )
+        .await
     }
 }

@@ -326,6 +326,69 @@ async fn chair_page<S: Store>(
                 }
             }
         }
+        @if !closed {
+            details.card #ratings {
+                summary { "Dissociation and side effects" }
+                form method="post" action={ "/sessions/" (s.id) "/ratings" } {
+                    (csrf(principal))
+                    input type="hidden" name="version" value=(s.version);
+                    input type="hidden" name="instrument" value="bprs_positive";
+                    p { "BPRS positive subscale, each 1–7 (Overall & Gorham 1962)" }
+                    div.vitals-grid {
+                        @for (i, item) in clinic_service::infusions::BPRS_POSITIVE_ITEMS.iter().enumerate() {
+                            span.field { label for={ "bprs-" (i) } { (item) } input id={ "bprs-" (i) } name="item" inputmode="numeric" required; }
+                        }
+                    }
+                    button type="submit" { "Save BPRS" }
+                }
+                form method="post" action={ "/sessions/" (s.id) "/ratings" } {
+                    (csrf(principal))
+                    input type="hidden" name="version" value=(s.version);
+                    input type="hidden" name="instrument" value="cadss";
+                    p { "CADSS, 23 subject-rated items, each 0–4 (Bremner 1998; the item text is licensed and not shown)" }
+                    div.vitals-grid {
+                        @for i in 1..=23 { span.field { label for={ "cadss-" (i) } { "Item " (i) } input id={ "cadss-" (i) } name="item" inputmode="numeric" required; } }
+                    }
+                    button type="submit" { "Save CADSS" }
+                }
+            }
+            details.card #medicines {
+                summary { "Medicine given" }
+                form method="post" action={ "/sessions/" (s.id) "/medications" } {
+                    (csrf(principal))
+                    input type="hidden" name="version" value=(s.version);
+                    label for="med-drug" { "Drug (e.g. midazolam, ondansetron)" } input id="med-drug" name="drug" required;
+                    label for="med-dose" { "Dose with unit" } input id="med-dose" name="dose" required;
+                    label for="med-route" { "Route" }
+                    select id="med-route" name="route" { @for r in clinic_service::infusions::ROUTES { option value=(r) { (r) } } }
+                    label for="med-reason" { "Reason" } input id="med-reason" name="reason" required;
+                    button type="submit" { "Record the medicine" }
+                }
+            }
+            details.card #adverse-event {
+                summary { "Adverse event" }
+                form method="post" action={ "/sessions/" (s.id) "/adverse-events" } {
+                    (csrf(principal))
+                    input type="hidden" name="version" value=(s.version);
+                    label for="ae-what" { "What happened" } input id="ae-what" name="description" required;
+                    label for="ae-sev" { "Severity" } select id="ae-sev" name="severity" { @for x in clinic_service::infusions::SEVERITIES { option value=(x) { (x) } } }
+                    label for="ae-action" { "Action taken" } input id="ae-action" name="action" required;
+                    label for="ae-outcome" { "Outcome" } select id="ae-outcome" name="outcome" { @for x in clinic_service::infusions::OUTCOMES { option value=(x) { (x) } } }
+                    button type="submit" { "Record the adverse event" }
+                }
+            }
+        }
+        details.card #note open[closed] {
+            @let signed = c.entries.iter().any(|e| e.kind == "note");
+            summary { @if signed { "Add an addendum to the signed note" } @else { "Session note" } }
+            form method="post" action={ "/sessions/" (s.id) "/notes" } {
+                (csrf(principal))
+                input type="hidden" name="version" value=(s.version);
+                label for="note-text" { @if signed { "Addendum (the signed note is never edited)" } @else { "Note" } }
+                textarea id="note-text" name="text" rows="4" required {}
+                button type="submit" { @if signed { "Sign the addendum" } @else { "Sign the note" } }
+            }
+        }
         section.card #chart-log {
             h2 { "Chart" }
             table.stack {
@@ -420,6 +483,21 @@ fn entry_words(kind: &str, body: &str) -> Markup {
             @for a in b["alerts"].as_array().into_iter().flatten() { br; span.error { "Alert: " (a["message"].as_str().unwrap_or("")) } }
         },
         "alert_response" => html! { "Alert response: " (b["response"].as_str().unwrap_or("")) },
+        "rating" => {
+            html! { (if b["instrument"] == "cadss" { "CADSS" } else { "BPRS positive" }) " total " (b["total"]) }
+        }
+        "medication" => {
+            html! { "Medicine: " (b["drug"].as_str().unwrap_or("")) " " (b["dose"].as_str().unwrap_or("")) " " (b["route"].as_str().unwrap_or("")) " for " (b["reason"].as_str().unwrap_or("")) }
+        }
+        "adverse_event" => {
+            html! { span.error { "Adverse event (" (b["severity"].as_str().unwrap_or("")) "): " } (b["description"].as_str().unwrap_or("")) " · action: " (b["action"].as_str().unwrap_or("")) " · outcome: " (b["outcome"].as_str().unwrap_or("")) }
+        }
+        "note" => {
+            html! { "Note, signed by " (b["signed_by"].as_str().unwrap_or("")) ": " (b["text"].as_str().unwrap_or("")) }
+        }
+        "addendum" => {
+            html! { "Addendum, signed by " (b["signed_by"].as_str().unwrap_or("")) ": " (b["text"].as_str().unwrap_or("")) }
+        }
         "discharge" => html! {
             "Discharged · Aldrete " (b["aldrete"]["total"]) "/10"
             @if let Some(r) = b["override_reason"].as_str() { " · physician override: " (r) }
@@ -540,6 +618,64 @@ session_form!(emergency, |app, principal, id, version, p| {
             id,
             version,
             &form_field(&p, "what").unwrap_or_default(),
+        )
+        .await
+});
+
+session_form!(rating, |app, principal, id, version, p| {
+    let items: Vec<String> = p
+        .iter()
+        .filter(|(k, _)| k == "item")
+        .map(|(_, v)| v.clone())
+        .collect();
+    app.clinic
+        .record_rating(
+            &principal,
+            id,
+            version,
+            &form_field(&p, "instrument").unwrap_or_default(),
+            &items,
+        )
+        .await
+});
+
+session_form!(medication, |app, principal, id, version, p| {
+    let f = |n: &str| form_field(&p, n).unwrap_or_default();
+    app.clinic
+        .record_medication(
+            &principal,
+            id,
+            version,
+            &f("drug"),
+            &f("dose"),
+            &f("route"),
+            &f("reason"),
+        )
+        .await
+});
+
+session_form!(adverse_event, |app, principal, id, version, p| {
+    let f = |n: &str| form_field(&p, n).unwrap_or_default();
+    app.clinic
+        .record_adverse_event(
+            &principal,
+            id,
+            version,
+            &f("description"),
+            &f("severity"),
+            &f("action"),
+            &f("outcome"),
+        )
+        .await
+});
+
+session_form!(note, |app, principal, id, version, p| {
+    app.clinic
+        .write_note(
+            &principal,
+            id,
+            version,
+            &form_field(&p, "text").unwrap_or_default(),
         )
         .await
 });

@@ -162,6 +162,10 @@ const MATRIX: &[(&str, &str, Allowed)] = &[
     ("GET", "/floor", Allowed::Roles(&[Physician, Nurse])),
     ("POST", "/sessions/{id}/emergency", Allowed::Roles(&[Physician, Nurse])),
     ("GET", "/sessions/{id}/handoff", Allowed::Roles(&[Physician, Nurse])),
+    ("POST", "/sessions/{id}/ratings", Allowed::Roles(&[Physician, Nurse])),
+    ("POST", "/sessions/{id}/medications", Allowed::Roles(&[Physician, Nurse])),
+    ("POST", "/sessions/{id}/adverse-events", Allowed::Roles(&[Physician, Nurse])),
+    ("POST", "/sessions/{id}/notes", Allowed::Roles(&[Physician, Nurse])),
     ("GET", "/static/floor.js", Allowed::Public),
 ];
 

@@ -527,6 +527,88 @@ async fn the_emergency_button_stops_pages_and_hands_off<S: Store>(store: S) {
         StatusCode::SEE_OTHER
     );
     assert_eq!(post(&app, &nurse, &session, "vitals", "systolic_mmhg=150&diastolic_mmhg=90&heart_rate_bpm=96&respiratory_rate_per_min=8&spo2_percent=93&rass=-3").await.status, StatusCode::SEE_OTHER);
+    // Ratings: every item in range, or refused naming the item.
+    let bad = post(
+        &app,
+        &nurse,
+        &session,
+        "ratings",
+        "instrument=bprs_positive&item=1&item=9&item=2",
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        bad.text.contains("items[2]: required, 1–7") && bad.text.contains("items[4]"),
+        "{}",
+        bad.text
+    );
+    assert_eq!(
+        post(
+            &app,
+            &nurse,
+            &session,
+            "ratings",
+            "instrument=bprs_positive&item=1&item=3&item=2&item=1"
+        )
+        .await
+        .status,
+        StatusCode::SEE_OTHER
+    );
+    let cadss: String = (1..=23).map(|i| format!("&item={}", i % 5)).collect();
+    assert_eq!(
+        post(
+            &app,
+            &nurse,
+            &session,
+            "ratings",
+            &format!("instrument=cadss{cadss}")
+        )
+        .await
+        .status,
+        StatusCode::SEE_OTHER
+    );
+    let bad = post(
+        &app,
+        &nurse,
+        &session,
+        "medications",
+        "drug=midazolam&dose=&route=IP&reason=",
+    )
+    .await;
+    assert!(
+        bad.text.contains("dose: required")
+            && bad
+                .text
+                .contains("route: must be one of: IV, IM, PO, SL, IN")
+            && bad.text.contains("reason: required"),
+        "{}",
+        bad.text
+    );
+    assert_eq!(
+        post(
+            &app,
+            &nurse,
+            &session,
+            "medications",
+            "drug=midazolam&dose=2+mg&route=IV&reason=severe+emergence+reaction"
+        )
+        .await
+        .status,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(post(&app, &nurse, &session, "adverse-events", "description=hypertension+186%2F104&severity=moderate&action=paused,+rechecked&outcome=resolved").await.status, StatusCode::SEE_OTHER);
+    let page = app
+        .send(req("GET", &format!("/sessions/{session}")).token(&nurse))
+        .await
+        .text;
+    for needle in [
+        "BPRS positive total 7",
+        "CADSS total 46",
+        "Medicine: midazolam 2 mg IV for severe emergence reaction",
+        "hypertension 186/104 · action: paused, rechecked · outcome: resolved",
+    ] {
+        assert!(page.contains(needle), "{needle} not in the chart log");
+    }
     let res = post(
         &app,
         &nurse,
@@ -596,6 +678,45 @@ async fn the_emergency_button_stops_pages_and_hands_off<S: Store>(store: S) {
             .as_deref()
             .unwrap_or("")
             .contains("42 CFR 2.51")
+    );
+    assert!(
+        handoff.text.contains("midazolam 2 mg IV"),
+        "rescue medicines are in the timeline"
+    );
+    // The note is signed once; later text is an addendum; nothing is edited.
+    assert_eq!(
+        post(
+            &app,
+            &nurse,
+            &session,
+            "notes",
+            "text=Emergence+reaction,+midazolam+given."
+        )
+        .await
+        .status,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        post(
+            &app,
+            &nurse,
+            &session,
+            "notes",
+            "text=Physician+reviewed+at+10:20."
+        )
+        .await
+        .status,
+        StatusCode::SEE_OTHER
+    );
+    let page = app
+        .send(req("GET", &format!("/sessions/{session}")).token(&nurse))
+        .await
+        .text;
+    assert!(
+        page.contains("Note, signed by Test nurse (nurse): Emergence reaction, midazolam given.")
+            && page
+                .contains("Addendum, signed by Test nurse (nurse): Physician reviewed at 10:20."),
+        "{page}"
     );
     // The floor board shows the chair in emergency.
     assert!(
