@@ -1,5 +1,7 @@
 #![doc = include_str!("../README.md")]
 
+pub mod bracket;
+pub mod cohort;
 pub mod modes;
 pub mod params;
 pub mod percentile;

@@ -2,6 +2,8 @@
 //! position `h = (N − 1)·q`, linear interpolation between the order
 //! statistics at `floor(h)` and `floor(h) + 1`, with numpy's lerp.
 
+use std::cmp::Ordering;
+
 /// The percentiles the population report prints, as fractions.
 pub const P5_P50_P95: [f64; 3] = [5.0 / 100.0, 50.0 / 100.0, 95.0 / 100.0];
 
@@ -29,8 +31,10 @@ fn index_as_f64(idx: usize) -> f64 {
     }
 }
 
-/// numpy's `_lerp`: `a + (b − a)·t`, or `b − (b − a)·(1 − t)` when `t ≥ 0.5`.
-fn lerp(a: f64, b: f64, t: f64) -> f64 {
+/// The percentile between the order statistics `a` (at the rank of
+/// `position`) and `b` (the next one, or `a` again at the end), by numpy's
+/// `_lerp`: `a + (b − a)·t`, or `b − (b − a)·(1 − t)` when `t ≥ 0.5`.
+pub fn interpolate(a: f64, b: f64, t: f64) -> f64 {
     let diff = b - a;
     if t >= 0.5 {
         b - diff * (1.0 - t)
@@ -39,22 +43,76 @@ fn lerp(a: f64, b: f64, t: f64) -> f64 {
     }
 }
 
+/// The type-7 position of fraction `q` (in [0, 1]) among `n ≥ 1` values:
+/// the rank `floor(h)` (0-based) and the weight `h − floor(h)` of the next
+/// rank, with `h = (n − 1)·q`.
+pub fn position(n: usize, q: f64) -> (usize, f64) {
+    let h = index_as_f64(n.saturating_sub(1)) * q;
+    let lo = floor_index(h, n);
+    (lo, h - index_as_f64(lo))
+}
+
 /// Type-7 percentiles of `values` at each fraction in `qs` (each in [0, 1]).
 /// `values` is reordered. Returns NaN for an empty slice.
 pub fn percentiles(values: &mut [f64], qs: &[f64]) -> Vec<f64> {
-    let n = values.len();
-    if n == 0 {
+    if values.is_empty() {
         return vec![f64::NAN; qs.len()];
     }
-    let last = index_as_f64(n - 1);
-    qs.iter()
-        .map(|&q| {
-            let h = last * q;
-            let lo = floor_index(h, n);
-            let t = h - index_as_f64(lo);
-            let (_, &mut a, rest) = values.select_nth_unstable_by(lo, f64::total_cmp);
-            let b = rest.iter().copied().min_by(f64::total_cmp).unwrap_or(a);
-            lerp(a, b, t)
-        })
+    let positions: Vec<(usize, f64)> = qs.iter().map(|&q| position(values.len(), q)).collect();
+    let ranks: Vec<usize> = positions.iter().map(|&(rank, _)| rank).collect();
+    order_statistics(values, &ranks, f64::total_cmp)
+        .into_iter()
+        .zip(&positions)
+        .map(|((a, b), &(_, t))| interpolate(a, b, t))
         .collect()
+}
+
+/// A signed integer with the order of `f64::total_cmp`: comparing keys is
+/// comparing the values, and cheaper.
+pub fn order_key(value: f64) -> i64 {
+    let bits = value.to_bits().cast_signed();
+    bits ^ ((bits >> 63).cast_unsigned() >> 1).cast_signed()
+}
+
+/// The value of an `order_key`.
+pub fn from_order_key(key: i64) -> f64 {
+    f64::from_bits((key ^ ((key >> 63).cast_unsigned() >> 1).cast_signed()).cast_unsigned())
+}
+
+/// For each rank (0-based, each below `values.len()`), the order statistic
+/// at that rank and the next one (the same again at the last rank), in the
+/// order `compare`. `values` is reordered.
+///
+/// The ranks are taken from the highest down: after the selection of rank
+/// `r`, every lower rank lies in `values[..r]`, so each later selection, and
+/// the search for the next order statistic, covers only that part.
+pub fn order_statistics<T: Copy>(values: &mut [T], ranks: &[usize], compare: impl Fn(&T, &T) -> Ordering + Copy) -> Vec<(T, T)> {
+    let mut order: Vec<usize> = (0..ranks.len()).collect();
+    order.sort_by(|&a, &b| ranks[b].cmp(&ranks[a]));
+    let mut out = Vec::with_capacity(ranks.len());
+    // Everything at or above `end` is at least as large as everything below it.
+    let mut end = values.len();
+    let mut previous: Option<(usize, (T, T))> = None;
+    for rank_idx in order {
+        let rank = ranks[rank_idx];
+        let pair = match previous {
+            Some((same, pair)) if same == rank => pair,
+            _ => {
+                let (_, &mut a, rest) = values[..end].select_nth_unstable_by(rank, compare);
+                let above = rest.iter().copied().min_by(compare);
+                let b = match (above, values.get(end)) {
+                    (Some(x), Some(&y)) if compare(&y, &x).is_lt() => y,
+                    (Some(x), _) => x,
+                    (None, Some(&y)) => y,
+                    (None, None) => a,
+                };
+                end = rank;
+                (a, b)
+            }
+        };
+        previous = Some((rank, pair));
+        out.push((rank_idx, pair));
+    }
+    out.sort_by_key(|&(rank_idx, _)| rank_idx);
+    out.into_iter().map(|(_, pair)| pair).collect()
 }

@@ -2,12 +2,14 @@
 //! rate constant (ω = √ln(1 + CV²)), and the percentiles of concentration
 //! and of each subject's Cmax.
 
+use crate::bracket::{brackets, Collector};
+use crate::cohort::Cohort;
 use crate::params::Params;
-use crate::percentile::{percentiles, P5_P50_P95};
+use crate::percentile::{percentiles, position, P5_P50_P95};
 use crate::regimen::Regimen;
 use crate::rng::Rng;
 use crate::schedule::Schedule;
-use crate::simulate::{check_weight, run, SimulateError};
+use crate::simulate::{check_weight, SimulateError};
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum InvalidVariability {
@@ -63,24 +65,116 @@ pub struct PopulationSummary {
     pub conc_percentiles_ng_ml: Vec<Percentiles>,
 }
 
+/// Up to this many subjects, every column is kept whole and its percentiles
+/// selected directly; above it, a sample of the subjects brackets them
+/// (`bracket.rs`).
+const DIRECT_MAX_SUBJECTS: usize = 16_384;
+
+/// Subjects in the sample that brackets the percentiles of a large population.
+const SAMPLE_SUBJECTS: usize = 2_048;
+
+/// Grid points taken together (subjects × points is the memory of a stretch).
+const STRETCH_VALUES: usize = 1 << 22;
+const MAX_STRETCH_POINTS: usize = 32;
+
 /// Simulates every subject on the grid and summarises them. Each subject's
 /// Cmax is its largest concentration on the grid.
 pub fn simulate_population(subjects: &[Params], regimen: &Regimen, weight_kg: f64, times_min: &[f64]) -> Result<PopulationSummary, SimulateError> {
     check_weight(weight_kg)?;
     let schedule = Schedule::new(regimen, times_min)?;
-    let mut cmax = vec![f64::NEG_INFINITY; subjects.len()];
-    let mut scratch = vec![0.0; subjects.len()];
-    let mut conc_percentiles_ng_ml = Vec::with_capacity(times_min.len());
-    run(subjects, &schedule, weight_kg, |_, column| {
-        for (best, &conc) in cmax.iter_mut().zip(column) {
-            *best = best.max(conc);
-        }
-        scratch.copy_from_slice(column);
-        conc_percentiles_ng_ml.push(Percentiles::of(&mut scratch));
-    });
+    let n = subjects.len();
+    let mut cohort = Cohort::new(subjects, &schedule, weight_kg);
+    let conc_percentiles_ng_ml = if n == 0 {
+        vec![Percentiles::of(&mut []); schedule.n_points]
+    } else if n <= DIRECT_MAX_SUBJECTS {
+        direct(&mut cohort)
+    } else {
+        bracketed(subjects, &mut cohort)
+    };
+    let mut cmax = cohort.position().peak_ng_ml()[..n].to_vec();
     Ok(PopulationSummary {
-        n_subjects: subjects.len(),
+        n_subjects: n,
         cmax_percentiles_ng_ml: Percentiles::of(&mut cmax),
         conc_percentiles_ng_ml,
     })
+}
+
+fn stretch_points(n: usize) -> usize {
+    (STRETCH_VALUES / n.max(1)).clamp(1, MAX_STRETCH_POINTS)
+}
+
+/// Every column kept whole, a stretch of points at a time.
+fn direct(cohort: &mut Cohort) -> Vec<Percentiles> {
+    let (n, n_points) = (cohort.n_subjects(), cohort.n_points());
+    let stretch = stretch_points(n);
+    let mut columns = vec![0.0; stretch * n];
+    let mut out = Vec::with_capacity(n_points);
+    while cohort.position().point_idx() < n_points {
+        let start = cohort.position().point_idx();
+        let end = (start + stretch).min(n_points);
+        cohort.advance(end, |point_idx, first, conc| {
+            let column_start = (point_idx - start) * n + first;
+            columns[column_start..column_start + conc.len()].copy_from_slice(conc);
+        });
+        for column in columns.chunks_mut(n).take(end - start) {
+            out.push(Percentiles::of(column));
+        }
+    }
+    out
+}
+
+/// Each column's percentiles from one counting pass, bracketed by a sample of
+/// the subjects; a column whose bracket missed is simulated again from the
+/// start of its stretch and selected whole.
+fn bracketed(subjects: &[Params], cohort: &mut Cohort) -> Vec<Percentiles> {
+    let (n, n_points) = (cohort.n_subjects(), cohort.n_points());
+    let stretch = stretch_points(n);
+    let n_sample = SAMPLE_SUBJECTS.min(n);
+    let sample_step = n / n_sample;
+    let sample: Vec<Params> = (0..n_sample).map(|idx| subjects[idx * sample_step]).collect();
+    let mut pilot = cohort.with_subjects(&sample);
+    let positions = P5_P50_P95.map(|q| position(n, q));
+    let ranks = positions.map(|(rank, _)| rank);
+    let mut sample_columns = vec![0.0; stretch * n_sample];
+    let mut collectors = vec![Collector::default(); stretch];
+    let mut stretch_start = cohort.position().clone();
+    let mut out = Vec::with_capacity(n_points);
+    while cohort.position().point_idx() < n_points {
+        let start = cohort.position().point_idx();
+        let end = (start + stretch).min(n_points);
+        pilot.advance(end, |point_idx, first, conc| {
+            let column_start = (point_idx - start) * n_sample + first;
+            sample_columns[column_start..column_start + conc.len()].copy_from_slice(conc);
+        });
+        for (collector, sample_column) in collectors.iter_mut().zip(sample_columns.chunks_mut(n_sample)).take(end - start) {
+            collector.reset(brackets(sample_column, n, &ranks));
+        }
+        cohort.save(&mut stretch_start);
+        cohort.advance(end, |point_idx, _, conc| {
+            collectors[point_idx - start].add(conc);
+        });
+        let mut missed = Vec::new();
+        for (offset, collector) in collectors.iter_mut().enumerate().take(end - start) {
+            let [p5, p50, p95] = collector.percentiles(n, &positions).unwrap_or_else(|| {
+                missed.push(start + offset);
+                [f64::NAN; 3]
+            });
+            out.push(Percentiles { p5, p50, p95 });
+        }
+        if !missed.is_empty() {
+            let stretch_end = cohort.position().clone();
+            cohort.restore(&stretch_start);
+            let mut column = vec![0.0; n];
+            for point in missed {
+                cohort.advance(point + 1, |point_idx, first, conc| {
+                    if point_idx == point {
+                        column[first..first + conc.len()].copy_from_slice(conc);
+                    }
+                });
+                out[point] = Percentiles::of(&mut column);
+            }
+            cohort.restore(&stretch_end);
+        }
+    }
+    out
 }
