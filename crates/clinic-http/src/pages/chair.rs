@@ -246,7 +246,7 @@ async fn chair_page<S: Store>(
                     input type="hidden" name="version" value=(s.version);
                     label { input type="checkbox" name="fasting_confirmed" value="yes"; " Fasting as the clinic instructs: confirmed" }
                     label for="escort_name" { "Escort (who takes the patient home)" }
-                    input id="escort_name" name="escort_name" value=(c.escort_name.clone().unwrap_or_default()) required;
+                    input id="escort_name" name="escort_name" value=(c.escort_name.clone().or_else(|| patient.as_ref().and_then(|p| p.details.escort.as_ref().map(|e| e.name.clone()))).unwrap_or_default()) required;
                     label { input type="checkbox" name="escort_present" value="yes"; " The escort is here" }
                     label for="breath_alcohol" { "Breath alcohol" }
                     input id="breath_alcohol" name="breath_alcohol" inputmode="decimal" placeholder="0.000";
