@@ -817,6 +817,7 @@ impl<S: Store> Clinic<S> {
 
     /// Discharges the patient: only after the pump stopped, with every alert
     /// answered and every criterion met — or by a physician who writes why not.
+    #[allow(clippy::too_many_arguments)] // each argument is one field of the chart entry
     pub async fn discharge(
         &self,
         principal: &Principal,
@@ -1336,6 +1337,7 @@ impl<S: Store> Clinic<S> {
     }
 
     /// A rescue or supportive medicine given: drug, dose, route, reason (the time is now).
+    #[allow(clippy::too_many_arguments)] // each argument is one field of the chart entry
     pub async fn record_medication(
         &self,
         principal: &Principal,
@@ -1379,6 +1381,7 @@ impl<S: Store> Clinic<S> {
     }
 
     /// An adverse event with its severity, the action taken and the outcome.
+    #[allow(clippy::too_many_arguments)] // each argument is one field of the chart entry
     pub async fn record_adverse_event(
         &self,
         principal: &Principal,

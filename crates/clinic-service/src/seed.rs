@@ -500,28 +500,6 @@ impl<S: Store> Clinic<S> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_demo_patient_is_valid_and_the_set_is_varied() {
-        let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 27).unwrap();
-        let mut statuses = std::collections::BTreeSet::new();
-        let mut substances = std::collections::BTreeSet::new();
-        let mut names = std::collections::BTreeSet::new();
-        for idx in 0..N_DEMO_PATIENTS {
-            let details = PatientDetails::parse(&demo_patient(idx, today), today).unwrap();
-            statuses.insert(details.status);
-            substances.extend(details.substances.iter().copied());
-            names.insert((details.given_name.clone(), details.family_name.clone(), details.date_of_birth));
-        }
-        assert_eq!(statuses.len(), PatientStatus::ALL.len(), "every status appears");
-        assert!(substances.len() >= 6);
-        assert_eq!(names.len(), N_DEMO_PATIENTS, "no two demo patients look like duplicates");
-    }
-}
-
 impl<S: Store> Clinic<S> {
     /// The demo clinic's schedule: its hours, chairs and rooms and the demo
     /// clinic's own settings (60 minutes' recovery, one nurse per two running
@@ -706,5 +684,27 @@ impl<S: Store> Clinic<S> {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_demo_patient_is_valid_and_the_set_is_varied() {
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 27).unwrap();
+        let mut statuses = std::collections::BTreeSet::new();
+        let mut substances = std::collections::BTreeSet::new();
+        let mut names = std::collections::BTreeSet::new();
+        for idx in 0..N_DEMO_PATIENTS {
+            let details = PatientDetails::parse(&demo_patient(idx, today), today).unwrap();
+            statuses.insert(details.status);
+            substances.extend(details.substances.iter().copied());
+            names.insert((details.given_name.clone(), details.family_name.clone(), details.date_of_birth));
+        }
+        assert_eq!(statuses.len(), PatientStatus::ALL.len(), "every status appears");
+        assert!(substances.len() >= 6);
+        assert_eq!(names.len(), N_DEMO_PATIENTS, "no two demo patients look like duplicates");
     }
 }

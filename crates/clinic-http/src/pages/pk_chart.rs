@@ -54,8 +54,13 @@ pub fn predict(weight_kg: f64, phases: &[(f64, f64)]) -> Option<Prediction> {
     )
     .ok()?;
     let end = (total + 120.0).min(480.0);
-    let steps = end.ceil() as usize;
-    let times: Vec<f64> = (0..=steps).map(|i| i as f64).collect();
+    // A point a minute, from 0 to the end.
+    let mut times = Vec::new();
+    let mut t = 0.0;
+    while t <= end.ceil() {
+        times.push(t);
+        t += 1.0;
+    }
     let typical_params = Model::Domino.params();
     let curve = simulate(&typical_params, &regimen, weight_kg, &times).ok()?;
     let subjects = sample_subjects(&typical_params, SUBJECTS, SEED, CV).ok()?;
@@ -132,6 +137,17 @@ pub fn chart(p: &Prediction) -> Markup {
         100.0
     };
     let step_t = if max_t > 240.0 { 60.0 } else { 30.0 };
+    let ticks = |max: f64, step: f64| {
+        let mut out = Vec::new();
+        let mut v = 0.0;
+        while v <= max {
+            out.push(v);
+            v += step;
+        }
+        out
+    };
+    let c_ticks = ticks(max_c, step_c);
+    let t_ticks = ticks(max_t, step_t);
     html! {
         figure.pk-chart {
             svg xmlns="http://www.w3.org/2000/svg" viewBox={ "0 0 " (w) " " (h) } role="img" aria-labelledby="pk-title pk-desc" data-testid="pk-chart" {
@@ -142,16 +158,12 @@ pub fn chart(p: &Prediction) -> Markup {
                         title { (label) }
                     }
                 }
-                @let mut c = 0.0;
-                @while c <= max_c {
-                    line.grid x1=(left) x2=(w - 10.0) y1=(y(c)) y2=(y(c)) {}
-                    text.axis x=(left - 6.0) y=(y(c) + 4.0) text-anchor="end" { (format!("{c:.0}")) }
-                    @let _ = { c += step_c; };
+                @for c in &c_ticks {
+                    line.grid x1=(left) x2=(w - 10.0) y1=(y(*c)) y2=(y(*c)) {}
+                    text.axis x=(left - 6.0) y=(y(*c) + 4.0) text-anchor="end" { (format!("{c:.0}")) }
                 }
-                @let mut t = 0.0;
-                @while t <= max_t {
-                    text.axis x=(x(t)) y=(h - bottom + 16.0) text-anchor="middle" { (format!("{t:.0}")) }
-                    @let _ = { t += step_t; };
+                @for t in &t_ticks {
+                    text.axis x=(x(*t)) y=(h - bottom + 16.0) text-anchor="middle" { (format!("{t:.0}")) }
                 }
                 text.axis x=(left + (w - left) / 2.0) y=(h - 4.0) text-anchor="middle" { "minutes from the start" }
                 text.axis x="12" y=(top + (h - top - bottom) / 2.0) transform={ "rotate(-90 12 " (top + (h - top - bottom) / 2.0) ")" } text-anchor="middle" { "ng/mL" }

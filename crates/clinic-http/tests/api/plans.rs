@@ -435,7 +435,7 @@ async fn plan_pages_ask_before_a_deviation<S: Store>(store: S) {
         .send(
             req("POST", &format!("/plans/{plan_id}/edits"))
                 .token(&doctor)
-                .raw(&form.replace("version=1", "version=1"), FORM),
+                .raw(&form, FORM),
         )
         .await;
     assert_eq!(stale.status, StatusCode::CONFLICT);
