@@ -21,7 +21,8 @@
 //! Run: `cargo bench -p clinic-service --bench schedule_plans`
 //! (with `TEST_POSTGRES_URL` set, PostgreSQL is measured too).
 //! Knobs for sensitivity runs: `SCHEDULE_BENCH_ROOMS` (default 2) sets the
-//! rooms per site; `SCHEDULE_BENCH_MOVE_WEEKEND=1` has the physician move
+//! rooms per site, `SCHEDULE_BENCH_COUNSELORS` (default 3) the counselors
+//! per site; `SCHEDULE_BENCH_MOVE_WEEKEND=1` has the physician move
 //! every session the protocol puts on a Saturday or Sunday to the Monday
 //! after (a plan edit with a reason, as the demo seed does) before signing.
 
@@ -58,9 +59,10 @@ const DEFAULT_SESSION_MINUTES: i64 = 60;
 const PREFERRED_TIME: &str = "09:00";
 const WEEKDAYS: [&str; 5] = ["mon", "tue", "wed", "thu", "fri"];
 const PASSWORD: &str = "Bench-passphrase-2026";
-/// Staff per site: (role, how many, username stem).
-const STAFF_PER_SITE: [(Role, usize, &str); 3] =
-    [(Role::Nurse, 3, "nurse"), (Role::Physician, 2, "physician"), (Role::Counselor, 3, "counselor")];
+/// Staff per site: (role, how many, username stem); counselors per `Variant`.
+fn staff_per_site(counselors: usize) -> [(Role, usize, &'static str); 3] {
+    [(Role::Nurse, 3, "nurse"), (Role::Physician, 2, "physician"), (Role::Counselor, counselors, "counselor")]
+}
 
 fn horizon_start() -> anyhow::Result<NaiveDate> {
     // A Monday well in the future, so no event is in the past.
@@ -111,6 +113,8 @@ struct Demand {
     room_minutes: i64,
     infusions: usize,
     sessions: usize,
+    /// Room-minutes asked for on each weekday, Monday first.
+    room_minutes_by_weekday: [i64; 7],
 }
 
 struct Setup<S: Store> {
@@ -129,6 +133,7 @@ struct Setup<S: Store> {
 #[derive(Clone, Copy)]
 struct Variant {
     rooms: usize,
+    counselors: usize,
     move_weekend: bool,
 }
 
@@ -148,7 +153,7 @@ async fn set_up<S: Store>(store: S, variant: Variant) -> anyhow::Result<Setup<S>
     clinic.add_user(&cli, "admin", "Bench Admin", Role::Admin, PASSWORD).await?;
     clinic.add_user(&cli, "frontdesk", "Bench Front Desk", Role::Frontdesk, PASSWORD).await?;
     for (s, letter) in ["a", "b"].iter().enumerate() {
-        for (role, n, stem) in STAFF_PER_SITE {
+        for (role, n, stem) in staff_per_site(variant.counselors) {
             for k in 1..=n {
                 let username = format!("{stem}-{letter}{k}");
                 clinic.add_user(&cli, &username, &format!("Bench {stem} {k} site {}", s + 1), role, PASSWORD).await?;
@@ -181,7 +186,7 @@ async fn set_up<S: Store>(store: S, variant: Variant) -> anyhow::Result<Setup<S>
             resources,
         };
         clinic.save_site_schedule(&admin, site.id, &input).await.map_err(|e| anyhow::anyhow!("site {}: {e:?}", s + 1))?;
-        for (_, n, stem) in STAFF_PER_SITE {
+        for (_, n, stem) in staff_per_site(variant.counselors) {
             for k in 1..=n {
                 let user = users
                     .iter()
@@ -278,19 +283,21 @@ async fn set_up<S: Store>(store: S, variant: Variant) -> anyhow::Result<Setup<S>
         let site = idx % 2;
         let d = demand.get_mut(site).ok_or_else(|| anyhow::anyhow!("site"))?;
         for e in &wanted {
-            match e.kind {
+            let session_minutes = match e.kind {
                 EventKind::Infusion => {
                     d.chair_minutes += def.infusions.minutes + RECOVERY_MINUTES;
                     d.infusions += 1;
+                    continue;
                 }
-                EventKind::Therapy => {
-                    d.room_minutes += def.therapy.as_ref().and_then(|t| t.session_minutes).unwrap_or(DEFAULT_SESSION_MINUTES);
-                    d.sessions += 1;
-                }
-                _ => {
-                    d.room_minutes += def.integration.as_ref().and_then(|t| t.session_minutes).unwrap_or(DEFAULT_SESSION_MINUTES);
-                    d.sessions += 1;
-                }
+                EventKind::Therapy => def.therapy.as_ref().and_then(|t| t.session_minutes),
+                _ => def.integration.as_ref().and_then(|t| t.session_minutes),
+            }
+            .unwrap_or(DEFAULT_SESSION_MINUTES);
+            d.room_minutes += session_minutes;
+            d.sessions += 1;
+            let weekday = usize::try_from(e.date.weekday().num_days_from_monday()).unwrap_or(0);
+            if let Some(m) = d.room_minutes_by_weekday.get_mut(weekday) {
+                *m += session_minutes;
             }
         }
         plans.push(PlanCase {
@@ -305,6 +312,22 @@ async fn set_up<S: Store>(store: S, variant: Variant) -> anyhow::Result<Setup<S>
     }
     clinic.audit_writer().flush().await?;
     Ok(Setup { clinic, frontdesk, plans, demand, open_days, moved, move_refused, setup_time: started.elapsed() })
+}
+
+/// Infusions booked now, and therapy and integration sessions booked now.
+async fn booked_by_kind<S: Store>(clinic: &Clinic<S>, plans: &[PlanCase]) -> anyhow::Result<(usize, usize)> {
+    let (mut infusions, mut sessions) = (0, 0);
+    for p in plans {
+        let plan = clinic.store().get_plan(p.plan_id).await?;
+        for e in plan.events.iter().filter(|e| wanted_kind(e.kind) && e.status == EventStatus::Booked) {
+            if e.kind == EventKind::Infusion {
+                infusions += 1;
+            } else {
+                sessions += 1;
+            }
+        }
+    }
+    Ok((infusions, sessions))
 }
 
 /// Infusion, therapy and integration events of each plan that are booked now.
@@ -362,7 +385,8 @@ struct Figures {
 async fn measure<S: Store>(label: &str, store: S, variant: Variant) -> anyhow::Result<Figures> {
     let rooms = variant.rooms;
     println!(
-        "\n=== {label}: setting up 2 sites, {N_PATIENTS} patients, {N_PATIENTS} signed plans ({rooms} rooms per site{}) ===",
+        "\n=== {label}: setting up 2 sites, {N_PATIENTS} patients, {N_PATIENTS} signed plans ({rooms} rooms and {} counselors per site{}) ===",
+        variant.counselors,
         if variant.move_weekend { ", weekend sessions moved to Monday" } else { "" }
     );
     let setup = set_up(store, variant).await?;
@@ -378,8 +402,9 @@ async fn measure<S: Store>(label: &str, store: S, variant: Variant) -> anyhow::R
     for (s, d) in demand.iter().enumerate() {
         let rooms_i64 = count_i64(rooms);
         let chairs_i64 = count_i64(CHAIRS_PER_SITE);
+        let counselors_i64 = count_i64(variant.counselors);
         println!(
-            "site {}: {} infusions asking {} chair-minutes (incl. recovery) of {} open ({:.0}%); {} sessions asking {} room-minutes of {} open ({:.0}%)",
+            "site {}: {} infusions asking {} chair-minutes (incl. recovery) of {} open ({:.0}%); {} sessions asking {} room-minutes of {} open ({:.0}%), the same of {} counselor-minutes on site ({:.0}%)",
             s + 1,
             d.infusions,
             d.chair_minutes,
@@ -389,7 +414,18 @@ async fn measure<S: Store>(label: &str, store: S, variant: Variant) -> anyhow::R
             d.room_minutes,
             rooms_i64 * OPEN_MINUTES_PER_DAY * open_days,
             100.0 * float(d.room_minutes) / float(rooms_i64 * OPEN_MINUTES_PER_DAY * open_days),
+            counselors_i64 * OPEN_MINUTES_PER_DAY * open_days,
+            100.0 * float(d.room_minutes) / float(counselors_i64 * OPEN_MINUTES_PER_DAY * open_days),
         );
+        // Sessions have no date window: each weekday's own room time is what counts.
+        let per_weekday = rooms_i64 * OPEN_MINUTES_PER_DAY * HORIZON_WEEKS;
+        let by_day: Vec<String> = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+            .iter()
+            .zip(d.room_minutes_by_weekday)
+            .filter(|(_, m)| *m > 0)
+            .map(|(day, m)| if per_weekday > 0 && !day.starts_with('S') { format!("{day} {:.0}%", 100.0 * float(m) / float(per_weekday)) } else { format!("{day} {m} min (closed)") })
+            .collect();
+        println!("  room-minutes asked by weekday, of that weekday's room time: {}", by_day.join(", "));
     }
 
     // Phase 1 (measured): schedule every plan whole, one after another.
@@ -434,6 +470,13 @@ async fn measure<S: Store>(label: &str, store: S, variant: Variant) -> anyhow::R
     // Phase 2 (timed apart): what does not fit whole, event by event.
     let fallback = Instant::now();
     let mut fallback_calls = 0usize;
+    let mut left_out: BTreeMap<String, usize> = BTreeMap::new();
+    let codes_of = |problem: &clinic_service::error::ScheduleProblem| {
+        let mut codes: Vec<&str> = problem.conflicts.iter().map(|(code, _, _)| code.as_str()).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        codes.join(" + ")
+    };
     for (p, done) in plans.iter().zip(&fully) {
         if *done {
             continue;
@@ -445,13 +488,21 @@ async fn measure<S: Store>(label: &str, store: S, variant: Variant) -> anyhow::R
             match clinic.book_event(&frontdesk, e.id, &input).await {
                 Ok(_) => {}
                 Err(ServiceError::Unbookable(problem)) => {
-                    if let Some(alt) = problem.alternatives.iter().find(|a| a.local_date == e.date) {
-                        fallback_calls += 1;
-                        let input = BookInput { time: Some(alt.local_time.clone()), ..BookInput::default() };
-                        match clinic.book_event(&frontdesk, e.id, &input).await {
-                            Ok(_) | Err(ServiceError::Unbookable(_)) => {}
-                            Err(other) => anyhow::bail!("book event: {other:?}"),
+                    let at_preferred = codes_of(&problem);
+                    let outcome = match problem.alternatives.iter().find(|a| a.local_date == e.date) {
+                        Some(alt) => {
+                            fallback_calls += 1;
+                            let input = BookInput { time: Some(alt.local_time.clone()), ..BookInput::default() };
+                            match clinic.book_event(&frontdesk, e.id, &input).await {
+                                Ok(_) => None,
+                                Err(ServiceError::Unbookable(again)) => Some(format!("{}: {at_preferred}; then at {}: {}", e.kind.as_str(), alt.local_time, codes_of(&again))),
+                                Err(other) => anyhow::bail!("book event: {other:?}"),
+                            }
                         }
+                        None => Some(format!("{}: {at_preferred}; no time free that day", e.kind.as_str())),
+                    };
+                    if let Some(reason) = outcome {
+                        *left_out.entry(reason).or_default() += 1;
                     }
                 }
                 Err(other) => anyhow::bail!("book event: {other:?}"),
@@ -462,6 +513,9 @@ async fn measure<S: Store>(label: &str, store: S, variant: Variant) -> anyhow::R
     clinic.audit_writer().flush().await?;
     let after = booked_events(&clinic, &plans).await?;
     let events_after: usize = after.iter().sum();
+    let (infusions_booked, sessions_booked) = booked_by_kind(&clinic, &plans).await?;
+    let infusions_wanted: usize = demand.iter().map(|d| d.infusions).sum();
+    let sessions_wanted: usize = demand.iter().map(|d| d.sessions).sum();
 
     // Report.
     println!("\nwhole-plan scheduling, {} plans one after another: {:.2} s wall", plans.len(), whole_wall.as_secs_f64());
@@ -481,6 +535,17 @@ async fn measure<S: Store>(label: &str, store: S, variant: Variant) -> anyhow::R
         fallback_wall.as_secs_f64(),
         100.0 * ratio(events_after, events_wanted)
     );
+    println!(
+        "  of which infusions {infusions_booked} / {infusions_wanted} ({:.1}%), therapy and integration sessions {sessions_booked} / {sessions_wanted} ({:.1}%)",
+        100.0 * ratio(infusions_booked, infusions_wanted),
+        100.0 * ratio(sessions_booked, sessions_wanted)
+    );
+    println!("\nevents left unbooked after event by event, by kind and rules broken at {PREFERRED_TIME}:");
+    let mut left_out: Vec<_> = left_out.into_iter().collect();
+    left_out.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    for (reason, n) in &left_out {
+        println!("  {n:>4}  {reason}");
+    }
     println!("\nfirst event that could not fit, by kind and rules broken (refused plans):");
     let mut reasons: Vec<_> = reasons.into_iter().collect();
     reasons.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
@@ -526,7 +591,8 @@ async fn measure<S: Store>(label: &str, store: S, variant: Variant) -> anyhow::R
 async fn main() -> anyhow::Result<()> {
     let rooms: usize = std::env::var("SCHEDULE_BENCH_ROOMS").ok().and_then(|r| r.parse().ok()).unwrap_or(2);
     let move_weekend = std::env::var("SCHEDULE_BENCH_MOVE_WEEKEND").is_ok_and(|v| v == "1");
-    let variant = Variant { rooms, move_weekend };
+    let counselors: usize = std::env::var("SCHEDULE_BENCH_COUNSELORS").ok().and_then(|r| r.parse().ok()).unwrap_or(3);
+    let variant = Variant { rooms, counselors, move_weekend };
     let mut all = Vec::new();
     let dir = std::env::temp_dir().join(format!("ketaclinic-bench-{}", Uuid::now_v7()));
     let (sqlite, _) = clinic_store_sqlite::SqliteStore::open(&dir.join("ketaclinic.db")).await?;
@@ -538,9 +604,10 @@ async fn main() -> anyhow::Result<()> {
         Err(err) => println!("\npostgres: skipped ({err})"),
     }
     println!(
-        "\n=== summary: {N_PATIENTS} plans, 2 sites, {} chairs, {} rooms, {HORIZON_WEEKS} weeks{} ===",
+        "\n=== summary: {N_PATIENTS} plans, 2 sites, {} chairs, {} rooms, {} counselors, {HORIZON_WEEKS} weeks{} ===",
         2 * CHAIRS_PER_SITE,
         2 * rooms,
+        2 * counselors,
         if move_weekend { ", weekend sessions moved to Monday" } else { "" }
     );
     println!("| backend | plans fully booked | events booked whole-plan | events booked after event-by-event | whole-plan wall s | per plan mean ms | median ms | p95 ms | event-by-event s (calls) |");
