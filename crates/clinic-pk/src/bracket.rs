@@ -23,13 +23,27 @@ const SPREAD_SDS_TIMES_2: u64 = 9;
 /// pass may keep before it gives up (many equal values).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Bracket {
-    lo: f64,
-    hi: f64,
+    lo: f32,
+    hi: f32,
     max_kept: usize,
+}
+
+/// The nearest `f32`. Rounding is monotone (`x ≤ y` gives `narrow(x) ≤
+/// narrow(y)`), so values classified against brackets through it keep their
+/// order: everything counted below a bracket is smaller than everything kept
+/// in it, which is all that exactness needs, and four comparisons fit in a
+/// vector instead of two.
+#[allow(clippy::as_conversions)] // Deliberately lossy: only the order is used, never the value.
+fn narrow(value: f64) -> f32 {
+    value as f32
 }
 
 fn to_u64(value: usize) -> u64 {
     u64::try_from(value).unwrap_or(u64::MAX)
+}
+
+fn to_u32(value: usize) -> u32 {
+    u32::try_from(value).unwrap_or(u32::MAX)
 }
 
 fn to_usize(value: u64) -> usize {
@@ -77,99 +91,102 @@ pub fn brackets(sample: &mut [f64], n: usize, ranks: &[usize; 3]) -> [Bracket; 3
     let values = order_statistics(sample, &wanted, f64::total_cmp);
     let mut values = values.into_iter().map(|(value, _)| value);
     spans.map(|span| Bracket {
-        lo: span.lo_idx.and_then(|_| values.next()).unwrap_or(f64::NEG_INFINITY),
-        hi: span.hi_idx.and_then(|_| values.next()).unwrap_or(f64::INFINITY),
+        lo: span.lo_idx.and_then(|_| values.next()).map_or(f32::NEG_INFINITY, narrow),
+        hi: span.hi_idx.and_then(|_| values.next()).map_or(f32::INFINITY, narrow),
         max_kept: span.max_kept,
     })
 }
 
 /// The pass over one column for three brackets: the count below each, and
-/// the values inside them. Overlapping brackets form one group, whose values
-/// are contiguous in the column; the kept values are sorted into groups as
-/// they come.
+/// the values inside each.
 #[derive(Debug, Clone, Default)]
 pub struct Collector {
-    brackets: Vec<Bracket>,
-    /// The group of each bracket; groups are numbered in increasing order of values.
-    group_of: [usize; 3],
-    /// The highest value of the first two groups (+∞ for a group that does not exist).
-    group_hi: [f64; 2],
+    /// `(lo, hi)` of each bracket, in increasing order and apart.
+    brackets: [(f32, f32); 3],
     below: [usize; 3],
-    /// Per group, as `percentile::order_key`s, which select faster.
+    /// Per bracket, as `percentile::order_key`s, which select faster.
     kept: [Vec<i64>; 3],
     max_kept: usize,
-    /// The pass cannot give the percentiles: too many values kept, or brackets out of order.
+    /// The pass cannot give the percentiles: brackets that overlap (many
+    /// equal values), or too many values kept.
     missed: bool,
 }
 
 impl Collector {
     /// Starts a new column, keeping the memory of the last one.
     pub fn reset(&mut self, brackets: [Bracket; 3]) {
-        self.brackets.clear();
-        self.brackets.extend_from_slice(&brackets);
+        self.brackets = brackets.map(|bracket| (bracket.lo, bracket.hi));
         self.below = [0; 3];
         for kept in &mut self.kept {
             kept.clear();
         }
         self.max_kept = brackets.iter().map(|bracket| bracket.max_kept).fold(0, usize::saturating_add);
-        self.missed = !(brackets[0].lo <= brackets[1].lo && brackets[1].lo <= brackets[2].lo);
-        self.group_of = [0; 3];
-        let mut group_hi = [f64::INFINITY; 3];
-        group_hi[0] = brackets[0].hi;
-        for (q, bracket) in brackets.iter().enumerate().skip(1) {
-            let previous = self.group_of[q - 1];
-            if bracket.lo <= group_hi[previous] {
-                self.group_of[q] = previous;
-                group_hi[previous] = group_hi[previous].max(bracket.hi);
-            } else {
-                self.group_of[q] = previous + 1;
-                group_hi[previous + 1] = bracket.hi;
-            }
-        }
-        let last = self.group_of[2];
-        group_hi[last] = f64::INFINITY;
-        self.group_hi = [group_hi[0], group_hi[1]];
+        self.missed = !(brackets[0].hi < brackets[1].lo && brackets[1].hi < brackets[2].lo);
     }
 
     /// Counts and keeps the next values of the column.
     pub fn add(&mut self, values: &[f64]) {
-        let [b0, b1, b2] = match self.brackets[..] {
-            [b0, b1, b2] => [b0, b1, b2],
-            _ => return,
-        };
-        let [hi0, hi1] = self.group_hi;
+        if self.missed {
+            return;
+        }
         for part in values.chunks(64) {
-            // First the comparisons, branch-free so that they run on vectors: the counts below,
-            // and one bit per value inside a bracket...
-            let (mut below0, mut below1, mut below2) = (0, 0, 0);
-            let mut inside = 0_u64;
-            for (bit, &value) in part.iter().enumerate() {
-                debug_assert!(!value.is_nan());
-                let (is_below0, is_below1, is_below2) = (value < b0.lo, value < b1.lo, value < b2.lo);
-                below0 += usize::from(is_below0);
-                below1 += usize::from(is_below1);
-                below2 += usize::from(is_below2);
-                let is_inside = (!is_below0 & (value <= b0.hi)) | (!is_below1 & (value <= b1.hi)) | (!is_below2 & (value <= b2.hi));
-                inside |= u64::from(is_inside) << bit;
+            let (from, inside) = match <&[f64; 64]>::try_from(part) {
+                Ok(full) => self.classify_64(full),
+                Err(_) => self.classify(part),
+            };
+            let len = to_u32(part.len());
+            for (below, from) in self.below.iter_mut().zip(from) {
+                *below += to_usize(u64::from(len - from));
             }
-            self.below[0] += below0;
-            self.below[1] += below1;
-            self.below[2] += below2;
-            // ...then only the values inside, found from the bits, each into its group.
-            let n_inside = to_usize(u64::from(inside.count_ones()));
+            let n_inside = inside.iter().map(|bits| to_usize(u64::from(bits.count_ones()))).sum::<usize>();
             if self.kept.iter().map(Vec::len).sum::<usize>() + n_inside > self.max_kept {
                 self.missed = true;
+                return;
             }
-            if self.missed {
-                continue;
-            }
-            while inside != 0 {
-                let value = part[to_usize(u64::from(inside.trailing_zeros()))];
-                let group = usize::from(value > hi0) + usize::from(value > hi1);
-                self.kept[group].push(order_key(value));
-                inside &= inside - 1;
+            for (kept, mut bits) in self.kept.iter_mut().zip(inside) {
+                kept.reserve(to_usize(u64::from(bits.count_ones())));
+                while bits != 0 {
+                    kept.push(order_key(part[to_usize(u64::from(bits.trailing_zeros()))]));
+                    bits &= bits - 1;
+                }
             }
         }
+    }
+
+    /// For up to 64 values: how many are at or above each bracket's low end,
+    /// and per bracket one bit per value inside it.
+    fn classify(&self, part: &[f64]) -> ([u32; 3], [u64; 3]) {
+        let mut from = [0_u32; 3];
+        let mut inside = [0_u64; 3];
+        for (bit, &value) in part.iter().enumerate() {
+            let key = narrow(value);
+            for ((count, bits), &(lo, hi)) in from.iter_mut().zip(&mut inside).zip(&self.brackets) {
+                *count += u32::from(key >= lo);
+                *bits |= u64::from(key >= lo && key <= hi) << bit;
+            }
+        }
+        (from, inside)
+    }
+
+    /// `classify` for exactly 64 values, in simple loops that run on vectors.
+    fn classify_64(&self, part: &[f64; 64]) -> ([u32; 3], [u64; 3]) {
+        let [(lo0, hi0), (lo1, hi1), (lo2, hi2)] = self.brackets;
+        let mut keys = [0.0_f32; 64];
+        for (key, &value) in keys.iter_mut().zip(part) {
+            *key = narrow(value);
+        }
+        let (mut from0, mut from1, mut from2) = (0_u32, 0_u32, 0_u32);
+        let mut flags = [[0_u8; 64]; 3];
+        for (idx, &key) in keys.iter().enumerate() {
+            let (at0, at1, at2) = (key >= lo0, key >= lo1, key >= lo2);
+            from0 += u32::from(at0);
+            from1 += u32::from(at1);
+            from2 += u32::from(at2);
+            flags[0][idx] = u8::from(at0 & (key <= hi0));
+            flags[1][idx] = u8::from(at1 & (key <= hi1));
+            flags[2][idx] = u8::from(at2 & (key <= hi2));
+        }
+        ([from0, from1, from2], flags.map(|flags| pack_bits(&flags)))
     }
 
     /// The percentiles at `positions` (the type-7 rank and weight of each
@@ -181,30 +198,28 @@ impl Collector {
             return None;
         }
         let mut out = [0.0; 3];
-        for group in 0..3 {
-            let members: Vec<usize> = (0..3).filter(|&q| self.group_of[q] == group).collect();
-            let Some(&first) = members.first() else {
-                continue;
-            };
-            // The group's kept values are the ranks below .. below + kept of the column.
-            let below = self.below[first];
-            let kept = &mut self.kept[group];
-            let mut local_ranks = Vec::with_capacity(members.len());
-            for &q in &members {
-                let (rank, _) = positions[q];
-                let last_wanted = (rank + 1).min(n.saturating_sub(1));
-                if rank < below || last_wanted >= below + kept.len() {
-                    return None;
-                }
-                local_ranks.push(rank - below);
+        for (((value, &(rank, t)), kept), &below) in out.iter_mut().zip(positions).zip(&mut self.kept).zip(&self.below) {
+            // The kept values are the ranks below .. below + kept of the column.
+            let last_wanted = (rank + 1).min(n.saturating_sub(1));
+            if rank < below || last_wanted >= below + kept.len() {
+                return None;
             }
-            for (&q, (a, next)) in members.iter().zip(order_statistics(kept, &local_ranks, i64::cmp)) {
-                let (rank, t) = positions[q];
-                // Unless the rank is the column's last, the next rank is in the same group.
-                let b = if rank + 1 < n { next } else { a };
-                out[q] = interpolate(from_order_key(a), from_order_key(b), t);
-            }
+            let (a, next) = order_statistics(kept, &[rank - below], i64::cmp).first().copied()?;
+            // Unless the rank is the column's last, the next rank is kept too.
+            let b = if rank + 1 < n { next } else { a };
+            *value = interpolate(from_order_key(a), from_order_key(b), t);
         }
         Some(out)
     }
+}
+
+/// 64 flags of 0 or 1 to the bits of a word (flag i to bit i).
+fn pack_bits(flags: &[u8; 64]) -> u64 {
+    let mut bits = 0_u64;
+    for (byte_idx, bytes) in flags.chunks_exact(8).enumerate() {
+        let word = u64::from_le_bytes(<[u8; 8]>::try_from(bytes).unwrap_or([0; 8]));
+        // The multiplication moves byte i's flag to bit 56 + i, and nothing else there.
+        bits |= (word.wrapping_mul(0x0102_0408_1020_4080) >> 56) << (8 * byte_idx);
+    }
+    bits
 }

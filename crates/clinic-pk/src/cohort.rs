@@ -23,9 +23,10 @@ pub const BLOCK: usize = 128;
 /// Grid points per pass.
 const PASS_POINTS: usize = 32;
 
-/// Subjects advanced together with their state in registers; `BLOCK` is a
-/// multiple. Every per-subject array is padded to a multiple of it.
-const LANES: usize = 4;
+/// Subjects advanced together with their state in registers (eight was the
+/// fastest on SSE2; `BLOCK` is a multiple). Every per-subject array is
+/// padded to a multiple of it.
+const LANES: usize = 8;
 
 /// Per-subject factors of one step duration, mode by mode, one entry per
 /// subject.
@@ -72,24 +73,24 @@ impl<'a> Cohort<'a> {
     pub fn new(subjects: &[Params], schedule: &'a Schedule, weight_kg: f64) -> Cohort<'a> {
         let n = subjects.len();
         let padded = n.next_multiple_of(LANES);
-        let modes: Vec<Modes> = subjects.iter().map(Modes::of).collect();
-        let factors = schedule
+        let mut factors: Vec<StepFactors> = schedule
             .durations_min
             .iter()
-            .map(|&duration| {
-                let per_mode = |f: &dyn Fn(usize, &Modes, &Params) -> f64| -> [Vec<f64>; 3] {
-                    [0, 1, 2].map(|mode| {
-                        let mut values: Vec<f64> = modes.iter().zip(subjects).map(|(m, p)| f(mode, m, p)).collect();
-                        values.resize(padded, 0.0);
-                        values
-                    })
-                };
-                StepFactors {
-                    decay: per_mode(&|mode, m, _| m.decay(mode, duration)),
-                    gain: per_mode(&|mode, m, p| m.infusion_gain(mode, duration) * NG_PER_ML_PER_MG_PER_L / (p.v1_l_per_kg() * weight_kg)),
-                }
+            .map(|_| StepFactors {
+                decay: [0, 1, 2].map(|_| vec![0.0; padded]),
+                gain: [0, 1, 2].map(|_| vec![0.0; padded]),
             })
             .collect();
+        for (idx, params) in subjects.iter().enumerate() {
+            let modes = Modes::of(params);
+            let volume_l = params.v1_l_per_kg() * weight_kg;
+            for (step_factors, &duration) in factors.iter_mut().zip(&schedule.durations_min) {
+                for mode in 0..3 {
+                    step_factors.decay[mode][idx] = modes.decay(mode, duration);
+                    step_factors.gain[mode][idx] = modes.infusion_gain(mode, duration) * NG_PER_ML_PER_MG_PER_L / volume_l;
+                }
+            }
+        }
         Cohort {
             schedule,
             weight_kg,
@@ -157,14 +158,36 @@ impl<'a> Cohort<'a> {
             }
             end_step += 1;
         }
-        let steps = &steps[start_step..end_step];
-        let n = self.n_subjects();
         let weight_kg = self.weight_kg;
+        // The pass's steps, each an advance (duration index, rate in mg/min) and/or an emit.
+        let mut pass: Vec<(Option<(usize, f64)>, bool)> = Vec::with_capacity(end_step - start_step);
+        for step in &steps[start_step..end_step] {
+            match (*step, pass.last_mut()) {
+                (Step::Emit, Some((Some(_), emit @ false))) => *emit = true,
+                (Step::Emit, _) => pass.push((None, true)),
+                (
+                    Step::Advance {
+                        duration_idx,
+                        rate_mg_per_kg_per_min,
+                    },
+                    _,
+                ) => pass.push((Some((duration_idx, rate_mg_per_kg_per_min * weight_kg)), false)),
+            }
+        }
+        let n = self.n_subjects();
+        // Decay and gain factors of the lanes being advanced, per duration and mode.
+        let mut lane_factors = vec![([[0.0; LANES]; 3], [[0.0; LANES]; 3]); self.factors.len()];
         let mut first = 0;
         while first < n {
             let len = BLOCK.min(n - first);
             for lane_start in (first..first + len).step_by(LANES) {
                 let lanes = lane_start..lane_start + LANES;
+                for ((decay, gain), step_factors) in lane_factors.iter_mut().zip(&self.factors) {
+                    for mode in 0..3 {
+                        decay[mode].copy_from_slice(&step_factors.decay[mode][lanes.clone()]);
+                        gain[mode].copy_from_slice(&step_factors.gain[mode][lanes.clone()]);
+                    }
+                }
                 let mut y = [[0.0; LANES]; 3];
                 for (y_mode, stored) in y.iter_mut().zip(&self.position.state) {
                     y_mode.copy_from_slice(&stored[lanes.clone()]);
@@ -172,37 +195,33 @@ impl<'a> Cohort<'a> {
                 let mut peak = [0.0; LANES];
                 peak.copy_from_slice(&self.position.peak_ng_ml[lanes.clone()]);
                 let mut conc_idx = lane_start - first;
-                for step in steps {
-                    match *step {
-                        Step::Advance {
-                            duration_idx,
-                            rate_mg_per_kg_per_min,
-                        } => {
-                            let rate_mg_per_min = rate_mg_per_kg_per_min * weight_kg;
-                            let step_factors = &self.factors[duration_idx];
-                            for ((y_mode, decay), gain) in y.iter_mut().zip(&step_factors.decay).zip(&step_factors.gain) {
-                                let decay = &decay[lanes.clone()];
-                                if rate_mg_per_min == 0.0 {
-                                    for (y, &e) in y_mode.iter_mut().zip(decay) {
-                                        *y *= e;
-                                    }
-                                } else {
-                                    let gain = &gain[lanes.clone()];
-                                    for ((y, &e), &g) in y_mode.iter_mut().zip(decay).zip(gain) {
-                                        *y = e * *y + g * rate_mg_per_min;
-                                    }
+                for &(advance, emit) in &pass {
+                    if let Some((duration_idx, rate_mg_per_min)) = advance {
+                        let (decay, gain) = &lane_factors[duration_idx];
+                        for ((y_mode, decay), gain) in y.iter_mut().zip(decay).zip(gain) {
+                            if rate_mg_per_min == 0.0 {
+                                for (y, &e) in y_mode.iter_mut().zip(decay) {
+                                    *y *= e;
+                                }
+                            } else {
+                                for ((y, &e), &g) in y_mode.iter_mut().zip(decay).zip(gain) {
+                                    *y = e * *y + g * rate_mg_per_min;
                                 }
                             }
                         }
-                        Step::Emit => {
-                            let [y0, y1, y2] = &y;
-                            for ((((c, best), &a), &b), &d) in conc[conc_idx..conc_idx + LANES].iter_mut().zip(&mut peak).zip(y0).zip(y1).zip(y2) {
-                                // A mode's rounding can leave a tiny negative total near 0; a concentration is never negative.
-                                *c = (a + b + d).max(0.0);
-                                *best = best.max(*c);
-                            }
-                            conc_idx += BLOCK;
+                    }
+                    if emit {
+                        let [y0, y1, y2] = &y;
+                        for ((((c, best), &a), &b), &d) in conc[conc_idx..conc_idx + LANES].iter_mut().zip(&mut peak).zip(y0).zip(y1).zip(y2) {
+                            // A mode's rounding can leave a tiny negative total near 0; a concentration is
+                            // never negative. Written as comparisons (one instruction each), this is
+                            // `max`: the total is never −0 (a mode with a positive coefficient is never
+                            // below +0), a NaN total gives 0 either way, and neither value is NaN after.
+                            let total = a + b + d;
+                            *c = if total > 0.0 { total } else { 0.0 };
+                            *best = if *c > *best { *c } else { *best };
                         }
+                        conc_idx += BLOCK;
                     }
                 }
                 for (stored, y_mode) in self.position.state.iter_mut().zip(&y) {
