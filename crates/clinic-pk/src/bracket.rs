@@ -110,6 +110,10 @@ pub struct Collector {
     /// The pass cannot give the percentiles: brackets that overlap (many
     /// equal values), or too many values kept.
     missed: bool,
+    /// A column expected to be this one value repeated, and how many of its
+    /// values are (bit for bit).
+    constant: Option<f64>,
+    equal: usize,
 }
 
 impl Collector {
@@ -122,10 +126,23 @@ impl Collector {
         }
         self.max_kept = brackets.iter().map(|bracket| bracket.max_kept).fold(0, usize::saturating_add);
         self.missed = !(brackets[0].hi < brackets[1].lo && brackets[1].hi < brackets[2].lo);
+        self.constant = None;
+    }
+
+    /// Starts a new column that is expected to be `value` repeated: the
+    /// pass only counts the values equal to it.
+    pub fn reset_constant(&mut self, value: f64) {
+        self.missed = false;
+        self.constant = Some(value);
+        self.equal = 0;
     }
 
     /// Counts and keeps the next values of the column.
     pub fn add(&mut self, values: &[f64]) {
+        if let Some(constant) = self.constant {
+            self.equal += values.iter().filter(|value| value.to_bits() == constant.to_bits()).count();
+            return;
+        }
         if self.missed {
             return;
         }
@@ -194,6 +211,10 @@ impl Collector {
     /// column of `n` values; `None` when a bracket missed its ranks. The
     /// kept values are reordered.
     pub fn percentiles(&mut self, n: usize, positions: &[(usize, f64); 3]) -> Option<[f64; 3]> {
+        if let Some(constant) = self.constant {
+            // Every order statistic of a column of one value is that value.
+            return (self.equal == n).then(|| positions.map(|(_, t)| interpolate(constant, constant, t)));
+        }
         if self.missed {
             return None;
         }

@@ -123,16 +123,6 @@ impl<'a> Cohort<'a> {
         &self.position
     }
 
-    /// Copies the position into `saved`, reusing its memory.
-    pub fn save(&self, saved: &mut Position) {
-        saved.clone_from(&self.position);
-    }
-
-    /// Goes back (or forward) to a position saved from this cohort.
-    pub fn restore(&mut self, saved: &Position) {
-        self.position.clone_from(saved);
-    }
-
     /// Advances every subject up to grid point `end_point` (exclusive), and
     /// calls `on_block(point_idx, first_subject, conc_ng_ml)` at each grid
     /// point for each block of subjects, in order of points within a block.

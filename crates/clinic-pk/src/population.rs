@@ -71,7 +71,7 @@ pub struct PopulationSummary {
 const DIRECT_MAX_SUBJECTS: usize = 16_384;
 
 /// Subjects in the sample that brackets the percentiles of a large population.
-const SAMPLE_SUBJECTS: usize = 2_048;
+const SAMPLE_SUBJECTS: usize = 4_096;
 
 /// Grid points taken together (subjects × points is the memory of a stretch).
 const STRETCH_VALUES: usize = 1 << 22;
@@ -124,8 +124,10 @@ fn direct(cohort: &mut Cohort) -> Vec<Percentiles> {
 }
 
 /// Each column's percentiles from one counting pass, bracketed by a sample of
-/// the subjects; a column whose bracket missed is simulated again from the
-/// start of its stretch and selected whole.
+/// the subjects (a column that is one value repeated, as before the first
+/// dose, is recognised as such). A column whose bracket missed is simulated
+/// again by a second cohort, which only ever moves forward, and selected
+/// whole.
 fn bracketed(subjects: &[Params], cohort: &mut Cohort) -> Vec<Percentiles> {
     let (n, n_points) = (cohort.n_subjects(), cohort.n_points());
     let stretch = stretch_points(n);
@@ -137,7 +139,8 @@ fn bracketed(subjects: &[Params], cohort: &mut Cohort) -> Vec<Percentiles> {
     let ranks = positions.map(|(rank, _)| rank);
     let mut sample_columns = vec![0.0; stretch * n_sample];
     let mut collectors = vec![Collector::default(); stretch];
-    let mut stretch_start = cohort.position().clone();
+    let mut again: Option<Cohort> = None;
+    let mut column = Vec::new();
     let mut out = Vec::with_capacity(n_points);
     while cohort.position().point_idx() < n_points {
         let start = cohort.position().point_idx();
@@ -147,33 +150,32 @@ fn bracketed(subjects: &[Params], cohort: &mut Cohort) -> Vec<Percentiles> {
             sample_columns[column_start..column_start + conc.len()].copy_from_slice(conc);
         });
         for (collector, sample_column) in collectors.iter_mut().zip(sample_columns.chunks_mut(n_sample)).take(end - start) {
-            collector.reset(brackets(sample_column, n, &ranks));
+            let first = sample_column[0];
+            if sample_column.iter().all(|value| value.to_bits() == first.to_bits()) {
+                collector.reset_constant(first);
+            } else {
+                collector.reset(brackets(sample_column, n, &ranks));
+            }
         }
-        cohort.save(&mut stretch_start);
         cohort.advance(end, |point_idx, _, conc| {
             collectors[point_idx - start].add(conc);
         });
-        let mut missed = Vec::new();
-        for (offset, collector) in collectors.iter_mut().enumerate().take(end - start) {
-            let [p5, p50, p95] = collector.percentiles(n, &positions).unwrap_or_else(|| {
-                missed.push(start + offset);
-                [f64::NAN; 3]
-            });
+        for (point, collector) in (start..end).zip(&mut collectors) {
+            let [p5, p50, p95] = match collector.percentiles(n, &positions) {
+                Some(values) => values,
+                None => {
+                    let again = again.get_or_insert_with(|| cohort.with_subjects(subjects));
+                    column.resize(n, 0.0);
+                    again.advance(point + 1, |point_idx, first, conc| {
+                        if point_idx == point {
+                            column[first..first + conc.len()].copy_from_slice(conc);
+                        }
+                    });
+                    let whole = Percentiles::of(&mut column);
+                    [whole.p5, whole.p50, whole.p95]
+                }
+            };
             out.push(Percentiles { p5, p50, p95 });
-        }
-        if !missed.is_empty() {
-            let stretch_end = cohort.position().clone();
-            cohort.restore(&stretch_start);
-            let mut column = vec![0.0; n];
-            for point in missed {
-                cohort.advance(point + 1, |point_idx, first, conc| {
-                    if point_idx == point {
-                        column[first..first + conc.len()].copy_from_slice(conc);
-                    }
-                });
-                out[point] = Percentiles::of(&mut column);
-            }
-            cohort.restore(&stretch_end);
         }
     }
     out

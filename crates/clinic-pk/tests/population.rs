@@ -87,6 +87,15 @@ fn identical_subjects_match() {
 }
 
 #[test]
+fn one_odd_subject_among_identical_ones_matches() {
+    // Whichever subjects a sample takes, the columns look like one value repeated; one is not.
+    let mut subjects = vec![Model::Domino.params(); 17_000];
+    subjects[1] = Params::new(0.1, 0.3, 0.4, 0.2, 0.5, 0.02).unwrap();
+    subjects[16_999] = Params::new(0.05, 0.5, 0.4, 0.2, 0.5, 0.02).unwrap();
+    check(&subjects, &[(0.5, 40.0)], &uniform_grid(40, 2.0));
+}
+
+#[test]
 fn sorted_and_two_compartment_populations_match() {
     let mut subjects = sample_subjects(&Model::Hijazi.params(), 18_000, 6, 0.4).unwrap();
     subjects.sort_by(|a, b| a.v1_l_per_kg().total_cmp(&b.v1_l_per_kg()));
