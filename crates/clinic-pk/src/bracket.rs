@@ -79,20 +79,20 @@ fn sample_span(m: usize, n: usize, rank: usize) -> SampleSpan {
 }
 
 /// The brackets of ranks `ranks[q]` and `ranks[q] + 1` of a column of `n`
-/// values, from `sample`, some of that column's values (not empty; it is
-/// reordered).
-pub fn brackets(sample: &mut [f64], n: usize, ranks: &[usize; 3]) -> [Bracket; 3] {
+/// values, from `sample`, some of that column's values as
+/// `percentile::order_key`s (not empty; it is reordered).
+pub fn brackets(sample: &mut [i64], n: usize, ranks: &[usize; 3]) -> [Bracket; 3] {
     let spans = ranks.map(|rank| sample_span(sample.len(), n, rank));
     let mut wanted = Vec::with_capacity(6);
     for span in &spans {
         wanted.extend(span.lo_idx);
         wanted.extend(span.hi_idx);
     }
-    let values = order_statistics(sample, &wanted, f64::total_cmp);
-    let mut values = values.into_iter().map(|(value, _)| value);
+    let values = order_statistics(sample, &wanted, i64::cmp);
+    let mut values = values.into_iter().map(|(key, _)| narrow(from_order_key(key)));
     spans.map(|span| Bracket {
-        lo: span.lo_idx.and_then(|_| values.next()).map_or(f32::NEG_INFINITY, narrow),
-        hi: span.hi_idx.and_then(|_| values.next()).map_or(f32::INFINITY, narrow),
+        lo: span.lo_idx.and_then(|_| values.next()).unwrap_or(f32::NEG_INFINITY),
+        hi: span.hi_idx.and_then(|_| values.next()).unwrap_or(f32::INFINITY),
         max_kept: span.max_kept,
     })
 }

@@ -83,36 +83,42 @@ pub fn from_order_key(key: i64) -> f64 {
 /// at that rank and the next one (the same again at the last rank), in the
 /// order `compare`. `values` is reordered.
 ///
-/// The ranks are taken from the highest down: after the selection of rank
-/// `r`, every lower rank lies in `values[..r]`, so each later selection, and
-/// the search for the next order statistic, covers only that part.
+/// The middle rank is selected first, then the lower ranks in the part below
+/// it and the higher ranks in the part above, and so on; at the end each
+/// next order statistic is the least value between its rank and the next
+/// rank placed.
 pub fn order_statistics<T: Copy>(values: &mut [T], ranks: &[usize], compare: impl Fn(&T, &T) -> Ordering + Copy) -> Vec<(T, T)> {
-    let mut order: Vec<usize> = (0..ranks.len()).collect();
-    order.sort_by(|&a, &b| ranks[b].cmp(&ranks[a]));
-    let mut out = Vec::with_capacity(ranks.len());
-    // Everything at or above `end` is at least as large as everything below it.
-    let mut end = values.len();
-    let mut previous: Option<(usize, (T, T))> = None;
-    for rank_idx in order {
-        let rank = ranks[rank_idx];
-        let pair = match previous {
-            Some((same, pair)) if same == rank => pair,
-            _ => {
-                let (_, &mut a, rest) = values[..end].select_nth_unstable_by(rank, compare);
-                let above = rest.iter().copied().min_by(compare);
-                let b = match (above, values.get(end)) {
-                    (Some(x), Some(&y)) if compare(&y, &x).is_lt() => y,
-                    (Some(x), _) => x,
-                    (None, Some(&y)) => y,
-                    (None, None) => a,
-                };
-                end = rank;
-                (a, b)
-            }
-        };
-        previous = Some((rank, pair));
-        out.push((rank_idx, pair));
+    let mut placed: Vec<usize> = ranks.to_vec();
+    placed.sort_unstable();
+    placed.dedup();
+    place(values, &placed, compare);
+    ranks
+        .iter()
+        .map(|&rank| {
+            let at = values[rank];
+            // The values above `rank` and below the next placed rank are unordered but above it.
+            let next_placed = placed.iter().copied().find(|&other| other > rank).unwrap_or(values.len());
+            let next = values[rank + 1..next_placed.min(values.len() - 1) + 1]
+                .iter()
+                .copied()
+                .min_by(compare)
+                .unwrap_or(at);
+            (at, next)
+        })
+        .collect()
+}
+
+/// Puts the values of `ranks` (increasing, each below `values.len()`) in
+/// their places, with every smaller value before and every larger after.
+fn place<T: Copy>(values: &mut [T], ranks: &[usize], compare: impl Fn(&T, &T) -> Ordering + Copy) {
+    if ranks.is_empty() {
+        return;
     }
-    out.sort_by_key(|&(rank_idx, _)| rank_idx);
-    out.into_iter().map(|(_, pair)| pair).collect()
+    let middle = ranks.len() / 2;
+    let rank = ranks[middle];
+    values.select_nth_unstable_by(rank, compare);
+    let (below, above) = values.split_at_mut(rank);
+    place(below, &ranks[..middle], compare);
+    let above_ranks: Vec<usize> = ranks[middle + 1..].iter().map(|&other| other - rank - 1).collect();
+    place(&mut above[1..], &above_ranks, compare);
 }
