@@ -114,6 +114,7 @@ pub struct Collector {
     /// values are (bit for bit).
     constant: Option<f64>,
     equal: usize,
+    scratch: Scratch,
 }
 
 impl Collector {
@@ -148,7 +149,7 @@ impl Collector {
         }
         for part in values.chunks(64) {
             let (from, inside) = match <&[f64; 64]>::try_from(part) {
-                Ok(full) => self.classify_64(full),
+                Ok(full) => classify_64(&self.brackets, full, &mut self.scratch),
                 Err(_) => self.classify(part),
             };
             let len = to_u32(part.len());
@@ -185,27 +186,6 @@ impl Collector {
         (from, inside)
     }
 
-    /// `classify` for exactly 64 values, in simple loops that run on vectors.
-    fn classify_64(&self, part: &[f64; 64]) -> ([u32; 3], [u64; 3]) {
-        let [(lo0, hi0), (lo1, hi1), (lo2, hi2)] = self.brackets;
-        let mut keys = [0.0_f32; 64];
-        for (key, &value) in keys.iter_mut().zip(part) {
-            *key = narrow(value);
-        }
-        let (mut from0, mut from1, mut from2) = (0_u32, 0_u32, 0_u32);
-        let mut flags = [[0_u8; 64]; 3];
-        for (idx, &key) in keys.iter().enumerate() {
-            let (at0, at1, at2) = (key >= lo0, key >= lo1, key >= lo2);
-            from0 += u32::from(at0);
-            from1 += u32::from(at1);
-            from2 += u32::from(at2);
-            flags[0][idx] = u8::from(at0 & (key <= hi0));
-            flags[1][idx] = u8::from(at1 & (key <= hi1));
-            flags[2][idx] = u8::from(at2 & (key <= hi2));
-        }
-        ([from0, from1, from2], flags.map(|flags| pack_bits(&flags)))
-    }
-
     /// The percentiles at `positions` (the type-7 rank and weight of each
     /// bracket's fraction, as `percentile::position` gives them) of the
     /// column of `n` values; `None` when a bracket missed its ranks. The
@@ -234,11 +214,50 @@ impl Collector {
     }
 }
 
-/// 64 flags of 0 or 1 to the bits of a word (flag i to bit i).
+/// Room for `classify_64`, kept between calls so that it need not be
+/// cleared.
+#[derive(Debug, Clone)]
+struct Scratch {
+    keys: [f32; 64],
+    flags: [[u8; 64]; 3],
+}
+
+impl Default for Scratch {
+    fn default() -> Scratch {
+        Scratch {
+            keys: [0.0; 64],
+            flags: [[0; 64]; 3],
+        }
+    }
+}
+
+/// `Collector::classify` for exactly 64 values, in simple loops that run on
+/// vectors.
+fn classify_64(brackets: &[(f32, f32); 3], part: &[f64; 64], scratch: &mut Scratch) -> ([u32; 3], [u64; 3]) {
+    let [(lo0, hi0), (lo1, hi1), (lo2, hi2)] = *brackets;
+    for (key, &value) in scratch.keys.iter_mut().zip(part) {
+        *key = narrow(value);
+    }
+    let (mut from0, mut from1, mut from2) = (0_u32, 0_u32, 0_u32);
+    let [flags0, flags1, flags2] = &mut scratch.flags;
+    for (((&key, flag0), flag1), flag2) in scratch.keys.iter().zip(flags0.iter_mut()).zip(flags1.iter_mut()).zip(flags2.iter_mut()) {
+        let (at0, at1, at2) = (key >= lo0, key >= lo1, key >= lo2);
+        from0 += u32::from(at0);
+        from1 += u32::from(at1);
+        from2 += u32::from(at2);
+        // All ones for a value inside, which packs from the comparison's mask directly.
+        *flag0 = 0_u8.wrapping_sub(u8::from(at0 & (key <= hi0)));
+        *flag1 = 0_u8.wrapping_sub(u8::from(at1 & (key <= hi1)));
+        *flag2 = 0_u8.wrapping_sub(u8::from(at2 & (key <= hi2)));
+    }
+    ([from0, from1, from2], [&*flags0, &*flags1, &*flags2].map(pack_bits))
+}
+
+/// 64 flags of 0 or 0xFF to the bits of a word (flag i to bit i).
 fn pack_bits(flags: &[u8; 64]) -> u64 {
     let mut bits = 0_u64;
     for (byte_idx, bytes) in flags.chunks_exact(8).enumerate() {
-        let word = u64::from_le_bytes(<[u8; 8]>::try_from(bytes).unwrap_or([0; 8]));
+        let word = u64::from_le_bytes(<[u8; 8]>::try_from(bytes).unwrap_or([0; 8])) & 0x0101_0101_0101_0101;
         // The multiplication moves byte i's flag to bit 56 + i, and nothing else there.
         bits |= (word.wrapping_mul(0x0102_0408_1020_4080) >> 56) << (8 * byte_idx);
     }
