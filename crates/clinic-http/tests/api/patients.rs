@@ -234,10 +234,13 @@ async fn the_chart_shows_alerts_tabs_and_contact_consent<S: Store>(store: S) {
     for text in ["Allergies: none recorded", "data-alert=\"opioid_use_without_moud\"", "data-alert=\"no_escort\"", "no consent recorded", "?tab=screening"] {
         assert!(chart.text.contains(text), "chart lacks {text}");
     }
+    let tab = app.send(req("GET", &format!("/patients/{id}?tab=counseling")).token(&staff)).await;
+    assert_eq!(tab.status, StatusCode::OK);
+    assert!(tab.text.contains("aria-current=\"page\">Counseling"));
+    assert!(tab.text.contains("Nothing recorded yet"), "a tab not in use yet says so");
     let tab = app.send(req("GET", &format!("/patients/{id}?tab=infusions")).token(&staff)).await;
     assert_eq!(tab.status, StatusCode::OK);
-    assert!(tab.text.contains("aria-current=\"page\">Infusions"));
-    assert!(tab.text.contains("Nothing recorded yet"));
+    assert!(tab.text.contains("aria-current=\"page\">Infusions") && tab.text.contains("<h2>Infusions</h2>"));
     let bad_tab = app.send(req("GET", &format!("/patients/{id}?tab=billing")).token(&staff)).await;
     assert_eq!(bad_tab.status, StatusCode::BAD_REQUEST);
     assert!(bad_tab.text.contains("summary, screening, consents"));
