@@ -162,7 +162,6 @@ impl Collector {
                 return;
             }
             for (kept, mut bits) in self.kept.iter_mut().zip(inside) {
-                kept.reserve(to_usize(u64::from(bits.count_ones())));
                 while bits != 0 {
                     kept.push(order_key(part[to_usize(u64::from(bits.trailing_zeros()))]));
                     bits &= bits - 1;
