@@ -94,8 +94,9 @@ describe('patient record in chromium', () => {
     assert.match(await fact(staff, 'Escort home'), /Jordan Browserpatient/);
     assert.match(await staff.locator('h1').innerText(), /eligible/);
 
-    await clickAndWait(staff, staff.getByRole('link', { name: 'Infusions', exact: true }), (p) => p === chartPath);
-    assert.equal(await staff.locator('nav.tabs a[aria-current="page"]').innerText(), 'Infusions');
+    // A tab not in use yet says what will appear there.
+    await clickAndWait(staff, staff.getByRole('link', { name: 'Counseling', exact: true }), (p) => p === chartPath);
+    assert.equal(await staff.locator('nav.tabs a[aria-current="page"]').innerText(), 'Counseling');
     await staff.getByText('Nothing recorded yet.').waitFor();
     assert.deepEqual(staff.problems, []);
   });
