@@ -47,7 +47,10 @@ pub struct VitalInput {
     pub rass: Option<String>,
 }
 
-/// Readings no living, monitored adult can have: typing errors, refused.
+/// Input guards, not clinical thresholds: readings outside these ranges are
+/// typing errors (a digit too many or too few) and are refused, like the dose
+/// calculator's plausibility limits. The alert thresholds above are the
+/// clinical numbers, each with its source.
 pub const SYSTOLIC_RANGE: (u32, u32) = (40, 300);
 pub const DIASTOLIC_RANGE: (u32, u32) = (20, 200);
 pub const HEART_RATE_RANGE: (u32, u32) = (20, 250);

@@ -131,6 +131,21 @@ pub struct ChecklistInput {
 }
 
 impl<S: Store> Clinic<S> {
+    /// Writes one chart change at `expected_version` and returns the chart as it now stands.
+    async fn commit_chart(
+        &self,
+        session_id: Uuid,
+        expected_version: i64,
+        change: SessionEntryChange<'_>,
+    ) -> Result<Chart, ServiceError> {
+        let updated = self
+            .store()
+            .append_session(session_id, expected_version, change)
+            .await
+            .map_err(|e| ServiceError::from_store("infusion session", e))?;
+        self.fold_chart(updated).await
+    }
+
     fn chart_audit(
         &self,
         principal: &Principal,
@@ -271,7 +286,10 @@ impl<S: Store> Clinic<S> {
         };
         if let Some(order) = order {
             if !chart.pump.is_empty() {
-                let conc = order_concentration(&order);
+                let conc = self
+                    .order_calc(&order)
+                    .ok()
+                    .map(|c| c.total.final_mg_per_ml);
                 let ml = infusion::delivered_ml(
                     &chart.pump,
                     chart.stopped_at.unwrap_or_else(crate::now),
@@ -615,20 +633,16 @@ impl<S: Store> Clinic<S> {
             session.patient_id,
             json!({ "session_id": session_id, "entry": "checklist", "complete": unmet.is_empty() }),
         );
-        let updated = self
-            .store()
-            .append_session(
-                session_id,
-                expected_version,
-                SessionEntryChange {
-                    entries: &[entry],
-                    audit: &[audit],
-                    ..Default::default()
-                },
-            )
-            .await
-            .map_err(|e| ServiceError::from_store("infusion session", e))?;
-        self.fold_chart(updated).await
+        self.commit_chart(
+            session_id,
+            expected_version,
+            SessionEntryChange {
+                entries: &[entry],
+                audit: &[audit],
+                ..Default::default()
+            },
+        )
+        .await
     }
 
     /// A pump event: start (only with a complete checklist and a verified order), pause, resume, rate change, stop.
@@ -694,21 +708,17 @@ impl<S: Store> Clinic<S> {
             session.patient_id,
             json!({ "session_id": session_id, "entry": "pump", "action": action.as_str() }),
         );
-        let updated = self
-            .store()
-            .append_session(
-                session_id,
-                expected_version,
-                SessionEntryChange {
-                    entries: &[entry],
-                    status,
-                    audit: &[audit],
-                    ..Default::default()
-                },
-            )
-            .await
-            .map_err(|e| ServiceError::from_store("infusion session", e))?;
-        self.fold_chart(updated).await
+        self.commit_chart(
+            session_id,
+            expected_version,
+            SessionEntryChange {
+                entries: &[entry],
+                status,
+                audit: &[audit],
+                ..Default::default()
+            },
+        )
+        .await
     }
 
     /// A vital-sign set: every alert rule is evaluated and each alert is raised at once.
@@ -746,20 +756,16 @@ impl<S: Store> Clinic<S> {
                 json!({ "session_id": session_id, "rule": a["rule"] }),
             ));
         }
-        let updated = self
-            .store()
-            .append_session(
-                session_id,
-                expected_version,
-                SessionEntryChange {
-                    entries: &[entry],
-                    audit: &audits,
-                    ..Default::default()
-                },
-            )
-            .await
-            .map_err(|e| ServiceError::from_store("infusion session", e))?;
-        self.fold_chart(updated).await
+        self.commit_chart(
+            session_id,
+            expected_version,
+            SessionEntryChange {
+                entries: &[entry],
+                audit: &audits,
+                ..Default::default()
+            },
+        )
+        .await
     }
 
     /// Closes an alert with the response taken (required).
@@ -799,20 +805,16 @@ impl<S: Store> Clinic<S> {
             session.patient_id,
             json!({ "session_id": session_id, "alert_id": alert_id }),
         );
-        let updated = self
-            .store()
-            .append_session(
-                session_id,
-                expected_version,
-                SessionEntryChange {
-                    entries: &[entry],
-                    audit: &[audit],
-                    ..Default::default()
-                },
-            )
-            .await
-            .map_err(|e| ServiceError::from_store("infusion session", e))?;
-        self.fold_chart(updated).await
+        self.commit_chart(
+            session_id,
+            expected_version,
+            SessionEntryChange {
+                entries: &[entry],
+                audit: &[audit],
+                ..Default::default()
+            },
+        )
+        .await
     }
 
     /// Discharges the patient: only after the pump stopped, with every alert
@@ -907,24 +909,20 @@ impl<S: Store> Clinic<S> {
             session.patient_id,
             json!({ "session_id": session_id, "override": reason.is_some() }),
         );
-        let updated = self
-            .store()
-            .append_session(
-                session_id,
-                expected_version,
-                SessionEntryChange {
-                    entries: &[entry],
-                    status: Some("discharged"),
-                    closed_at: Some(now),
-                    booking_status: session.booking_id.map(|b| (b, BookingStatus::Attended)),
-                    event_status: session.plan_event_id.map(|e| (e, EventStatus::Completed)),
-                    audit: &[audit],
-                    ..Default::default()
-                },
-            )
-            .await
-            .map_err(|e| ServiceError::from_store("infusion session", e))?;
-        self.fold_chart(updated).await
+        self.commit_chart(
+            session_id,
+            expected_version,
+            SessionEntryChange {
+                entries: &[entry],
+                status: Some("discharged"),
+                closed_at: Some(now),
+                booking_status: session.booking_id.map(|b| (b, BookingStatus::Attended)),
+                event_status: session.plan_event_id.map(|e| (e, EventStatus::Completed)),
+                audit: &[audit],
+                ..Default::default()
+            },
+        )
+        .await
     }
 
     /// Every open session at a site, for the floor board (audited per patient shown).
@@ -1004,26 +1002,6 @@ fn vital_json(s: &VitalSet) -> Value {
         "spo2_percent": s.spo2_percent,
         "rass": s.rass,
     })
-}
-
-/// The concentration in the bag (mg/mL) an order's arithmetic gives.
-fn order_concentration(order: &clinic_store::orders::OrderRecord) -> Option<Exact> {
-    let weight = Exact::parse(&order.weight_kg)?;
-    let dose = order
-        .phases
-        .iter()
-        .try_fold(Exact::integer(0), |sum, (d, _)| {
-            Some(sum.plus(Exact::parse(d)?))
-        })?;
-    let mg = weight.times(dose);
-    let stock = Exact::parse(&order.stock_mg_per_ml)?;
-    let stock_ml = mg.checked_div(stock)?;
-    let total = match order.bag_ml.as_deref().and_then(Exact::parse) {
-        None => stock_ml,
-        Some(bag) if order.withdraw_from_bag => bag,
-        Some(bag) => bag.plus(stock_ml),
-    };
-    mg.checked_div(total)
 }
 
 /// What emergency services need, in one place (42 CFR 2.51 permits the
@@ -1111,22 +1089,18 @@ impl<S: Store> Clinic<S> {
             json!({ "session_id": session_id, "pump_stopped": running, "paged": page.is_some() }),
         );
         let outbox: Vec<_> = page.into_iter().collect();
-        let updated = self
-            .store()
-            .append_session(
-                session_id,
-                expected_version,
-                SessionEntryChange {
-                    entries: &entries,
-                    status,
-                    outbox: &outbox,
-                    audit: &[audit],
-                    ..Default::default()
-                },
-            )
-            .await
-            .map_err(|e| ServiceError::from_store("infusion session", e))?;
-        self.fold_chart(updated).await
+        self.commit_chart(
+            session_id,
+            expected_version,
+            SessionEntryChange {
+                entries: &entries,
+                status,
+                outbox: &outbox,
+                audit: &[audit],
+                ..Default::default()
+            },
+        )
+        .await
     }
 
     /// The hand-off summary for emergency services: allergies, medicines,
@@ -1272,20 +1246,16 @@ impl<S: Store> Clinic<S> {
             session.patient_id,
             json!({ "session_id": session.id, "entry": kind }),
         );
-        let updated = self
-            .store()
-            .append_session(
-                session.id,
-                expected_version,
-                SessionEntryChange {
-                    entries: &[entry],
-                    audit: &[audit],
-                    ..Default::default()
-                },
-            )
-            .await
-            .map_err(|e| ServiceError::from_store("infusion session", e))?;
-        self.fold_chart(updated).await
+        self.commit_chart(
+            session.id,
+            expected_version,
+            SessionEntryChange {
+                entries: &[entry],
+                audit: &[audit],
+                ..Default::default()
+            },
+        )
+        .await
     }
 
     /// A dissociation or psychotomimetic rating: every item scored, in range.

@@ -278,19 +278,10 @@ impl<S: Store> Clinic<S> {
         })
     }
 
-    async fn view_of(&self, order: OrderRecord) -> Result<OrderView, ServiceError> {
-        let plan_id = self.store().plan_of_event(order.plan_event_id).await?;
-        let plan = self.store().get_plan(plan_id).await?;
-        let event = plan
-            .events
-            .iter()
-            .find(|e| e.id == order.plan_event_id)
-            .cloned()
-            .ok_or(ServiceError::NotFound {
-                resource: "plan event",
-            })?;
-        // Worked out again from the stored inputs (the same exact arithmetic
-        // gives the same figures); the warnings shown are the ones stored at signing.
+    /// A stored order's arithmetic, worked out again from its inputs (the same
+    /// exact arithmetic gives the same figures; the warnings shown are the ones
+    /// stored at signing).
+    pub(crate) fn order_calc(&self, order: &OrderRecord) -> Result<OrderCalc, ServiceError> {
         let phases: Vec<Phase> = order
             .phases
             .iter()
@@ -302,8 +293,8 @@ impl<S: Store> Clinic<S> {
             })
             .collect();
         let on = order.weight_measured_on.max(order.signed_at.date_naive());
-        let calc = order::compute(
-            &input_of(&order),
+        order::compute(
+            &input_of(order),
             &phases,
             &phases,
             None,
@@ -315,7 +306,21 @@ impl<S: Store> Clinic<S> {
                 "stored order {} no longer computes: {e}",
                 order.id
             ))
-        })?;
+        })
+    }
+
+    async fn view_of(&self, order: OrderRecord) -> Result<OrderView, ServiceError> {
+        let plan_id = self.store().plan_of_event(order.plan_event_id).await?;
+        let plan = self.store().get_plan(plan_id).await?;
+        let event = plan
+            .events
+            .iter()
+            .find(|e| e.id == order.plan_event_id)
+            .cloned()
+            .ok_or(ServiceError::NotFound {
+                resource: "plan event",
+            })?;
+        let calc = self.order_calc(&order)?;
         let checks = self.store().order_checks(order.id).await?;
         Ok(OrderView {
             order,

@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Extension, Json};
 use chrono::{DateTime, Utc};
@@ -26,6 +26,7 @@ use crate::dto::ListResponse;
 use crate::error::ApiError;
 use crate::extract::ApiJson;
 use crate::routes::{Access, RouteSpec, RouteTable};
+use crate::api::{with_etag, Versioned};
 use crate::AppState;
 
 fn schema<T: JsonSchema>(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
@@ -151,15 +152,6 @@ impl DocumentDto {
     fn consent(stored: &StoredConsent) -> DocumentDto {
         DocumentDto::from_document(&stored.document, Some(stored.consent.is_in_force(clinic_service::now())))
     }
-}
-
-fn with_etag(status: StatusCode, dto: DocumentDto) -> Response {
-    let version = dto.version;
-    let mut res = (status, Json(dto)).into_response();
-    if let Ok(value) = HeaderValue::from_str(&crate::api::patients::etag(version)) {
-        res.headers_mut().insert(header::ETAG, value);
-    }
-    res
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -411,4 +403,10 @@ pub async fn sign<S: Store>(
     let input = DecisionInput { physician: None, decision: body.decision, reason: body.reason, overridden_rules: body.overridden_rules };
     let stored = app.clinic.sign_eligibility(&principal, parse_id(&id)?, version, &input).await?;
     Ok(with_etag(StatusCode::OK, eligibility_dto(&stored)))
+}
+
+impl Versioned for DocumentDto {
+    fn version(&self) -> i64 {
+        self.version
+    }
 }

@@ -18,6 +18,37 @@ use clinic_store::Store;
 use crate::dto::*;
 use crate::routes::{Access, RouteSpec, RouteTable};
 
+/// A JSON body with the record's version as its ETag (for `If-Match`).
+pub(crate) fn json_with_etag<T: serde::Serialize>(status: axum::http::StatusCode, version: i64, body: T) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let mut res = (status, axum::Json(body)).into_response();
+    if let Ok(value) = axum::http::HeaderValue::from_str(&patients::etag(version)) {
+        res.headers_mut().insert(axum::http::header::ETAG, value);
+    }
+    res
+}
+
+/// A DTO that carries its record's version (its ETag).
+pub(crate) trait Versioned {
+    fn version(&self) -> i64;
+}
+
+/// A versioned DTO as JSON with its ETag.
+pub(crate) fn with_etag<T: serde::Serialize + Versioned>(status: axum::http::StatusCode, dto: T) -> axum::response::Response {
+    json_with_etag(status, dto.version(), dto)
+}
+
+/// A JSON string or number as the text it was written with (numbers keep
+/// their digits, so an exact decimal is never read through a float).
+pub(crate) fn text_of(value: Option<&serde_json::Value>) -> Option<String> {
+    match value? {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        serde_json::Value::Null => None,
+        other => Some(other.to_string()),
+    }
+}
+
 fn schema<T: schemars::JsonSchema>(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
     generator.subschema_for::<T>()
 }

@@ -3,8 +3,8 @@
 //! nine places and marked `"exact": false`). Writes need `If-Match`.
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Extension, Json};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -21,6 +21,8 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::api::patients::{expected_version, parse_id};
+use crate::api::text_of;
+use crate::api::{Versioned, with_etag};
 use crate::dto::ListResponse;
 use crate::error::{ApiError, ErrorCode};
 use crate::extract::ApiJson;
@@ -40,15 +42,6 @@ fn id_of(text: &str, what: &'static str) -> Result<Uuid, ApiError> {
             what,
         )
     })
-}
-
-fn text_of(value: Option<&serde_json::Value>) -> Option<String> {
-    match value? {
-        serde_json::Value::String(s) => Some(s.clone()),
-        serde_json::Value::Number(n) => Some(n.to_string()),
-        serde_json::Value::Null => None,
-        other => Some(other.to_string()),
-    }
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -230,15 +223,6 @@ fn summary(o: &OrderRecord) -> OrderSummaryDto {
     }
 }
 
-fn with_etag(status: StatusCode, dto: OrderDto) -> Response {
-    let version = dto.version;
-    let mut res = (status, Json(dto)).into_response();
-    if let Ok(value) = HeaderValue::from_str(&crate::api::patients::etag(version)) {
-        res.headers_mut().insert(header::ETAG, value);
-    }
-    res
-}
-
 pub fn routes<S: Store>(table: RouteTable<S>) -> RouteTable<S> {
     table
         .add(
@@ -411,4 +395,10 @@ pub async fn list<S: Store>(
         items: orders.iter().map(summary).collect(),
         next_cursor: None,
     }))
+}
+
+impl Versioned for OrderDto {
+    fn version(&self) -> i64 {
+        self.version
+    }
 }

@@ -4,8 +4,8 @@
 //! ("0.71"); a JSON number is read by its written digits, never as a float.
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Extension, Json};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -20,6 +20,8 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::api::patients::{expected_version, parse_id};
+use crate::api::text_of;
+use crate::api::{Versioned, with_etag};
 use crate::dto::ListResponse;
 use crate::error::ApiError;
 use crate::extract::ApiJson;
@@ -76,16 +78,6 @@ pub struct PlanEditWrite {
 #[serde(deny_unknown_fields)]
 pub struct PlanEndWrite {
     pub reason: Option<String>,
-}
-
-/// A JSON string or number as typed text (numbers keep their written digits).
-fn text_of(value: Option<&serde_json::Value>) -> Option<String> {
-    match value? {
-        serde_json::Value::String(s) => Some(s.clone()),
-        serde_json::Value::Number(n) => Some(n.to_string()),
-        serde_json::Value::Null => None,
-        other => Some(other.to_string()),
-    }
 }
 
 impl PlanEditWrite {
@@ -243,15 +235,6 @@ impl PlanDto {
                 .map(|changes| changes.iter().map(PlanChangeDto::from_change).collect()),
         }
     }
-}
-
-fn with_etag(status: StatusCode, dto: PlanDto) -> Response {
-    let version = dto.version;
-    let mut res = (status, Json(dto)).into_response();
-    if let Ok(value) = HeaderValue::from_str(&crate::api::patients::etag(version)) {
-        res.headers_mut().insert(header::ETAG, value);
-    }
-    res
 }
 
 fn plan_id(text: &str) -> Result<Uuid, ApiError> {
@@ -450,4 +433,10 @@ pub async fn end<S: Store>(
         )
         .await?;
     Ok(with_etag(StatusCode::OK, PlanDto::from_plan(&plan, None)))
+}
+
+impl Versioned for PlanDto {
+    fn version(&self) -> i64 {
+        self.version
+    }
 }

@@ -4,7 +4,7 @@
 //! `schedule_conflict` with every conflict and the nearest alternatives.
 
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Extension, Json};
@@ -12,25 +12,34 @@ use chrono::{DateTime, NaiveDate, Utc};
 use clinic_domain::authz::Permission;
 use clinic_service::auth::Principal;
 use clinic_service::scheduling::{BookInput, BookingView, SiteScheduleInput, StaffHoursInput};
-use clinic_store::schedule::{BookingRecord, SiteScheduleRecord};
 use clinic_store::Store;
+use clinic_store::schedule::{BookingRecord, SiteScheduleRecord};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::AppState;
 use crate::api::patients::{expected_version, parse_id};
+use crate::api::{Versioned, with_etag};
 use crate::dto::ListResponse;
 use crate::error::{ApiError, ErrorCode};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::routes::{Access, RouteSpec, RouteTable};
-use crate::AppState;
 
 fn schema<T: JsonSchema>(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
     generator.subschema_for::<T>()
 }
 
 fn any_id(text: &str, what: &'static str) -> Result<Uuid, ApiError> {
-    Uuid::try_parse(text).map_err(|_| ApiError::field(StatusCode::NOT_FOUND, ErrorCode::NotFound, "Not found", "id", what))
+    Uuid::try_parse(text).map_err(|_| {
+        ApiError::field(
+            StatusCode::NOT_FOUND,
+            ErrorCode::NotFound,
+            "Not found",
+            "id",
+            what,
+        )
+    })
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
@@ -50,7 +59,14 @@ pub struct BookWrite {
 
 impl BookWrite {
     fn input(self) -> BookInput {
-        BookInput { date: self.date, time: self.time, resource_id: self.resource_id, clinician_id: self.clinician_id, escort_name: self.escort_name, minutes: self.minutes }
+        BookInput {
+            date: self.date,
+            time: self.time,
+            resource_id: self.resource_id,
+            clinician_id: self.clinician_id,
+            escort_name: self.escort_name,
+            minutes: self.minutes,
+        }
     }
 }
 
@@ -102,7 +118,11 @@ pub struct BookingDto {
 }
 
 impl BookingDto {
-    fn from_record(b: &BookingRecord, resource_name: Option<String>, clinician_name: Option<String>) -> BookingDto {
+    fn from_record(
+        b: &BookingRecord,
+        resource_name: Option<String>,
+        clinician_name: Option<String>,
+    ) -> BookingDto {
         BookingDto {
             id: b.id,
             site_id: b.site_id,
@@ -125,7 +145,11 @@ impl BookingDto {
     }
 
     fn from_view(v: &BookingView) -> BookingDto {
-        BookingDto::from_record(&v.booking, v.resource_name.clone(), v.clinician_name.clone())
+        BookingDto::from_record(
+            &v.booking,
+            v.resource_name.clone(),
+            v.clinician_name.clone(),
+        )
     }
 }
 
@@ -179,23 +203,26 @@ fn site_dto(time_zone: &str, r: &SiteScheduleRecord) -> SiteScheduleDto {
             .hours
             .iter()
             .map(|h| {
-                let day = usize::try_from(h.weekday).ok().and_then(|i| clinic_service::scheduling::WEEKDAY_NAMES.get(i)).copied().unwrap_or("?");
-                (day.to_string(), h.opens.format("%H:%M").to_string(), h.closes.format("%H:%M").to_string())
+                let day = usize::try_from(h.weekday)
+                    .ok()
+                    .and_then(|i| clinic_service::scheduling::WEEKDAY_NAMES.get(i))
+                    .copied()
+                    .unwrap_or("?");
+                (
+                    day.to_string(),
+                    h.opens.format("%H:%M").to_string(),
+                    h.closes.format("%H:%M").to_string(),
+                )
             })
             .collect(),
         closures: r.closures.clone(),
-        resources: r.resources.iter().map(|x| (x.id, x.kind.as_str(), x.name.clone())).collect(),
+        resources: r
+            .resources
+            .iter()
+            .map(|x| (x.id, x.kind.as_str(), x.name.clone()))
+            .collect(),
         version: r.version,
     }
-}
-
-fn with_etag(status: StatusCode, dto: BookingDto) -> Response {
-    let version = dto.version;
-    let mut res = (status, Json(dto)).into_response();
-    if let Ok(value) = HeaderValue::from_str(&crate::api::patients::etag(version)) {
-        res.headers_mut().insert(header::ETAG, value);
-    }
-    res
 }
 
 pub fn routes<S: Store>(table: RouteTable<S>) -> RouteTable<S> {
@@ -282,8 +309,15 @@ pub fn routes<S: Store>(table: RouteTable<S>) -> RouteTable<S> {
         )
 }
 
-pub async fn site_schedule<S: Store>(State(app): State<AppState<S>>, Extension(principal): Extension<Principal>, Path(id): Path<String>) -> Result<Json<SiteScheduleDto>, ApiError> {
-    let (site, record) = app.clinic.site_schedule(&principal, any_id(&id, "is not a site id")?).await?;
+pub async fn site_schedule<S: Store>(
+    State(app): State<AppState<S>>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<Json<SiteScheduleDto>, ApiError> {
+    let (site, record) = app
+        .clinic
+        .site_schedule(&principal, any_id(&id, "is not a site id")?)
+        .await?;
     let record = record.ok_or_else(|| ApiError::not_found("schedule settings for this site"))?;
     Ok(Json(site_dto(&site.time_zone, &record)))
 }
@@ -295,7 +329,10 @@ pub async fn save_site_schedule<S: Store>(
     ApiJson(body): ApiJson<SiteScheduleInput>,
 ) -> Result<Json<SiteScheduleDto>, ApiError> {
     let site_id = any_id(&id, "is not a site id")?;
-    let record = app.clinic.save_site_schedule(&principal, site_id, &body).await?;
+    let record = app
+        .clinic
+        .save_site_schedule(&principal, site_id, &body)
+        .await?;
     let (site, _) = app.clinic.site_schedule(&principal, site_id).await?;
     Ok(Json(site_dto(&site.time_zone, &record)))
 }
@@ -306,13 +343,31 @@ pub async fn staff_hours<S: Store>(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<StaffHoursInput>,
 ) -> Result<Response, ApiError> {
-    let n = app.clinic.add_staff_hours(&principal, any_id(&id, "is not a site id")?, &body).await?;
+    let n = app
+        .clinic
+        .add_staff_hours(&principal, any_id(&id, "is not a site id")?, &body)
+        .await?;
     Ok((StatusCode::CREATED, Json(serde_json::json!({ "added": n }))).into_response())
 }
 
-pub async fn book<S: Store>(State(app): State<AppState<S>>, Extension(principal): Extension<Principal>, Path(id): Path<String>, ApiJson(body): ApiJson<BookWrite>) -> Result<Response, ApiError> {
-    let booking = app.clinic.book_event(&principal, any_id(&id, "is not a plan event id")?, &body.input()).await?;
-    Ok(with_etag(StatusCode::CREATED, BookingDto::from_record(&booking, None, None)))
+pub async fn book<S: Store>(
+    State(app): State<AppState<S>>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<BookWrite>,
+) -> Result<Response, ApiError> {
+    let booking = app
+        .clinic
+        .book_event(
+            &principal,
+            any_id(&id, "is not a plan event id")?,
+            &body.input(),
+        )
+        .await?;
+    Ok(with_etag(
+        StatusCode::CREATED,
+        BookingDto::from_record(&booking, None, None),
+    ))
 }
 
 pub async fn schedule_plan<S: Store>(
@@ -321,13 +376,38 @@ pub async fn schedule_plan<S: Store>(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<WholePlanWrite>,
 ) -> Result<Response, ApiError> {
-    let bookings = app.clinic.schedule_whole_plan(&principal, any_id(&id, "is not a plan id")?, body.time.as_deref(), body.escort_name.as_deref()).await?;
-    let items: Vec<BookingDto> = bookings.iter().map(|b| BookingDto::from_record(b, None, None)).collect();
-    Ok((StatusCode::CREATED, Json(ListResponse { items, next_cursor: None })).into_response())
+    let bookings = app
+        .clinic
+        .schedule_whole_plan(
+            &principal,
+            any_id(&id, "is not a plan id")?,
+            body.time.as_deref(),
+            body.escort_name.as_deref(),
+        )
+        .await?;
+    let items: Vec<BookingDto> = bookings
+        .iter()
+        .map(|b| BookingDto::from_record(b, None, None))
+        .collect();
+    Ok((
+        StatusCode::CREATED,
+        Json(ListResponse {
+            items,
+            next_cursor: None,
+        }),
+    )
+        .into_response())
 }
 
-pub async fn read_booking<S: Store>(State(app): State<AppState<S>>, Extension(principal): Extension<Principal>, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let booking = app.clinic.get_booking(&principal, any_id(&id, "is not a booking id")?).await?;
+pub async fn read_booking<S: Store>(
+    State(app): State<AppState<S>>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let booking = app
+        .clinic
+        .get_booking(&principal, any_id(&id, "is not a booking id")?)
+        .await?;
     Ok(with_etag(StatusCode::OK, BookingDto::from_view(&booking)))
 }
 
@@ -339,8 +419,19 @@ pub async fn cancel<S: Store>(
     ApiJson(body): ApiJson<ReasonWrite>,
 ) -> Result<Response, ApiError> {
     let version = expected_version(&headers)?;
-    let booking = app.clinic.cancel_booking(&principal, any_id(&id, "is not a booking id")?, version, body.reason.as_deref()).await?;
-    Ok(with_etag(StatusCode::OK, BookingDto::from_record(&booking, None, None)))
+    let booking = app
+        .clinic
+        .cancel_booking(
+            &principal,
+            any_id(&id, "is not a booking id")?,
+            version,
+            body.reason.as_deref(),
+        )
+        .await?;
+    Ok(with_etag(
+        StatusCode::OK,
+        BookingDto::from_record(&booking, None, None),
+    ))
 }
 
 pub async fn no_show<S: Store>(
@@ -351,8 +442,19 @@ pub async fn no_show<S: Store>(
     ApiJson(body): ApiJson<ReasonWrite>,
 ) -> Result<Response, ApiError> {
     let version = expected_version(&headers)?;
-    let booking = app.clinic.record_no_show(&principal, any_id(&id, "is not a booking id")?, version, body.reason.as_deref()).await?;
-    Ok(with_etag(StatusCode::OK, BookingDto::from_record(&booking, None, None)))
+    let booking = app
+        .clinic
+        .record_no_show(
+            &principal,
+            any_id(&id, "is not a booking id")?,
+            version,
+            body.reason.as_deref(),
+        )
+        .await?;
+    Ok(with_etag(
+        StatusCode::OK,
+        BookingDto::from_record(&booking, None, None),
+    ))
 }
 
 pub async fn reschedule<S: Store>(
@@ -363,9 +465,26 @@ pub async fn reschedule<S: Store>(
     ApiJson(body): ApiJson<RescheduleWrite>,
 ) -> Result<Response, ApiError> {
     let version = expected_version(&headers)?;
-    let input = BookInput { date: body.date, time: body.time, escort_name: body.escort_name, ..Default::default() };
-    let booking = app.clinic.reschedule_booking(&principal, any_id(&id, "is not a booking id")?, version, &input, body.reason.as_deref()).await?;
-    Ok(with_etag(StatusCode::CREATED, BookingDto::from_record(&booking, None, None)))
+    let input = BookInput {
+        date: body.date,
+        time: body.time,
+        escort_name: body.escort_name,
+        ..Default::default()
+    };
+    let booking = app
+        .clinic
+        .reschedule_booking(
+            &principal,
+            any_id(&id, "is not a booking id")?,
+            version,
+            &input,
+            body.reason.as_deref(),
+        )
+        .await?;
+    Ok(with_etag(
+        StatusCode::CREATED,
+        BookingDto::from_record(&booking, None, None),
+    ))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -382,15 +501,31 @@ pub async fn day_board<S: Store>(
 ) -> Result<Json<DayBoardDto>, ApiError> {
     let mut errors = Vec::new();
     let site_id = match query.site_id.as_deref().filter(|s| !s.is_empty()) {
-        Some(text) => Uuid::try_parse(text).map_err(|_| errors.push(clinic_domain::field::FieldError::new("site_id", "not a site id"))).ok(),
+        Some(text) => Uuid::try_parse(text)
+            .map_err(|_| {
+                errors.push(clinic_domain::field::FieldError::new(
+                    "site_id",
+                    "not a site id",
+                ))
+            })
+            .ok(),
         None => None,
     };
     let date = match query.date.as_deref().filter(|s| !s.is_empty()) {
-        Some(text) => NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| errors.push(clinic_domain::field::FieldError::new("date", "a date as YYYY-MM-DD"))).ok(),
+        Some(text) => NaiveDate::parse_from_str(text, "%Y-%m-%d")
+            .map_err(|_| {
+                errors.push(clinic_domain::field::FieldError::new(
+                    "date",
+                    "a date as YYYY-MM-DD",
+                ))
+            })
+            .ok(),
         None => None,
     };
     if !errors.is_empty() {
-        return Err(ApiError::validation(clinic_domain::field::FieldErrors(errors)));
+        return Err(ApiError::validation(clinic_domain::field::FieldErrors(
+            errors,
+        )));
     }
     let site = match site_id {
         Some(_) => None,
@@ -406,14 +541,39 @@ pub async fn day_board<S: Store>(
         site_id: board.site.id,
         date: board.date,
         time_zone: board.site.time_zone.clone(),
-        opening: board.opening.iter().map(|o| (o.open.format("%H:%M").to_string(), o.close.format("%H:%M").to_string())).collect(),
+        opening: board
+            .opening
+            .iter()
+            .map(|o| {
+                (
+                    o.open.format("%H:%M").to_string(),
+                    o.close.format("%H:%M").to_string(),
+                )
+            })
+            .collect(),
         closed_reason: board.closed_reason.clone(),
         bookings: board.bookings.iter().map(BookingDto::from_view).collect(),
         recent_no_shows: board.recent_no_shows,
     }))
 }
 
-pub async fn patient_bookings<S: Store>(State(app): State<AppState<S>>, Extension(principal): Extension<Principal>, Path(id): Path<String>) -> Result<Json<ListResponse<BookingDto>>, ApiError> {
-    let views = app.clinic.patient_bookings(&principal, parse_id(&id)?).await?;
-    Ok(Json(ListResponse { items: views.iter().map(BookingDto::from_view).collect(), next_cursor: None }))
+pub async fn patient_bookings<S: Store>(
+    State(app): State<AppState<S>>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<Json<ListResponse<BookingDto>>, ApiError> {
+    let views = app
+        .clinic
+        .patient_bookings(&principal, parse_id(&id)?)
+        .await?;
+    Ok(Json(ListResponse {
+        items: views.iter().map(BookingDto::from_view).collect(),
+        next_cursor: None,
+    }))
+}
+
+impl Versioned for BookingDto {
+    fn version(&self) -> i64 {
+        self.version
+    }
 }

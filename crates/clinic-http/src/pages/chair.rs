@@ -18,12 +18,8 @@ use maud::{Markup, html};
 use uuid::Uuid;
 
 use crate::AppState;
+use crate::pages::csrf_input;
 use crate::pages::{Nav, error_page, failure, form_field, form_pairs, site_time, staff_page};
-use crate::routes::CSRF_FIELD;
-
-fn csrf(principal: &Principal) -> Markup {
-    html! { input type="hidden" name=(CSRF_FIELD) value=(principal.csrf_token); }
-}
 
 fn minutes_since(at: chrono::DateTime<Utc>) -> i64 {
     (clinic_service::now() - at).num_minutes()
@@ -66,7 +62,7 @@ async fn check_in_page<S: Store>(
             p { "Ask the patient to state their full name and date of birth. Do not read them out." }
             @if !errors.is_empty() { div.notice.bad role="alert" { ul { @for e in errors { li { (e.field.replace('_', " ")) ": " (e.message) } } } } }
             form method="post" action={ "/bookings/" (booking_id) "/sessions" } #check-in {
-                (csrf(principal))
+                (csrf_input(principal))
                 label for="full_name" { "Full name, as stated" }
                 input id="full_name" name="full_name" autocomplete="off" required;
                 label for="date_of_birth" { "Date of birth, as stated" }
@@ -212,7 +208,7 @@ async fn chair_page<S: Store>(
         }
         @if !closed {
             form.emergency-button method="post" action={ "/sessions/" (s.id) "/emergency" } {
-                (csrf(principal))
+                (csrf_input(principal))
                 input type="hidden" name="version" value=(s.version);
                 label for="emergency-what" { "What is happening (optional)" }
                 input id="emergency-what" name="what";
@@ -225,7 +221,7 @@ async fn chair_page<S: Store>(
                 p { (advice) " · raised " (at.with_timezone(&tz).format("%H:%M")) }
                 @if !closed {
                     form method="post" action={ "/sessions/" (s.id) "/alert-responses" } {
-                        (csrf(principal))
+                        (csrf_input(principal))
                         input type="hidden" name="version" value=(s.version);
                         input type="hidden" name="alert_id" value=(alert_id);
                         label for={ "response-" (alert_id) } { "Response taken" }
@@ -242,7 +238,7 @@ async fn chair_page<S: Store>(
                     ul.unmet data-testid="unmet" { @for u in &c.checklist_unmet { li.warning { (u) } } }
                 } @else { p.ok { "Checklist complete." } }
                 form method="post" action={ "/sessions/" (s.id) "/checklist" } {
-                    (csrf(principal))
+                    (csrf_input(principal))
                     input type="hidden" name="version" value=(s.version);
                     label { input type="checkbox" name="fasting_confirmed" value="yes"; " Fasting as the clinic instructs: confirmed" }
                     label for="escort_name" { "Escort (who takes the patient home)" }
@@ -270,11 +266,11 @@ async fn chair_page<S: Store>(
                     PumpState::Paused => "Paused.",
                     PumpState::Stopped => "Stopped.",
                 } }
-                @if let Some((ml, mg)) = c.delivered { p { "Delivered so far: " strong data-testid="delivered" { (short(ml)) " mL = " (short(mg)) " mg" } } }
+                @if let Some((ml, mg)) = c.delivered { p { "Delivered so far: " strong data-testid="delivered" { (crate::pages::figure(ml, 2)) " mL = " (crate::pages::figure(mg, 2)) " mg" } } }
                 div.pump-controls {
                     @for (action, label, needs_rate) in pump_buttons(state) {
                         form method="post" action={ "/sessions/" (s.id) "/pump" } {
-                            (csrf(principal))
+                            (csrf_input(principal))
                             input type="hidden" name="version" value=(s.version);
                             input type="hidden" name="action" value=(action.as_str());
                             @if needs_rate {
@@ -295,7 +291,7 @@ async fn chair_page<S: Store>(
                         }
                     }
                     form method="post" action={ "/sessions/" (s.id) "/vitals" } {
-                        (csrf(principal))
+                        (csrf_input(principal))
                         input type="hidden" name="version" value=(s.version);
                         (vital_fields(""))
                         div.actions { button type="submit" { "Save vital signs" } }
@@ -307,7 +303,7 @@ async fn chair_page<S: Store>(
                     h2 { "Discharge" }
                     p.muted { "Modified Aldrete (each item 0–2); at least " (app.clinic.config().infusion.aldrete_minimum) " to leave." }
                     form method="post" action={ "/sessions/" (s.id) "/discharge" } {
-                        (csrf(principal))
+                        (csrf_input(principal))
                         input type="hidden" name="version" value=(s.version);
                         @for (name, label) in [("activity", "Activity"), ("respiration", "Respiration"), ("circulation", "Circulation (BP within ±20% of baseline = 2)"), ("consciousness", "Consciousness"), ("spo2", "SpO2 (> 92% on room air = 2)")] {
                             label for={ "ald-" (name) } { (label) }
@@ -330,7 +326,7 @@ async fn chair_page<S: Store>(
             details.card #ratings {
                 summary { "Dissociation and side effects" }
                 form method="post" action={ "/sessions/" (s.id) "/ratings" } {
-                    (csrf(principal))
+                    (csrf_input(principal))
                     input type="hidden" name="version" value=(s.version);
                     input type="hidden" name="instrument" value="bprs_positive";
                     p { "BPRS positive subscale, each 1–7 (Overall & Gorham 1962)" }
@@ -342,7 +338,7 @@ async fn chair_page<S: Store>(
                     button type="submit" { "Save BPRS" }
                 }
                 form method="post" action={ "/sessions/" (s.id) "/ratings" } {
-                    (csrf(principal))
+                    (csrf_input(principal))
                     input type="hidden" name="version" value=(s.version);
                     input type="hidden" name="instrument" value="cadss";
                     p { "CADSS, 23 subject-rated items, each 0–4 (Bremner 1998; the item text is licensed and not shown)" }
@@ -355,7 +351,7 @@ async fn chair_page<S: Store>(
             details.card #medicines {
                 summary { "Medicine given" }
                 form method="post" action={ "/sessions/" (s.id) "/medications" } {
-                    (csrf(principal))
+                    (csrf_input(principal))
                     input type="hidden" name="version" value=(s.version);
                     label for="med-drug" { "Drug (e.g. midazolam, ondansetron)" } input id="med-drug" name="drug" required;
                     label for="med-dose" { "Dose with unit" } input id="med-dose" name="dose" required;
@@ -368,7 +364,7 @@ async fn chair_page<S: Store>(
             details.card #adverse-event {
                 summary { "Adverse event" }
                 form method="post" action={ "/sessions/" (s.id) "/adverse-events" } {
-                    (csrf(principal))
+                    (csrf_input(principal))
                     input type="hidden" name="version" value=(s.version);
                     label for="ae-what" { "What happened" } input id="ae-what" name="description" required;
                     label for="ae-sev" { "Severity" } select id="ae-sev" name="severity" { @for x in clinic_service::infusions::SEVERITIES { option value=(x) { (x) } } }
@@ -382,7 +378,7 @@ async fn chair_page<S: Store>(
             @let signed = c.entries.iter().any(|e| e.kind == "note");
             summary { @if signed { "Add an addendum to the signed note" } @else { "Session note" } }
             form method="post" action={ "/sessions/" (s.id) "/notes" } {
-                (csrf(principal))
+                (csrf_input(principal))
                 input type="hidden" name="version" value=(s.version);
                 label for="note-text" { @if signed { "Addendum (the signed note is never edited)" } @else { "Note" } }
                 textarea id="note-text" name="text" rows="4" required {}
@@ -411,20 +407,6 @@ async fn chair_page<S: Store>(
         *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
     }
     res
-}
-
-fn short(x: clinic_domain::dose::Exact) -> String {
-    let (num, den) = x.fraction();
-    if x.terminates() && den <= 100 {
-        return x.to_decimal();
-    }
-    let hundredths = (num.abs() * 200 + den).div_euclid(2 * den);
-    format!(
-        "≈{}{}.{:02}",
-        if num < 0 { "-" } else { "" },
-        hundredths / 100,
-        hundredths % 100
-    )
 }
 
 fn pump_buttons(state: PumpState) -> Vec<(PumpAction, &'static str, bool)> {
@@ -811,7 +793,7 @@ pub async fn infusions_tab<S: Store>(
                             tr {
                                 td data-label="Opened" { a href={ "/sessions/" (c.session.id) } { (site_time(c.session.opened_at, time_zone)) } }
                                 td data-label="State" { (c.phase()) }
-                                td data-label="Delivered" { @if let Some((ml, mg)) = c.delivered { (short(ml)) " mL = " (short(mg)) " mg" } }
+                                td data-label="Delivered" { @if let Some((ml, mg)) = c.delivered { (crate::pages::figure(ml, 2)) " mL = " (crate::pages::figure(mg, 2)) " mg" } }
                                 td data-label="Alerts" { @if c.open_alerts.is_empty() { "none open" } @else { span.error { (c.open_alerts.len()) " open" } } }
                             }
                         }
@@ -863,7 +845,7 @@ pub async fn handoff<S: Store>(
             h2 { "Ketamine given (IV)" }
             p {
                 @if let Some(o) = &order { "Ordered: " (o.phases.iter().map(|(d, m)| format!("{d} mg/kg over {m} min")).collect::<Vec<_>>().join(", then ")) " for " (o.weight_kg) " kg. " }
-                @match h.chart.delivered { Some((ml, mg)) => { "Delivered by the pump: " (short(ml)) " mL = " strong { (short(mg)) " mg" } "." } None => "Nothing delivered." }
+                @match h.chart.delivered { Some((ml, mg)) => { "Delivered by the pump: " (crate::pages::figure(ml, 2)) " mL = " strong { (crate::pages::figure(mg, 2)) " mg" } "." } None => "Nothing delivered." }
                 @if let Some(s) = h.chart.started_at { " Started " (site_time(s, &zone)) "." }
                 @if let Some(s) = h.chart.stopped_at { " Stopped " (site_time(s, &zone)) "." }
             }

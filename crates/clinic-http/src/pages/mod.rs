@@ -213,6 +213,28 @@ pub(crate) fn form_field(pairs: &[(String, String)], name: &str) -> Option<Strin
     pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).filter(|v| !v.trim().is_empty())
 }
 
+/// The hidden field carrying the session's CSRF token, for every staff form.
+pub(crate) fn csrf_input(principal: &Principal) -> Markup {
+    html! { input type="hidden" name=(CSRF_FIELD) value=(principal.csrf_token); }
+}
+
+/// An exact figure as staff read it: exact when it has a finite decimal form
+/// with at most `places` decimals, otherwise "≈" and `places` decimals with
+/// the exact value (nine places) on hover. Never silently rounded.
+pub(crate) fn figure(x: clinic_domain::dose::Exact, places: u32) -> Markup {
+    let full = x.to_decimal();
+    let (num, den) = x.fraction();
+    let scale = 10i128.pow(places);
+    if x.terminates() && (num * scale) % den == 0 {
+        return html! { (full) };
+    }
+    let sign = if num < 0 { "-" } else { "" };
+    let scaled = (num.abs() * scale * 2 + den).div_euclid(2 * den);
+    let width = usize::try_from(places).unwrap_or(0);
+    let short = if places == 0 { format!("{sign}{scaled}") } else { format!("{sign}{}.{:0width$}", scaled / scale, scaled % scale) };
+    html! { span title={ (full) @if !x.terminates() { " (not a finite decimal)" } } { "≈" (short) } }
+}
+
 /// A service error as a page: the problem's status, title and detail in words.
 pub(crate) fn failure(err: clinic_service::error::ServiceError) -> Response {
     let api = crate::error::ApiError::from(err);

@@ -15,16 +15,12 @@ use clinic_service::auth::Principal;
 use clinic_service::error::ServiceError;
 use clinic_service::orders::{OrderContext, OrderView};
 use clinic_store::Store;
-use maud::{Markup, html};
+use maud::html;
 use uuid::Uuid;
 
 use crate::AppState;
+use crate::pages::csrf_input;
 use crate::pages::{Nav, error_page, failure, form_field, form_pairs, site_time, staff_page};
-use crate::routes::CSRF_FIELD;
-
-fn csrf(principal: &Principal) -> Markup {
-    html! { input type="hidden" name=(CSRF_FIELD) value=(principal.csrf_token); }
-}
 
 fn status_words(status: OrderStatus) -> (&'static str, &'static str) {
     match status {
@@ -141,7 +137,7 @@ async fn form_page<S: Store>(
                 div.notice role="alert" #order-warnings { p { strong { "Check before signing: " } (w) } }
             }
             form.card method="post" action={ "/plan-events/" (c.event.id) "/order" } #order-form {
-                (csrf(principal))
+                (csrf_input(principal))
                 fieldset {
                     legend { "Dosing weight (" (c.settings.weight_basis.as_str()) " body weight, clinic policy)" }
                     label for="weight_kg" { "Weight, kg" }
@@ -255,20 +251,6 @@ pub async fn sign<S: Store>(
     }
 }
 
-/// An exact figure as staff read it: exact when it has a finite decimal
-/// form, otherwise "≈" and three decimals with the nine-place value on hover.
-fn figure(x: clinic_domain::dose::Exact) -> Markup {
-    let full = x.to_decimal();
-    if x.terminates() {
-        return html! { (full) };
-    }
-    let (num, den) = x.fraction();
-    let sign = if num < 0 { "-" } else { "" };
-    let thousandths = (num.abs() * 2000 + den).div_euclid(2 * den);
-    let short = format!("{sign}{}.{:03}", thousandths / 1000, thousandths % 1000);
-    html! { span title={ (full) " (not a finite decimal)" } { "≈" (short) } }
-}
-
 /// The order page.
 pub async fn show<S: Store>(
     State(app): State<AppState<S>>,
@@ -349,14 +331,14 @@ async fn order_page<S: Store>(
                     @for (i, p) in c.phases.iter().enumerate() {
                         tr {
                             td data-label="Phase" { (i + 1) }
-                            td data-label="mg/kg" { (figure(p.dose_mg_per_kg)) }
-                            td data-label="Minutes" { (figure(p.minutes)) }
-                            td data-label="Dose, mg" { strong { (figure(p.dose_mg)) } }
-                            td data-label="Volume, mL" { (figure(p.volume_ml)) }
-                            td data-label="Pump, mL/h" { strong data-testid="rate" { (figure(p.rate_ml_per_h)) } }
-                            td data-label="mg/min" { (figure(p.mg_per_min)) }
+                            td data-label="mg/kg" { (crate::pages::figure(p.dose_mg_per_kg, 3)) }
+                            td data-label="Minutes" { (crate::pages::figure(p.minutes, 3)) }
+                            td data-label="Dose, mg" { strong { (crate::pages::figure(p.dose_mg, 3)) } }
+                            td data-label="Volume, mL" { (crate::pages::figure(p.volume_ml, 3)) }
+                            td data-label="Pump, mL/h" { strong data-testid="rate" { (crate::pages::figure(p.rate_ml_per_h, 3)) } }
+                            td data-label="mg/min" { (crate::pages::figure(p.mg_per_min, 3)) }
                             @if let Some(r) = p.pump {
-                                td data-label="Pump setting" { (figure(r.setting)) " mL/h delivers " (figure(r.delivers_mg)) " mg (" (figure(r.difference_mg)) " mg against the order)" }
+                                td data-label="Pump setting" { (crate::pages::figure(r.setting, 3)) " mL/h delivers " (crate::pages::figure(r.delivers_mg, 3)) " mg (" (crate::pages::figure(r.difference_mg, 3)) " mg against the order)" }
                             }
                         }
                     }
@@ -364,11 +346,11 @@ async fn order_page<S: Store>(
             }
             table.compact {
                 caption { "Preparation" }
-                tr { th { "Total dose" } td { strong data-testid="dose-mg" { (figure(c.total.dose_mg)) " mg" } } }
-                tr { th { "Stock" } td { (figure(c.total.stock_mg_per_ml)) " mg/mL: draw " strong { (figure(c.total.stock_volume_ml)) " mL" }
-                    @if let Some(d) = c.stock_draw { " (drawn with the syringe: " (figure(d.setting)) " mL = " (figure(d.delivers_mg)) " mg, " (figure(d.difference_mg)) " mg against the order)" } } }
-                tr { th { "Diluent" } td { @match c.total.bag_ml { Some(b) => { (figure(b)) " mL 0.9% NaCl" @if c.total.withdraw_from_bag { ", the stock's volume withdrawn first" } } None => "none: from a syringe" } } }
-                tr { th { "Total volume" } td { (figure(c.total.total_volume_ml)) " mL at " (figure(c.total.final_mg_per_ml)) " mg/mL" } }
+                tr { th { "Total dose" } td { strong data-testid="dose-mg" { (crate::pages::figure(c.total.dose_mg, 3)) " mg" } } }
+                tr { th { "Stock" } td { (crate::pages::figure(c.total.stock_mg_per_ml, 3)) " mg/mL: draw " strong { (crate::pages::figure(c.total.stock_volume_ml, 3)) " mL" }
+                    @if let Some(d) = c.stock_draw { " (drawn with the syringe: " (crate::pages::figure(d.setting, 3)) " mL = " (crate::pages::figure(d.delivers_mg, 3)) " mg, " (crate::pages::figure(d.difference_mg, 3)) " mg against the order)" } } }
+                tr { th { "Diluent" } td { @match c.total.bag_ml { Some(b) => { (crate::pages::figure(b, 3)) " mL 0.9% NaCl" @if c.total.withdraw_from_bag { ", the stock's volume withdrawn first" } } None => "none: from a syringe" } } }
+                tr { th { "Total volume" } td { (crate::pages::figure(c.total.total_volume_ml, 3)) " mL at " (crate::pages::figure(c.total.final_mg_per_ml, 3)) " mg/mL" } }
             }
             @if let Some(note) = &c.rounding_note { p.muted { "Rounding: " (note) "." } }
             @if !o.warnings.is_empty() {
@@ -404,7 +386,7 @@ async fn order_page<S: Store>(
                 @if !errors.is_empty() { div.notice.bad role="alert" { ul { @for e in errors { li { (e.field.replace('_', " ")) ": " (e.message) } } } } }
                 p { "Enter the weight and each phase's mg/kg as you found them." }
                 form method="post" action={ "/orders/" (o.id) "/checks" } #check-form {
-                    (csrf(principal))
+                    (csrf_input(principal))
                     input type="hidden" name="version" value=(o.version);
                     label for="check-weight" { "Weight, kg" }
                     input id="check-weight" name="weight_kg" inputmode="decimal" autocomplete="off" required;
@@ -422,7 +404,7 @@ async fn order_page<S: Store>(
             details {
                 summary { "Cancel this order" }
                 form method="post" action={ "/orders/" (o.id) "/cancel" } {
-                    (csrf(principal))
+                    (csrf_input(principal))
                     input type="hidden" name="version" value=(o.version);
                     label for="cancel-reason" { "Reason" }
                     input id="cancel-reason" name="reason" required;

@@ -20,6 +20,7 @@ use maud::{Markup, html};
 use uuid::Uuid;
 
 use crate::AppState;
+use crate::pages::csrf_input;
 use crate::pages::{Nav, error_page, failure, form_field, form_pairs, site_time, staff_page};
 use crate::routes::CSRF_FIELD;
 
@@ -79,10 +80,6 @@ fn dose_text(event: &PlanEvent) -> String {
         .map(|p| format!("{} mg/kg over {} min", p.dose_mg_per_kg, p.minutes))
         .collect();
     phases.join(", then ")
-}
-
-fn csrf(principal: &Principal) -> Markup {
-    html! { input type="hidden" name=(CSRF_FIELD) value=(principal.csrf_token); }
 }
 
 /// The Plan tab of a patient's chart.
@@ -153,7 +150,7 @@ fn new_plan_card<S: Store>(
             } @else {
                 p { "Pick the protocol and the start date (day 0). The plan is a draft until you sign it." }
                 form method="post" action={ "/patients/" (patient.id) "/plans" } {
-                    (csrf(principal))
+                    (csrf_input(principal))
                     label for="protocol_id" { "Protocol" }
                     select id="protocol_id" name="protocol_id" {
                         @for protocol in &fitting {
@@ -190,35 +187,67 @@ async fn plan_card<S: Store>(
     let zone: chrono_tz::Tz = time_zone.parse().unwrap_or(chrono_tz::Tz::UTC);
     let can_book = role_allows(principal.user.role, Permission::ScheduleManage);
     let bookings = if role_allows(principal.user.role, Permission::ScheduleRead) {
-        app.clinic.patient_bookings(principal, h.patient_id).await.unwrap_or_default()
+        app.clinic
+            .patient_bookings(principal, h.patient_id)
+            .await
+            .unwrap_or_default()
     } else {
         Vec::new()
     };
     // The booking that stands for each event: the active one, else the latest.
-    let mut by_event: std::collections::BTreeMap<Uuid, &clinic_service::scheduling::BookingView> = std::collections::BTreeMap::new();
+    let mut by_event: std::collections::BTreeMap<Uuid, &clinic_service::scheduling::BookingView> =
+        std::collections::BTreeMap::new();
     for b in &bookings {
         if let Some(event_id) = b.booking.plan_event_id {
-            let keep = by_event.get(&event_id).is_some_and(|old| old.booking.status.is_active() && !b.booking.status.is_active());
+            let keep = by_event
+                .get(&event_id)
+                .is_some_and(|old| old.booking.status.is_active() && !b.booking.status.is_active());
             if !keep {
                 by_event.insert(event_id, b);
             }
         }
     }
-    let no_shows = bookings.iter().filter(|b| b.booking.status == clinic_domain::schedule::BookingStatus::NoShow).count();
+    let no_shows = bookings
+        .iter()
+        .filter(|b| b.booking.status == clinic_domain::schedule::BookingStatus::NoShow)
+        .count();
     let now = clinic_service::now();
     // Days the patient's site is shut (no opening hours that weekday, or a closure).
-    let closed_days: Option<(std::collections::BTreeSet<u32>, std::collections::BTreeSet<NaiveDate>)> = match app.clinic.store().get_patient(h.patient_id).await {
-        Ok(patient) => app.clinic.store().get_site_schedule(patient.site_id).await.ok().flatten().map(|s| {
-            let open: std::collections::BTreeSet<u32> = s.hours.iter().filter_map(|r| u32::try_from(r.weekday).ok()).collect();
-            ((0..7).filter(|d| !open.contains(d)).collect(), s.closures.iter().map(|(d, _)| *d).collect())
-        }),
+    let closed_days: Option<(
+        std::collections::BTreeSet<u32>,
+        std::collections::BTreeSet<NaiveDate>,
+    )> = match app.clinic.store().get_patient(h.patient_id).await {
+        Ok(patient) => app
+            .clinic
+            .store()
+            .get_site_schedule(patient.site_id)
+            .await
+            .ok()
+            .flatten()
+            .map(|s| {
+                let open: std::collections::BTreeSet<u32> = s
+                    .hours
+                    .iter()
+                    .filter_map(|r| u32::try_from(r.weekday).ok())
+                    .collect();
+                (
+                    (0..7).filter(|d| !open.contains(d)).collect(),
+                    s.closures.iter().map(|(d, _)| *d).collect(),
+                )
+            }),
         Err(_) => None,
     };
     let site_closed = |date: NaiveDate| {
-        closed_days.as_ref().is_some_and(|(weekdays, closures)| weekdays.contains(&chrono::Datelike::weekday(&date).num_days_from_monday()) || closures.contains(&date))
+        closed_days.as_ref().is_some_and(|(weekdays, closures)| {
+            weekdays.contains(&chrono::Datelike::weekday(&date).num_days_from_monday())
+                || closures.contains(&date)
+        })
     };
     let orders = if role_allows(principal.user.role, Permission::OrderRead) {
-        app.clinic.patient_orders(principal, h.patient_id).await.unwrap_or_default()
+        app.clinic
+            .patient_orders(principal, h.patient_id)
+            .await
+            .unwrap_or_default()
     } else {
         Vec::new()
     };
@@ -256,7 +285,7 @@ async fn plan_card<S: Store>(
             @if no_shows > 0 { p.warning data-testid="no-shows" { (no_shows) " missed appointment(s) (no-show)." } }
             @if can_book && state == PlanState::Signed && plan.events.iter().any(|e| e.status == EventStatus::Planned && e.date >= today && matches!(e.kind, EventKind::Infusion | EventKind::Therapy | EventKind::Integration)) {
                 form.inline method="post" action={ "/plans/" (h.id) "/schedule" } #schedule-plan {
-                    (csrf(principal))
+                    (csrf_input(principal))
                     label for="plan-time" { "Schedule whole plan, each day from" }
                     input id="plan-time" name="time" type="time" value="09:00" required;
                     label for="plan-escort" { "Escort" }
@@ -272,7 +301,7 @@ async fn plan_card<S: Store>(
             }
             @if can_manage && matches!(state, PlanState::Draft | PlanState::Amended) {
                 form method="post" action={ "/plans/" (h.id) "/sign" } {
-                    (csrf(principal))
+                    (csrf_input(principal))
                     input type="hidden" name="version" value=(h.version);
                     div.actions { button type="submit" { "Sign the plan" } }
                 }
@@ -338,7 +367,7 @@ async fn plan_card<S: Store>(
                 details #add-event {
                     summary { "Add an event" }
                     form method="post" action={ "/plans/" (h.id) "/edits" } {
-                        (csrf(principal))
+                        (csrf_input(principal))
                         input type="hidden" name="version" value=(h.version);
                         input type="hidden" name="action" value="add";
                         label for="add-kind" { "Kind" }
@@ -364,7 +393,7 @@ async fn plan_card<S: Store>(
                 details #end-plan {
                     summary { "End this plan" }
                     form method="post" action={ "/plans/" (h.id) "/end" } {
-                        (csrf(principal))
+                        (csrf_input(principal))
                         input type="hidden" name="version" value=(h.version);
                         label for="end-reason" { "Reason (course complete, withdrew, replaced by another plan …)" }
                         input id="end-reason" name="reason" required;
@@ -406,7 +435,7 @@ fn event_controls(principal: &Principal, plan: &Plan, event: &PlanEvent) -> Mark
     let form = |action: &str, inner: Markup| {
         html! {
             form method="post" action={ "/plans/" (h.id) "/edits" } {
-                (csrf(principal))
+                (csrf_input(principal))
                 input type="hidden" name="version" value=(h.version);
                 input type="hidden" name="event_id" value=(event.id);
                 input type="hidden" name="action" value=(action);
@@ -597,7 +626,7 @@ async fn confirm_deviation<S: Store>(
                 @for (k, v) in pairs.iter().filter(|(k, _)| k != "acknowledge_deviation" && k != CSRF_FIELD) {
                     input type="hidden" name=(k) value=(v);
                 }
-                (csrf(principal))
+                (csrf_input(principal))
                 label {
                     input type="checkbox" name="acknowledge_deviation" value="yes" required;
                     " I acknowledge this deviation from the protocol and take responsibility for it"

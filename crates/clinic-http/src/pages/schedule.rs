@@ -3,31 +3,31 @@
 //! from the chart's Plan tab. A refused booking shows every reason and the
 //! nearest times that would work, each bookable with one button.
 
+use axum::Extension;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Extension;
 use chrono::{Datelike, Duration, NaiveDate, Timelike};
-use clinic_domain::authz::{role_allows, Permission};
+use clinic_domain::authz::{Permission, role_allows};
 use clinic_domain::protocol::EventKind;
 use clinic_domain::schedule::{BookingStatus, ResourceKind};
 use clinic_service::auth::Principal;
 use clinic_service::error::{ScheduleProblem, ServiceError};
 use clinic_service::scheduling::{BookInput, BookingView};
 use clinic_store::Store;
-use maud::{html, Markup};
+use maud::{Markup, html};
 use uuid::Uuid;
 
-use crate::pages::{error_page, failure, form_field, form_pairs, staff_page, Nav};
-use crate::routes::CSRF_FIELD;
 use crate::AppState;
-
-fn csrf(principal: &Principal) -> Markup {
-    html! { input type="hidden" name=(CSRF_FIELD) value=(principal.csrf_token); }
-}
+use crate::pages::csrf_input;
+use crate::pages::{Nav, error_page, failure, form_field, form_pairs, staff_page};
+use crate::routes::CSRF_FIELD;
 
 fn query_value(query: &Option<String>, key: &str) -> Option<String> {
-    form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes()).find(|(k, _)| k == key).map(|(_, v)| v.into_owned()).filter(|v| !v.is_empty())
+    form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes())
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.into_owned())
+        .filter(|v| !v.is_empty())
 }
 
 pub fn kind_label(kind: EventKind) -> &'static str {
@@ -52,19 +52,36 @@ fn status_label(status: BookingStatus) -> &'static str {
 }
 
 /// The day board of a site.
-pub async fn day_board<S: Store>(State(app): State<AppState<S>>, Extension(principal): Extension<Principal>, axum::extract::RawQuery(query): axum::extract::RawQuery) -> Response {
+pub async fn day_board<S: Store>(
+    State(app): State<AppState<S>>,
+    Extension(principal): Extension<Principal>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+) -> Response {
     let site_id = match query_value(&query, "site_id").map(|s| Uuid::try_parse(&s)) {
         Some(Ok(id)) => Some(id),
-        Some(Err(_)) => return error_page(StatusCode::BAD_REQUEST, "No such site", "site_id is not a site id"),
+        Some(Err(_)) => {
+            return error_page(
+                StatusCode::BAD_REQUEST,
+                "No such site",
+                "site_id is not a site id",
+            );
+        }
         None => None,
     };
     let main = match app.clinic.main_site().await {
         Ok(site) => site,
         Err(err) => return failure(err),
     };
-    let date = match query_value(&query, "date").map(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d")) {
+    let date = match query_value(&query, "date").map(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d"))
+    {
         Some(Ok(d)) => d,
-        Some(Err(_)) => return error_page(StatusCode::BAD_REQUEST, "Not a date", "date must be YYYY-MM-DD"),
+        Some(Err(_)) => {
+            return error_page(
+                StatusCode::BAD_REQUEST,
+                "Not a date",
+                "date must be YYYY-MM-DD",
+            );
+        }
         None => clinic_service::Clinic::<S>::site_today(&main),
     };
     let board = match app.clinic.day_board(&principal, site_id, date).await {
@@ -72,9 +89,21 @@ pub async fn day_board<S: Store>(State(app): State<AppState<S>>, Extension(princ
         Err(err) => return failure(err),
     };
     let sites = app.clinic.store().list_sites().await.unwrap_or_default();
-    let resources = board.schedule.as_ref().map(|s| s.resources.clone()).unwrap_or_default();
-    let active: Vec<&BookingView> = board.bookings.iter().filter(|b| b.booking.status.is_active()).collect();
-    let inactive: Vec<&BookingView> = board.bookings.iter().filter(|b| !b.booking.status.is_active()).collect();
+    let resources = board
+        .schedule
+        .as_ref()
+        .map(|s| s.resources.clone())
+        .unwrap_or_default();
+    let active: Vec<&BookingView> = board
+        .bookings
+        .iter()
+        .filter(|b| b.booking.status.is_active())
+        .collect();
+    let inactive: Vec<&BookingView> = board
+        .bookings
+        .iter()
+        .filter(|b| !b.booking.status.is_active())
+        .collect();
     let prev = date - Duration::days(1);
     let next = date + Duration::days(1);
     let site_q = format!("site_id={}", board.site.id);
@@ -147,24 +176,57 @@ pub async fn day_board<S: Store>(State(app): State<AppState<S>>, Extension(princ
             p.muted { (inactive.len()) " cancelled, moved or missed booking(s) are listed with their status." }
         }
     };
-    staff_page(&principal, &board.site.name, "Day board", Nav::Schedule, body)
+    staff_page(
+        &principal,
+        &board.site.name,
+        "Day board",
+        Nav::Schedule,
+        body,
+    )
 }
 
 /// The day as a picture: one row per chair or room, hours across, each
 /// booking a block (an infusion's recovery shaded after it). SVG attributes
 /// place the blocks, so the page needs no inline style or script.
-fn timeline(board: &clinic_service::scheduling::DayBoard, resources: &[clinic_store::schedule::ResourceRecord], active: &[&BookingView]) -> Markup {
-    let first = board.opening.iter().map(|o| o.open.hour()).min().unwrap_or(8);
-    let last = board.opening.iter().map(|o| if o.close.minute() > 0 { o.close.hour() + 1 } else { o.close.hour() }).max().unwrap_or(18).max(first + 1);
+fn timeline(
+    board: &clinic_service::scheduling::DayBoard,
+    resources: &[clinic_store::schedule::ResourceRecord],
+    active: &[&BookingView],
+) -> Markup {
+    let first = board
+        .opening
+        .iter()
+        .map(|o| o.open.hour())
+        .min()
+        .unwrap_or(8);
+    let last = board
+        .opening
+        .iter()
+        .map(|o| {
+            if o.close.minute() > 0 {
+                o.close.hour() + 1
+            } else {
+                o.close.hour()
+            }
+        })
+        .max()
+        .unwrap_or(18)
+        .max(first + 1);
     let hours = i64::from(last - first);
     let label_w = 110i64;
     let hour_w = 80i64;
     let row_h = 34i64;
     let width = label_w + hours * hour_w + 44;
     let height = 24 + row_h * i64::try_from(resources.len()).unwrap_or(0) + 4;
-    let day_start = clinic_domain::schedule::hours::local_instant(board.zone, board.date, chrono::NaiveTime::from_hms_opt(first, 0, 0).unwrap_or_default());
+    let day_start = clinic_domain::schedule::hours::local_instant(
+        board.zone,
+        board.date,
+        chrono::NaiveTime::from_hms_opt(first, 0, 0).unwrap_or_default(),
+    );
     let x_of = |t: chrono::DateTime<chrono::Utc>| -> i64 {
-        let minutes = day_start.map_or(0, |s| (t - s).num_minutes()).clamp(0, hours * 60);
+        let minutes = day_start
+            .map_or(0, |s| (t - s).num_minutes())
+            .clamp(0, hours * 60);
         label_w + minutes * hour_w / 60
     };
     html! {
@@ -202,10 +264,20 @@ fn timeline(board: &clinic_service::scheduling::DayBoard, resources: &[clinic_st
 }
 
 /// A clinician's week.
-pub async fn week<S: Store>(State(app): State<AppState<S>>, Extension(principal): Extension<Principal>, axum::extract::RawQuery(query): axum::extract::RawQuery) -> Response {
+pub async fn week<S: Store>(
+    State(app): State<AppState<S>>,
+    Extension(principal): Extension<Principal>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+) -> Response {
     let user_id = match query_value(&query, "user_id").map(|s| Uuid::try_parse(&s)) {
         Some(Ok(id)) => id,
-        Some(Err(_)) => return error_page(StatusCode::BAD_REQUEST, "No such clinician", "user_id is not an account id"),
+        Some(Err(_)) => {
+            return error_page(
+                StatusCode::BAD_REQUEST,
+                "No such clinician",
+                "user_id is not an account id",
+            );
+        }
         None => principal.user.id,
     };
     let site = match app.clinic.main_site().await {
@@ -213,19 +285,41 @@ pub async fn week<S: Store>(State(app): State<AppState<S>>, Extension(principal)
         Err(err) => return failure(err),
     };
     let today = clinic_service::Clinic::<S>::site_today(&site);
-    let start = match query_value(&query, "week").map(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d")) {
+    let start = match query_value(&query, "week").map(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d"))
+    {
         Some(Ok(d)) => d,
-        Some(Err(_)) => return error_page(StatusCode::BAD_REQUEST, "Not a date", "week must be YYYY-MM-DD"),
+        Some(Err(_)) => {
+            return error_page(
+                StatusCode::BAD_REQUEST,
+                "Not a date",
+                "week must be YYYY-MM-DD",
+            );
+        }
         None => today,
     };
     let monday = start - Duration::days(i64::from(start.weekday().num_days_from_monday()));
-    let (zone, bookings, shifts) = match app.clinic.clinician_week(&principal, user_id, monday).await {
-        Ok(v) => v,
-        Err(err) => return failure(err),
-    };
+    let (zone, bookings, shifts) =
+        match app.clinic.clinician_week(&principal, user_id, monday).await {
+            Ok(v) => v,
+            Err(err) => return failure(err),
+        };
     let users = app.clinic.store().list_users().await.unwrap_or_default();
-    let clinicians: Vec<_> = users.iter().filter(|u| matches!(u.role, clinic_domain::user::Role::Physician | clinic_domain::user::Role::Nurse | clinic_domain::user::Role::Counselor) && !u.disabled).collect();
-    let who = users.iter().find(|u| u.id == user_id).map(|u| u.display_name.clone()).unwrap_or_default();
+    let clinicians: Vec<_> = users
+        .iter()
+        .filter(|u| {
+            matches!(
+                u.role,
+                clinic_domain::user::Role::Physician
+                    | clinic_domain::user::Role::Nurse
+                    | clinic_domain::user::Role::Counselor
+            ) && !u.disabled
+        })
+        .collect();
+    let who = users
+        .iter()
+        .find(|u| u.id == user_id)
+        .map(|u| u.display_name.clone())
+        .unwrap_or_default();
     let body = html! {
         h1 { "Week of " (monday.format("%-d %B %Y")) " · " (who) }
         nav.day-nav aria-label="Week" {
@@ -276,7 +370,15 @@ fn book_input(p: &[(String, String)]) -> BookInput {
 }
 
 /// Shows why a booking was refused and the nearest times, each a button.
-fn refused<S: Store>(app: &AppState<S>, principal: &Principal, site_name: &str, problem: &ScheduleProblem, action: &str, pairs: &[(String, String)], back: &str) -> Response {
+fn refused<S: Store>(
+    app: &AppState<S>,
+    principal: &Principal,
+    site_name: &str,
+    problem: &ScheduleProblem,
+    action: &str,
+    pairs: &[(String, String)],
+    back: &str,
+) -> Response {
     let _ = app;
     let body = html! {
         section.card role="alert" #schedule-conflict {
@@ -295,7 +397,7 @@ fn refused<S: Store>(app: &AppState<S>, principal: &Principal, site_name: &str, 
                     @for alt in &problem.alternatives {
                         li {
                             form method="post" action=(action) {
-                                (csrf(principal))
+                                (csrf_input(principal))
                                 @for (k, v) in pairs.iter().filter(|(k, _)| !matches!(k.as_str(), "date" | "time" | "resource_id" | "clinician_id") && k != CSRF_FIELD) {
                                     input type="hidden" name=(k) value=(v);
                                 }
@@ -317,20 +419,49 @@ fn refused<S: Store>(app: &AppState<S>, principal: &Principal, site_name: &str, 
     res
 }
 
-async fn answer<S: Store>(app: &AppState<S>, principal: &Principal, result: Result<String, ServiceError>, action: &str, pairs: &[(String, String)], back: &str, title: &str) -> Response {
+async fn answer<S: Store>(
+    app: &AppState<S>,
+    principal: &Principal,
+    result: Result<String, ServiceError>,
+    action: &str,
+    pairs: &[(String, String)],
+    back: &str,
+    title: &str,
+) -> Response {
     match result {
         Ok(to) => Redirect::to(&to).into_response(),
         Err(ServiceError::Unbookable(problem)) => {
-            let site = app.clinic.main_site().await.map(|s| s.name).unwrap_or_default();
+            let site = app
+                .clinic
+                .main_site()
+                .await
+                .map(|s| s.name)
+                .unwrap_or_default();
             refused(app, principal, &site, &problem, action, pairs, back)
         }
         Err(ServiceError::Invalid(errors)) => error_page(
             StatusCode::UNPROCESSABLE_ENTITY,
             "Not saved",
-            &format!("{title}: {}", errors.0.iter().map(|e| format!("{}: {}", e.field.replace('_', " "), e.message)).collect::<Vec<_>>().join("; ")),
+            &format!(
+                "{title}: {}",
+                errors
+                    .0
+                    .iter()
+                    .map(|e| format!("{}: {}", e.field.replace('_', " "), e.message))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
         ),
-        Err(ServiceError::Conflict { message, .. }) => error_page(StatusCode::CONFLICT, "Not saved", &format!("{title}: {message}")),
-        Err(ServiceError::StaleVersion { .. }) => error_page(StatusCode::CONFLICT, "Not saved", "Someone changed this booking since you opened it. Go back and reload."),
+        Err(ServiceError::Conflict { message, .. }) => error_page(
+            StatusCode::CONFLICT,
+            "Not saved",
+            &format!("{title}: {message}"),
+        ),
+        Err(ServiceError::StaleVersion { .. }) => error_page(
+            StatusCode::CONFLICT,
+            "Not saved",
+            "Someone changed this booking since you opened it. Go back and reload.",
+        ),
         Err(other) => failure(other),
     }
 }
@@ -345,31 +476,92 @@ async fn chart_of_event<S: Store>(app: &AppState<S>, event_id: Uuid) -> String {
     }
 }
 
-pub async fn book<S: Store>(State(app): State<AppState<S>>, Extension(principal): Extension<Principal>, Path(id): Path<String>, axum::extract::RawForm(raw): axum::extract::RawForm) -> Response {
-    let Ok(event_id) = Uuid::try_parse(&id) else { return failure(ServiceError::NotFound { resource: "plan event" }) };
+pub async fn book<S: Store>(
+    State(app): State<AppState<S>>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+    axum::extract::RawForm(raw): axum::extract::RawForm,
+) -> Response {
+    let Ok(event_id) = Uuid::try_parse(&id) else {
+        return failure(ServiceError::NotFound {
+            resource: "plan event",
+        });
+    };
     let p = form_pairs(&raw);
     let back = chart_of_event(&app, event_id).await;
-    let result = app.clinic.book_event(&principal, event_id, &book_input(&p)).await.map(|_| back.clone());
-    answer(&app, &principal, result, &format!("/plan-events/{event_id}/booking"), &p, &back, "The event was not booked").await
+    let result = app
+        .clinic
+        .book_event(&principal, event_id, &book_input(&p))
+        .await
+        .map(|_| back.clone());
+    answer(
+        &app,
+        &principal,
+        result,
+        &format!("/plan-events/{event_id}/booking"),
+        &p,
+        &back,
+        "The event was not booked",
+    )
+    .await
 }
 
-pub async fn schedule_plan<S: Store>(State(app): State<AppState<S>>, Extension(principal): Extension<Principal>, Path(id): Path<String>, axum::extract::RawForm(raw): axum::extract::RawForm) -> Response {
-    let Ok(plan_id) = Uuid::try_parse(&id) else { return failure(ServiceError::NotFound { resource: "plan" }) };
+pub async fn schedule_plan<S: Store>(
+    State(app): State<AppState<S>>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+    axum::extract::RawForm(raw): axum::extract::RawForm,
+) -> Response {
+    let Ok(plan_id) = Uuid::try_parse(&id) else {
+        return failure(ServiceError::NotFound { resource: "plan" });
+    };
     let p = form_pairs(&raw);
     let back = match app.clinic.store().get_plan(plan_id).await {
         Ok(plan) => format!("/patients/{}?tab=plan", plan.header.patient_id),
         Err(_) => "/schedule".into(),
     };
-    let result = app.clinic.schedule_whole_plan(&principal, plan_id, form_field(&p, "time").as_deref(), form_field(&p, "escort_name").as_deref()).await.map(|_| back.clone());
+    let result = app
+        .clinic
+        .schedule_whole_plan(
+            &principal,
+            plan_id,
+            form_field(&p, "time").as_deref(),
+            form_field(&p, "escort_name").as_deref(),
+        )
+        .await
+        .map(|_| back.clone());
     match result {
         // The alternatives of a whole-plan failure book that one event.
         Err(ServiceError::Unbookable(problem)) if problem.event_id.is_some() => {
-            let site = app.clinic.main_site().await.map(|s| s.name).unwrap_or_default();
-            let action = format!("/plan-events/{}/booking", problem.event_id.unwrap_or_default());
-            let pairs: Vec<(String, String)> = p.iter().filter(|(k, _)| k == "escort_name").cloned().collect();
+            let site = app
+                .clinic
+                .main_site()
+                .await
+                .map(|s| s.name)
+                .unwrap_or_default();
+            let action = format!(
+                "/plan-events/{}/booking",
+                problem.event_id.unwrap_or_default()
+            );
+            let pairs: Vec<(String, String)> = p
+                .iter()
+                .filter(|(k, _)| k == "escort_name")
+                .cloned()
+                .collect();
             refused(&app, &principal, &site, &problem, &action, &pairs, &back)
         }
-        other => answer(&app, &principal, other, &format!("/plans/{plan_id}/schedule"), &p, &back, "The plan was not scheduled").await,
+        other => {
+            answer(
+                &app,
+                &principal,
+                other,
+                &format!("/plans/{plan_id}/schedule"),
+                &p,
+                &back,
+                "The plan was not scheduled",
+            )
+            .await
+        }
     }
 }
 
@@ -380,35 +572,130 @@ async fn booking_back<S: Store>(app: &AppState<S>, booking_id: Uuid) -> String {
     }
 }
 
-pub async fn cancel<S: Store>(State(app): State<AppState<S>>, Extension(principal): Extension<Principal>, Path(id): Path<String>, axum::extract::RawForm(raw): axum::extract::RawForm) -> Response {
-    let Ok(booking_id) = Uuid::try_parse(&id) else { return failure(ServiceError::NotFound { resource: "booking" }) };
+pub async fn cancel<S: Store>(
+    State(app): State<AppState<S>>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+    axum::extract::RawForm(raw): axum::extract::RawForm,
+) -> Response {
+    let Ok(booking_id) = Uuid::try_parse(&id) else {
+        return failure(ServiceError::NotFound {
+            resource: "booking",
+        });
+    };
     let p = form_pairs(&raw);
-    let version = form_field(&p, "version").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let version = form_field(&p, "version")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     let back = booking_back(&app, booking_id).await;
-    let result = app.clinic.cancel_booking(&principal, booking_id, version, form_field(&p, "reason").as_deref()).await.map(|_| back.clone());
-    answer(&app, &principal, result, "", &p, &back, "The booking was not cancelled").await
+    let result = app
+        .clinic
+        .cancel_booking(
+            &principal,
+            booking_id,
+            version,
+            form_field(&p, "reason").as_deref(),
+        )
+        .await
+        .map(|_| back.clone());
+    answer(
+        &app,
+        &principal,
+        result,
+        "",
+        &p,
+        &back,
+        "The booking was not cancelled",
+    )
+    .await
 }
 
-pub async fn no_show<S: Store>(State(app): State<AppState<S>>, Extension(principal): Extension<Principal>, Path(id): Path<String>, axum::extract::RawForm(raw): axum::extract::RawForm) -> Response {
-    let Ok(booking_id) = Uuid::try_parse(&id) else { return failure(ServiceError::NotFound { resource: "booking" }) };
+pub async fn no_show<S: Store>(
+    State(app): State<AppState<S>>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+    axum::extract::RawForm(raw): axum::extract::RawForm,
+) -> Response {
+    let Ok(booking_id) = Uuid::try_parse(&id) else {
+        return failure(ServiceError::NotFound {
+            resource: "booking",
+        });
+    };
     let p = form_pairs(&raw);
-    let version = form_field(&p, "version").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let version = form_field(&p, "version")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     let back = booking_back(&app, booking_id).await;
-    let result = app.clinic.record_no_show(&principal, booking_id, version, form_field(&p, "reason").as_deref()).await.map(|_| back.clone());
-    answer(&app, &principal, result, "", &p, &back, "The no-show was not recorded").await
+    let result = app
+        .clinic
+        .record_no_show(
+            &principal,
+            booking_id,
+            version,
+            form_field(&p, "reason").as_deref(),
+        )
+        .await
+        .map(|_| back.clone());
+    answer(
+        &app,
+        &principal,
+        result,
+        "",
+        &p,
+        &back,
+        "The no-show was not recorded",
+    )
+    .await
 }
 
-pub async fn reschedule<S: Store>(State(app): State<AppState<S>>, Extension(principal): Extension<Principal>, Path(id): Path<String>, axum::extract::RawForm(raw): axum::extract::RawForm) -> Response {
-    let Ok(booking_id) = Uuid::try_parse(&id) else { return failure(ServiceError::NotFound { resource: "booking" }) };
+pub async fn reschedule<S: Store>(
+    State(app): State<AppState<S>>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+    axum::extract::RawForm(raw): axum::extract::RawForm,
+) -> Response {
+    let Ok(booking_id) = Uuid::try_parse(&id) else {
+        return failure(ServiceError::NotFound {
+            resource: "booking",
+        });
+    };
     let p = form_pairs(&raw);
-    let version = form_field(&p, "version").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let version = form_field(&p, "version")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     let back = booking_back(&app, booking_id).await;
-    let result = app.clinic.reschedule_booking(&principal, booking_id, version, &book_input(&p), form_field(&p, "reason").as_deref()).await.map(|_| back.clone());
-    answer(&app, &principal, result, &format!("/bookings/{booking_id}/reschedule"), &p, &back, "The booking was not moved").await
+    let result = app
+        .clinic
+        .reschedule_booking(
+            &principal,
+            booking_id,
+            version,
+            &book_input(&p),
+            form_field(&p, "reason").as_deref(),
+        )
+        .await
+        .map(|_| back.clone());
+    answer(
+        &app,
+        &principal,
+        result,
+        &format!("/bookings/{booking_id}/reschedule"),
+        &p,
+        &back,
+        "The booking was not moved",
+    )
+    .await
 }
 
 /// Booking controls of one plan event in the chart: book it, or act on its booking.
-pub fn event_booking_controls(principal: &Principal, event: &clinic_domain::plan::PlanEvent, booking: Option<&BookingView>, zone: chrono_tz::Tz, plan_signed: bool, now: chrono::DateTime<chrono::Utc>) -> Markup {
+pub fn event_booking_controls(
+    principal: &Principal,
+    event: &clinic_domain::plan::PlanEvent,
+    booking: Option<&BookingView>,
+    zone: chrono_tz::Tz,
+    plan_signed: bool,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Markup {
     if !role_allows(principal.user.role, Permission::ScheduleManage) {
         return html! {};
     }
@@ -421,7 +708,7 @@ pub fn event_booking_controls(principal: &Principal, event: &clinic_domain::plan
                 details.event-change {
                     summary { "Booking" }
                     form method="post" action={ "/bookings/" (bid) "/reschedule" } {
-                        (csrf(principal))
+                        (csrf_input(principal))
                         input type="hidden" name="version" value=(b.booking.version);
                         label for={ "rs-date-" (bid) } { "Move to" }
                         input id={ "rs-date-" (bid) } name="date" type="date" value=(local.date_naive()) required;
@@ -432,7 +719,7 @@ pub fn event_booking_controls(principal: &Principal, event: &clinic_domain::plan
                         button type="submit" { "Reschedule" }
                     }
                     form method="post" action={ "/bookings/" (bid) "/cancel" } {
-                        (csrf(principal))
+                        (csrf_input(principal))
                         input type="hidden" name="version" value=(b.booking.version);
                         label for={ "cx-reason-" (bid) } { "Reason" }
                         input id={ "cx-reason-" (bid) } name="reason" required;
@@ -440,7 +727,7 @@ pub fn event_booking_controls(principal: &Principal, event: &clinic_domain::plan
                     }
                     @if b.booking.starts_at <= now {
                         form method="post" action={ "/bookings/" (bid) "/no-show" } {
-                            (csrf(principal))
+                            (csrf_input(principal))
                             input type="hidden" name="version" value=(b.booking.version);
                             input type="hidden" name="reason" value="";
                             button.secondary type="submit" { "Record no-show" }
@@ -449,27 +736,32 @@ pub fn event_booking_controls(principal: &Principal, event: &clinic_domain::plan
                 }
             }
         }
-        _ if plan_signed && event.status == clinic_domain::plan::EventStatus::Planned && event.kind != EventKind::Inpatient => html! {
-            details.event-book {
-                summary { "Book" }
-                form method="post" action={ "/plan-events/" (id) "/booking" } {
-                    (csrf(principal))
-                    label for={ "bk-date-" (id) } { "Date" }
-                    input id={ "bk-date-" (id) } name="date" type="date" value=(event.date) required;
-                    label for={ "bk-time-" (id) } { "Time" }
-                    input id={ "bk-time-" (id) } name="time" type="time" value="09:00" required;
-                    @if event.kind == EventKind::Infusion {
-                        label for={ "bk-escort-" (id) } { "Escort (who takes the patient home)" }
-                        input id={ "bk-escort-" (id) } name="escort_name";
+        _ if plan_signed
+            && event.status == clinic_domain::plan::EventStatus::Planned
+            && event.kind != EventKind::Inpatient =>
+        {
+            html! {
+                details.event-book {
+                    summary { "Book" }
+                    form method="post" action={ "/plan-events/" (id) "/booking" } {
+                        (csrf_input(principal))
+                        label for={ "bk-date-" (id) } { "Date" }
+                        input id={ "bk-date-" (id) } name="date" type="date" value=(event.date) required;
+                        label for={ "bk-time-" (id) } { "Time" }
+                        input id={ "bk-time-" (id) } name="time" type="time" value="09:00" required;
+                        @if event.kind == EventKind::Infusion {
+                            label for={ "bk-escort-" (id) } { "Escort (who takes the patient home)" }
+                            input id={ "bk-escort-" (id) } name="escort_name";
+                        }
+                        @if matches!(event.kind, EventKind::Assessment | EventKind::FollowUp) {
+                            label for={ "bk-min-" (id) } { "Minutes" }
+                            input id={ "bk-min-" (id) } name="minutes" inputmode="numeric" required;
+                        }
+                        button type="submit" { "Book" }
                     }
-                    @if matches!(event.kind, EventKind::Assessment | EventKind::FollowUp) {
-                        label for={ "bk-min-" (id) } { "Minutes" }
-                        input id={ "bk-min-" (id) } name="minutes" inputmode="numeric" required;
-                    }
-                    button type="submit" { "Book" }
                 }
             }
-        },
+        }
         _ => html! {},
     }
 }
@@ -481,7 +773,12 @@ fn feed_host<S: Store>(app: &AppState<S>) -> String {
         .public_url
         .as_deref()
         .and_then(|u| u.split("://").nth(1))
-        .map(|rest| rest.split(['/', ':']).next().unwrap_or("ketaclinic.local").to_string())
+        .map(|rest| {
+            rest.split(['/', ':'])
+                .next()
+                .unwrap_or("ketaclinic.local")
+                .to_string()
+        })
         .unwrap_or_else(|| "ketaclinic.local".into())
 }
 
@@ -493,12 +790,24 @@ fn feed_url<S: Store>(app: &AppState<S>, path: &str) -> String {
 }
 
 /// The clinician's calendar feed page: make a new secret link, or stop all.
-pub async fn calendar_page<S: Store>(State(app): State<AppState<S>>, Extension(principal): Extension<Principal>) -> Response {
+pub async fn calendar_page<S: Store>(
+    State(app): State<AppState<S>>,
+    Extension(principal): Extension<Principal>,
+) -> Response {
     calendar_body(&app, &principal, None).await
 }
 
-async fn calendar_body<S: Store>(app: &AppState<S>, principal: &Principal, new_link: Option<String>) -> Response {
-    let site = app.clinic.main_site().await.map(|s| s.name).unwrap_or_default();
+async fn calendar_body<S: Store>(
+    app: &AppState<S>,
+    principal: &Principal,
+    new_link: Option<String>,
+) -> Response {
+    let site = app
+        .clinic
+        .main_site()
+        .await
+        .map(|s| s.name)
+        .unwrap_or_default();
     let body = html! {
         h1 { "Your calendar feed" }
         section.card {
@@ -508,11 +817,11 @@ async fn calendar_body<S: Store>(app: &AppState<S>, principal: &Principal, new_l
                 p { code data-testid="feed-url" { (link) } }
             }
             form method="post" action="/calendar-feeds" {
-                (csrf(principal))
+                (csrf_input(principal))
                 button type="submit" { "Make a new link" }
             }
             form method="post" action="/calendar-feeds/revoke" {
-                (csrf(principal))
+                (csrf_input(principal))
                 button.secondary type="submit" { "Stop every link" }
             }
         }
@@ -520,14 +829,20 @@ async fn calendar_body<S: Store>(app: &AppState<S>, principal: &Principal, new_l
     staff_page(principal, &site, "Calendar feed", Nav::Schedule, body)
 }
 
-pub async fn create_feed<S: Store>(State(app): State<AppState<S>>, Extension(principal): Extension<Principal>) -> Response {
+pub async fn create_feed<S: Store>(
+    State(app): State<AppState<S>>,
+    Extension(principal): Extension<Principal>,
+) -> Response {
     match app.clinic.create_calendar_feed(&principal).await {
         Ok(path) => calendar_body(&app, &principal, Some(feed_url(&app, &path))).await,
         Err(err) => failure(err),
     }
 }
 
-pub async fn revoke_feeds<S: Store>(State(app): State<AppState<S>>, Extension(principal): Extension<Principal>) -> Response {
+pub async fn revoke_feeds<S: Store>(
+    State(app): State<AppState<S>>,
+    Extension(principal): Extension<Principal>,
+) -> Response {
     match app.clinic.revoke_calendar_feeds(&principal).await {
         Ok(_) => Redirect::to("/calendar").into_response(),
         Err(err) => failure(err),
@@ -536,15 +851,27 @@ pub async fn revoke_feeds<S: Store>(State(app): State<AppState<S>>, Extension(pr
 
 /// The feed itself, for calendar apps (the secret token is the only key).
 pub async fn feed<S: Store>(State(app): State<AppState<S>>, Path(file): Path<String>) -> Response {
-    let Some(token) = file.strip_suffix(".ics") else { return error_page(StatusCode::NOT_FOUND, "Not found", "no such calendar") };
+    let Some(token) = file.strip_suffix(".ics") else {
+        return error_page(StatusCode::NOT_FOUND, "Not found", "no such calendar");
+    };
     match app.clinic.calendar_feed(token, &feed_host(&app)).await {
         Ok(Some(ics)) => {
             let mut res = ics.into_response();
-            res.headers_mut().insert(axum::http::header::CONTENT_TYPE, axum::http::HeaderValue::from_static("text/calendar; charset=utf-8"));
-            res.headers_mut().insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("private, no-store"));
+            res.headers_mut().insert(
+                axum::http::header::CONTENT_TYPE,
+                axum::http::HeaderValue::from_static("text/calendar; charset=utf-8"),
+            );
+            res.headers_mut().insert(
+                axum::http::header::CACHE_CONTROL,
+                axum::http::HeaderValue::from_static("private, no-store"),
+            );
             res
         }
-        Ok(None) => error_page(StatusCode::NOT_FOUND, "Not found", "no such calendar, or the link was stopped"),
+        Ok(None) => error_page(
+            StatusCode::NOT_FOUND,
+            "Not found",
+            "no such calendar, or the link was stopped",
+        ),
         Err(err) => failure(err),
     }
 }
