@@ -75,11 +75,15 @@ pub enum AuditAction {
     SessionUpdate,
     SessionDischarge,
     SessionEmergency,
+    LedgerRead,
+    LedgerRecord,
+    LedgerReport,
+    LedgerDiscrepancyClose,
     EmergencyDisclosure,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 60] = [
+    pub const ALL: [AuditAction; 64] = [
         AuditAction::LoginSuccess,
         AuditAction::LoginFailure,
         AuditAction::Logout,
@@ -139,6 +143,10 @@ impl AuditAction {
         AuditAction::SessionUpdate,
         AuditAction::SessionDischarge,
         AuditAction::SessionEmergency,
+        AuditAction::LedgerRead,
+        AuditAction::LedgerRecord,
+        AuditAction::LedgerReport,
+        AuditAction::LedgerDiscrepancyClose,
         AuditAction::EmergencyDisclosure,
     ];
 
@@ -203,6 +211,10 @@ impl AuditAction {
             AuditAction::SessionUpdate => "session.update",
             AuditAction::SessionDischarge => "session.discharge",
             AuditAction::SessionEmergency => "session.emergency",
+            AuditAction::LedgerRead => "ledger.read",
+            AuditAction::LedgerRecord => "ledger.record",
+            AuditAction::LedgerReport => "ledger.report",
+            AuditAction::LedgerDiscrepancyClose => "ledger.discrepancy_close",
             AuditAction::EmergencyDisclosure => "disclosure.medical_emergency",
         }
     }

@@ -62,10 +62,16 @@ pub enum Permission {
     InfusionChart,
     /// Discharge with criteria unmet, with a written reason: physicians only.
     DischargeOverride,
+    /// Read the controlled-substance ledger, its balances, counts and reports (the
+    /// administration log names patients): physicians and nurses.
+    LedgerRead,
+    /// Record ledger entries (receipt, withdrawal, administration, waste, return,
+    /// destruction, loss, count, correction) and witness them: physicians and nurses.
+    LedgerRecord,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 26] = [
+    pub const ALL: [Permission; 28] = [
         Permission::StaffHome,
         Permission::PatientRead,
         Permission::PatientCreate,
@@ -92,6 +98,8 @@ impl Permission {
         Permission::OrderCheck,
         Permission::InfusionChart,
         Permission::DischargeOverride,
+        Permission::LedgerRead,
+        Permission::LedgerRecord,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -122,6 +130,8 @@ impl Permission {
             Permission::OrderCheck => "order_check",
             Permission::InfusionChart => "infusion_chart",
             Permission::DischargeOverride => "discharge_override",
+            Permission::LedgerRead => "ledger_read",
+            Permission::LedgerRecord => "ledger_record",
         }
     }
 }
@@ -148,7 +158,7 @@ pub fn role_allows(role: Role, permission: Permission) -> bool {
         P::SiteManage => role == R::Admin,
         P::OrderRead | P::OrderCheck => matches!(role, R::Physician | R::Nurse),
         P::OrderSign | P::DischargeOverride => role == R::Physician,
-        P::InfusionChart => matches!(role, R::Physician | R::Nurse),
+        P::InfusionChart | P::LedgerRead | P::LedgerRecord => matches!(role, R::Physician | R::Nurse),
     }
 }
 
@@ -191,6 +201,8 @@ mod tests {
         check(Permission::OrderSign, &[Physician]);
         check(Permission::InfusionChart, &[Physician, Nurse]);
         check(Permission::DischargeOverride, &[Physician]);
+        check(Permission::LedgerRead, &[Physician, Nurse]);
+        check(Permission::LedgerRecord, &[Physician, Nurse]);
     }
 
     #[test]

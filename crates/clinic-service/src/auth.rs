@@ -207,6 +207,68 @@ impl<S: Store> Clinic<S> {
         Ok(SignedIn { token, csrf_token, expires_at: expires_at(policy, now, now), user })
     }
 
+    /// A second person signing with their own credentials at the moment, for
+    /// a witnessed ledger entry: no session is made, failures count towards
+    /// the same throttle as sign-ins and are audited with their reason. The
+    /// witness must be someone other than `actor` whose role may witness.
+    pub(crate) async fn verify_witness(
+        &self,
+        actor: &Principal,
+        username: &str,
+        password: &str,
+        permission: Permission,
+    ) -> Result<User, ServiceError> {
+        let now = crate::now();
+        let username = username.trim().to_ascii_lowercase();
+        if username.is_empty() || password.is_empty() {
+            return Err(ServiceError::Invalid(clinic_domain::field::FieldErrors::one(
+                "witness_username",
+                "is required: the witness signs with their own username and password",
+            )));
+        }
+        let client_addr = actor.client_addr.clone();
+        if let Some(retry_after) = self.throttle_check(&username, client_addr.as_deref(), now) {
+            self.audit_login_failure(&username, None, client_addr, Outcome::Denied, "witness_throttled", now).await?;
+            return Err(ServiceError::Throttled { retry_after });
+        }
+        let credential = self.store().find_credential(&username).await?;
+        let hash = credential.as_ref().map(|c| c.password_hash.as_str()).unwrap_or(DUMMY_HASH);
+        let password_ok = verify_password(password, hash).await;
+        let failure = match &credential {
+            None => Some("witness_unknown_user"),
+            Some(_) if !password_ok => Some("witness_wrong_password"),
+            Some(c) if c.user.disabled => Some("witness_disabled"),
+            Some(_) if self.config().mode == DeploymentMode::Production && password == DEMO_PASSWORD => {
+                Some("witness_demo_password_in_production")
+            }
+            Some(_) => None,
+        };
+        if let Some(reason) = failure {
+            self.throttle_record_failure(&username, client_addr.as_deref(), now);
+            let user_id = credential.as_ref().map(|c| c.user.id);
+            self.audit_login_failure(&username, user_id, client_addr, Outcome::Failure, reason, now).await?;
+            return Err(ServiceError::Invalid(clinic_domain::field::FieldErrors::one(
+                "witness_password",
+                "the witness's username and password were not accepted",
+            )));
+        }
+        let Some(credential) = credential else { return Err(ServiceError::BadCredentials) };
+        let user = credential.user;
+        if user.id == actor.user.id {
+            return Err(ServiceError::Invalid(clinic_domain::field::FieldErrors::one(
+                "witness_username",
+                "must be a second person, not the one recording the entry",
+            )));
+        }
+        if !role_allows(user.role, permission) {
+            return Err(ServiceError::Invalid(clinic_domain::field::FieldErrors::one(
+                "witness_username",
+                format!("{} is a {} and may not witness controlled-substance entries (physicians and nurses may)", user.username, user.role.as_str()),
+            )));
+        }
+        Ok(user)
+    }
+
     /// Finds the session of a bearer token or cookie, ending it if it timed out.
     pub async fn authenticate(&self, token: &str, client_addr: Option<String>) -> Result<Principal, ServiceError> {
         let now = crate::now();

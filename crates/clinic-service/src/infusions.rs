@@ -155,7 +155,7 @@ impl<S: Store> Clinic<S> {
     ) -> AuditEvent {
         AuditEvent::new(
             Uuid::now_v7(),
-            crate::now(),
+            self.now(),
             &principal.actor(),
             action,
             AuditTarget::patient(patient_id),
@@ -164,13 +164,13 @@ impl<S: Store> Clinic<S> {
         )
     }
 
-    fn entry(principal: &Principal, kind: &str, body: Value) -> SessionEntryRecord {
+    fn entry(&self, principal: &Principal, kind: &str, body: Value) -> SessionEntryRecord {
         SessionEntryRecord {
             id: Uuid::now_v7(),
             session_id: Uuid::nil(),
             seq: 0,
             kind: kind.into(),
-            at: crate::now(),
+            at: self.now(),
             recorded_by: principal.user.id,
             body: body.to_string(),
         }
@@ -292,7 +292,7 @@ impl<S: Store> Clinic<S> {
                     .map(|c| c.total.final_mg_per_ml);
                 let ml = infusion::delivered_ml(
                     &chart.pump,
-                    chart.stopped_at.unwrap_or_else(crate::now),
+                    chart.stopped_at.unwrap_or_else(|| self.now()),
                 );
                 chart.delivered = conc.map(|c| (ml, ml.times(c)));
             }
@@ -385,7 +385,7 @@ impl<S: Store> Clinic<S> {
         if !errors.is_empty() {
             let audit = AuditEvent::new(
                 Uuid::now_v7(),
-                crate::now(),
+                self.now(),
                 &principal.actor(),
                 AuditAction::SessionOpen,
                 AuditTarget::patient(patient.id),
@@ -417,11 +417,11 @@ impl<S: Store> Clinic<S> {
             resource_id: booking.resource_id,
             status: "pre_check".into(),
             opened_by: principal.user.id,
-            opened_at: crate::now(),
+            opened_at: self.now(),
             closed_at: None,
             version: 1,
         };
-        let check_in = Self::entry(
+        let check_in = self.entry(
             principal,
             "check_in",
             json!({ "identifiers": ["full name", "date of birth"], "booking_id": booking.id }),
@@ -519,7 +519,7 @@ impl<S: Store> Clinic<S> {
             .into_iter()
             .map(|c| c.consent)
             .collect();
-        let missing = clinic_domain::consent::missing_consents(&signed, crate::now());
+        let missing = clinic_domain::consent::missing_consents(&signed, self.now());
         if !missing.is_empty() {
             unmet.push(format!(
                 "consents not in force: {}",
@@ -626,7 +626,7 @@ impl<S: Store> Clinic<S> {
             "unmet": unmet,
             "warnings": warnings,
         });
-        let entry = Self::entry(principal, "checklist", b);
+        let entry = self.entry(principal, "checklist", b);
         let audit = self.chart_audit(
             principal,
             AuditAction::SessionUpdate,
@@ -688,7 +688,7 @@ impl<S: Store> Clinic<S> {
         }
         let event = PumpEvent {
             action,
-            at: crate::now(),
+            at: self.now(),
             rate_ml_per_h,
         };
         infusion::check_pump_event(&chart.pump, &event)?;
@@ -697,7 +697,7 @@ impl<S: Store> Clinic<S> {
             PumpAction::Stop => Some("recovery"),
             _ => None,
         };
-        let entry = Self::entry(
+        let entry = self.entry(
             principal,
             "pump",
             json!({ "action": action.as_str(), "rate_ml_per_h": rate_ml_per_h.map(|r| r.to_decimal()) }),
@@ -737,7 +737,7 @@ impl<S: Store> Clinic<S> {
             .into_iter()
             .map(|a| json!({ "id": Uuid::now_v7().to_string(), "rule": a.rule.as_str(), "message": a.message, "advice": a.advice }))
             .collect();
-        let entry = Self::entry(
+        let entry = self.entry(
             principal,
             "vitals",
             json!({ "set": vital_json(&set), "alerts": alerts }),
@@ -794,7 +794,7 @@ impl<S: Store> Clinic<S> {
                 "required: what was done (paused, rechecked, oxygen, physician called …)",
             )));
         }
-        let entry = Self::entry(
+        let entry = self.entry(
             principal,
             "alert_response",
             json!({ "alert_id": alert_id, "response": response }),
@@ -848,6 +848,17 @@ impl<S: Store> Clinic<S> {
                 message: "record the response to every open alert before discharge".into(),
             });
         }
+        // The controlled-substance record is not a clinical criterion: no override passes it.
+        let unaccounted = self.session_ledger(&session).await?.unaccounted();
+        if !unaccounted.is_empty() {
+            return Err(ServiceError::Conflict {
+                code: "ledger_unaccounted",
+                message: format!(
+                    "the controlled-substance record of this session is not complete: {}. Record the administration from the pump record and waste the rest with a witness first",
+                    unaccounted.join("; ")
+                ),
+            });
+        }
         let aldrete = Aldrete::parse(aldrete)?;
         let assessment = DischargeAssessment {
             aldrete,
@@ -885,9 +896,9 @@ impl<S: Store> Clinic<S> {
                 Some(_) => {}
             }
         }
-        let now = crate::now();
+        let now = self.now();
         let delivered = chart.delivered.map(|(ml, mg)| json!({ "ml": ml.to_decimal(), "mg": mg.to_decimal(), "exact": ml.terminates() && mg.terminates() }));
-        let entry = Self::entry(
+        let entry = self.entry(
             principal,
             "discharge",
             json!({
@@ -960,7 +971,7 @@ impl<S: Store> Clinic<S> {
                 .collect();
             audits.push(AuditEvent::new(
                 Uuid::now_v7(),
-                crate::now(),
+                self.now(),
                 &principal.actor(),
                 AuditAction::PatientList,
                 AuditTarget::patient(patient.id),
@@ -1031,7 +1042,7 @@ impl<S: Store> Clinic<S> {
             .await?;
         let session = self.session_for_write(session_id, expected_version).await?;
         let chart = self.fold_chart(session.clone()).await?;
-        let now = crate::now();
+        let now = self.now();
         let mut entries = Vec::new();
         let running = matches!(
             infusion::pump_state(&chart.pump),
@@ -1040,7 +1051,7 @@ impl<S: Store> Clinic<S> {
         if running {
             entries.push(SessionEntryRecord {
                 at: now,
-                ..Self::entry(
+                ..self.entry(
                     principal,
                     "pump",
                     json!({ "action": "stop", "rate_ml_per_h": null, "reason": "emergency" }),
@@ -1079,7 +1090,7 @@ impl<S: Store> Clinic<S> {
         let what = what.trim();
         entries.push(SessionEntryRecord {
             at: now,
-            ..Self::entry(principal, "emergency", json!({ "what": if what.is_empty() { None } else { Some(what) }, "pump_stopped": running, "paged": page.as_ref().map(|p| p.address.clone()) }))
+            ..self.entry(principal, "emergency", json!({ "what": if what.is_empty() { None } else { Some(what) }, "pump_stopped": running, "paged": page.as_ref().map(|p| p.address.clone()) }))
         });
         let status = if running { Some("recovery") } else { None };
         let audit = self.chart_audit(
@@ -1195,7 +1206,7 @@ impl<S: Store> Clinic<S> {
             .collect();
         let audit = AuditEvent::new(
             Uuid::now_v7(),
-            crate::now(),
+            self.now(),
             &principal.actor(),
             AuditAction::EmergencyDisclosure,
             AuditTarget::patient(patient.id),
@@ -1239,7 +1250,7 @@ impl<S: Store> Clinic<S> {
         kind: &str,
         body: Value,
     ) -> Result<Chart, ServiceError> {
-        let entry = Self::entry(principal, kind, body);
+        let entry = self.entry(principal, kind, body);
         let audit = self.chart_audit(
             principal,
             AuditAction::SessionUpdate,

@@ -9,6 +9,7 @@ pub mod eligibility;
 pub mod infusions;
 pub mod inquiries;
 pub mod instruments;
+pub mod ledger;
 pub mod orders;
 pub mod outbox;
 pub mod error;
@@ -57,6 +58,8 @@ pub struct ServiceConfig {
     pub orders: clinic_domain::order::OrderSettings,
     /// Alert thresholds, the monitoring schedule and the discharge score.
     pub infusion: crate::infusions::InfusionSettings,
+    /// The controlled-substance ledger's settings (the in-use period of opened vials).
+    pub ledger: clinic_domain::ledger::LedgerSettings,
 }
 
 impl ServiceConfig {
@@ -78,6 +81,7 @@ impl ServiceConfig {
             scheduling: crate::scheduling::SchedulingSettings::default(),
             orders: clinic_domain::order::OrderSettings::shipped(),
             infusion: crate::infusions::InfusionSettings::default(),
+            ledger: clinic_domain::ledger::LedgerSettings::shipped(),
         }
     }
 }
@@ -98,6 +102,9 @@ struct Inner<S: Store> {
     protocols: crate::protocols::ProtocolRegistry,
     audit: AuditWriter,
     throttles: Throttles,
+    /// Microseconds added to the wall clock: zero except while the demo seed
+    /// records its past infusions through the ordinary paths (`with_clock_at`).
+    clock_offset_us: std::sync::atomic::AtomicI64,
 }
 
 impl<S: Store> Clinic<S> {
@@ -109,7 +116,7 @@ impl<S: Store> Clinic<S> {
         let consent_templates = crate::eligibility::load_templates(&data)?;
         let protocols = crate::protocols::ProtocolRegistry::load(&data)?;
         let audit = AuditWriter::spawn(store.clone());
-        Ok(Clinic { inner: Arc::new(Inner { store, config, data, instruments, consent_templates, protocols, audit, throttles: Throttles::default() }) })
+        Ok(Clinic { inner: Arc::new(Inner { store, config, data, instruments, consent_templates, protocols, audit, throttles: Throttles::default(), clock_offset_us: std::sync::atomic::AtomicI64::new(0) }) })
     }
 
     pub fn instruments(&self) -> &crate::instruments::InstrumentRegistry {
@@ -131,6 +138,24 @@ impl<S: Store> Clinic<S> {
 
     pub fn data(&self) -> &DataFiles {
         &self.inner.data
+    }
+
+    /// The clinic's clock: the wall clock (`crate::now`), unless the demo
+    /// seed has set it back to record past sessions.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        let offset = self.inner.clock_offset_us.load(std::sync::atomic::Ordering::Relaxed);
+        now() + chrono::Duration::microseconds(offset)
+    }
+
+    /// Sets the clinic's clock to read `at` now (it then runs on from
+    /// there), or back to the wall clock with `None`. Only the demo seed
+    /// (before the clinic serves anyone) and tests use it: every chart
+    /// entry, ledger line and audit event of a seeded past session then
+    /// carries its own time while going through the same checks as a real
+    /// one. Sign-in sessions keep the wall clock.
+    pub fn set_clock(&self, at: Option<chrono::DateTime<chrono::Utc>>) {
+        let offset = at.map(|at| (at - now()).num_microseconds().unwrap_or(0)).unwrap_or(0);
+        self.inner.clock_offset_us.store(offset, std::sync::atomic::Ordering::Relaxed);
     }
 
     pub fn audit_writer(&self) -> &AuditWriter {

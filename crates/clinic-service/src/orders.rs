@@ -92,7 +92,7 @@ impl<S: Store> Clinic<S> {
     ) -> AuditEvent {
         AuditEvent::new(
             Uuid::now_v7(),
-            crate::now(),
+            self.now(),
             &principal.actor(),
             action,
             AuditTarget::patient(patient_id),
@@ -219,7 +219,7 @@ impl<S: Store> Clinic<S> {
                 .ok_or(ServiceError::NotFound {
                     resource: "protocol",
                 })?;
-        let today = Self::site_today(&self.main_site().await?);
+        let today = self.now().with_timezone(&Self::site_zone(&self.main_site().await?)).date_naive();
         let calc = order::compute(
             input,
             &context.event.phases,
@@ -251,7 +251,7 @@ impl<S: Store> Clinic<S> {
             warnings: calc.warnings.clone(),
             status: OrderStatus::AwaitingCheck,
             ordered_by: principal.user.id,
-            signed_at: crate::now(),
+            signed_at: self.now(),
             cancelled_by: None,
             cancelled_at: None,
             cancel_reason: None,
@@ -281,7 +281,7 @@ impl<S: Store> Clinic<S> {
     /// A stored order's arithmetic, worked out again from its inputs (the same
     /// exact arithmetic gives the same figures; the warnings shown are the ones
     /// stored at signing).
-    pub(crate) fn order_calc(&self, order: &OrderRecord) -> Result<OrderCalc, ServiceError> {
+    pub fn order_calc(&self, order: &OrderRecord) -> Result<OrderCalc, ServiceError> {
         let phases: Vec<Phase> = order
             .phases
             .iter()
@@ -453,7 +453,7 @@ impl<S: Store> Clinic<S> {
             phases: entered,
             matches,
             differences: differences.clone(),
-            checked_at: crate::now(),
+            checked_at: self.now(),
         };
         let status = if matches {
             OrderStatus::Verified
@@ -502,7 +502,7 @@ impl<S: Store> Clinic<S> {
                 order_id,
                 expected_version,
                 principal.user.id,
-                crate::now(),
+                self.now(),
                 reason,
                 &audit,
             )

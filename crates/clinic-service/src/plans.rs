@@ -232,7 +232,7 @@ impl<S: Store> Clinic<S> {
     ) -> AuditEvent {
         AuditEvent::new(
             Uuid::now_v7(),
-            crate::now(),
+            self.now(),
             &principal.actor(),
             action,
             AuditTarget::patient(patient_id),
@@ -280,7 +280,7 @@ impl<S: Store> Clinic<S> {
             &patient,
             start,
             principal.user.id,
-            crate::now(),
+            self.now(),
             &mut Uuid::now_v7,
         )
         .map_err(plan_error)?;
@@ -376,7 +376,7 @@ impl<S: Store> Clinic<S> {
             &request,
             &limits,
             principal.user.id,
-            crate::now(),
+            self.now(),
             &mut Uuid::now_v7,
         )
         .map_err(plan_error)?;
@@ -433,7 +433,7 @@ impl<S: Store> Clinic<S> {
             });
         }
         let (header, change) =
-            plan::sign(&current, principal.user.id, crate::now(), &mut Uuid::now_v7)
+            plan::sign(&current, principal.user.id, self.now(), &mut Uuid::now_v7)
                 .map_err(plan_error)?;
         let patient = self
             .store()
@@ -482,7 +482,7 @@ impl<S: Store> Clinic<S> {
             &current,
             reason,
             principal.user.id,
-            crate::now(),
+            self.now(),
             &mut Uuid::now_v7,
         )
         .map_err(plan_error)?;

@@ -225,7 +225,7 @@ impl<S: Store> Clinic<S> {
     ) -> AuditEvent {
         AuditEvent::new(
             Uuid::now_v7(),
-            crate::now(),
+            self.now(),
             &principal.actor(),
             action,
             AuditTarget::patient(patient_id),
@@ -234,7 +234,7 @@ impl<S: Store> Clinic<S> {
         )
     }
 
-    async fn site_by_id(&self, site_id: Uuid) -> Result<Site, ServiceError> {
+    pub(crate) async fn site_by_id(&self, site_id: Uuid) -> Result<Site, ServiceError> {
         self.store()
             .list_sites()
             .await?
@@ -577,7 +577,7 @@ impl<S: Store> Clinic<S> {
             let assignment = match check(&reading.schedule, &request) {
                 Ok(a) => a,
                 Err(conflicts) => {
-                    let slots = alternatives(&reading.schedule, &request, &search(crate::now()))
+                    let slots = alternatives(&reading.schedule, &request, &search(self.now()))
                         .unwrap_or_default();
                     let names = self.name_map(&reading).await;
                     return Err(problem(
@@ -668,7 +668,7 @@ impl<S: Store> Clinic<S> {
             replaces,
             reason: None,
             created_by: principal.user.id,
-            created_at: crate::now(),
+            created_at: self.now(),
             updated_by: None,
             updated_at: None,
             reminder_queued_at: None,
@@ -725,7 +725,7 @@ impl<S: Store> Clinic<S> {
                 code: "protocol_missing",
                 message: format!("protocol {} is not installed", plan.header.protocol_id),
             })?;
-        let today = local_date(zone, crate::now()).unwrap_or_else(|| crate::now().date_naive());
+        let today = local_date(zone, self.now()).unwrap_or_else(|| self.now().date_naive());
         let wanted: Vec<&PlanEvent> = plan
             .events
             .iter()
@@ -786,10 +786,10 @@ impl<S: Store> Clinic<S> {
             .map(|e| e.window.latest)
             .max()
             .unwrap_or(today);
-        let span_from = local_instant(zone, from, NaiveTime::MIN).unwrap_or_else(crate::now)
+        let span_from = local_instant(zone, from, NaiveTime::MIN).unwrap_or_else(|| self.now())
             - Duration::days(8);
         let span_to =
-            local_instant(zone, to, NaiveTime::MIN).unwrap_or_else(crate::now) + Duration::days(9);
+            local_instant(zone, to, NaiveTime::MIN).unwrap_or_else(|| self.now()) + Duration::days(9);
         let def = protocol.definition();
         for _ in 0..MAX_ATTEMPTS {
             let reading = self
@@ -803,7 +803,7 @@ impl<S: Store> Clinic<S> {
                 booked_infusion_dates: self.booked_infusion_dates(&plan, zone, None).await?,
                 events: events.clone(),
             };
-            let placements = match schedule_plan(&reading.schedule, &request, &search(crate::now()))
+            let placements = match schedule_plan(&reading.schedule, &request, &search(self.now()))
             {
                 Ok(p) => p,
                 Err(failure) => {
@@ -968,7 +968,7 @@ impl<S: Store> Clinic<S> {
             .get_booking(booking_id)
             .await
             .map_err(|e| ServiceError::from_store("booking", e))?;
-        if booking.starts_at > crate::now() {
+        if booking.starts_at > self.now() {
             return Err(ServiceError::Conflict {
                 code: "not_yet",
                 message: "a no-show is recorded once the appointment time has come".into(),
@@ -1012,7 +1012,7 @@ impl<S: Store> Clinic<S> {
                 status,
                 reason: reason.clone(),
                 updated_by: principal.user.id,
-                updated_at: crate::now(),
+                updated_at: self.now(),
             };
             let statuses: Vec<(Uuid, EventStatus)> = booking
                 .plan_event_id
@@ -1150,7 +1150,7 @@ impl<S: Store> Clinic<S> {
             let assignment = match check(&reading.schedule, &request) {
                 Ok(a) => a,
                 Err(conflicts) => {
-                    let slots = alternatives(&reading.schedule, &request, &search(crate::now()))
+                    let slots = alternatives(&reading.schedule, &request, &search(self.now()))
                         .unwrap_or_default();
                     let names = self.name_map(&reading).await;
                     return Err(problem(
@@ -1180,7 +1180,7 @@ impl<S: Store> Clinic<S> {
                 status: BookingStatus::Rescheduled,
                 reason: Some(reason.clone()),
                 updated_by: principal.user.id,
-                updated_at: crate::now(),
+                updated_at: self.now(),
             };
             let audit = self.schedule_event(
                 principal,
@@ -1310,7 +1310,7 @@ impl<S: Store> Clinic<S> {
             .map(|p| {
                 AuditEvent::new(
                     Uuid::now_v7(),
-                    crate::now(),
+                    self.now(),
                     &principal.actor(),
                     AuditAction::PatientList,
                     AuditTarget::patient(p),
@@ -1359,7 +1359,7 @@ impl<S: Store> Clinic<S> {
             .map(|p| {
                 AuditEvent::new(
                     Uuid::now_v7(),
-                    crate::now(),
+                    self.now(),
                     &principal.actor(),
                     AuditAction::PatientList,
                     AuditTarget::patient(p),
@@ -1695,7 +1695,7 @@ impl<S: Store> Clinic<S> {
         }
         let audit = AuditEvent::new(
             Uuid::now_v7(),
-            crate::now(),
+            self.now(),
             &principal.actor(),
             AuditAction::SiteScheduleUpdate,
             AuditTarget::resource("site", site_id.to_string()),
@@ -1802,7 +1802,7 @@ impl<S: Store> Clinic<S> {
         }
         let audit = AuditEvent::new(
             Uuid::now_v7(),
-            crate::now(),
+            self.now(),
             &principal.actor(),
             AuditAction::SiteScheduleUpdate,
             AuditTarget::resource("site", site_id.to_string()),
@@ -1933,7 +1933,7 @@ pub fn spawn_reminders<S: Store>(
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticker.tick().await;
-            if let Err(err) = clinic.queue_day_before_reminders(crate::now()).await {
+            if let Err(err) = clinic.queue_day_before_reminders(clinic.now()).await {
                 tracing::warn!(error = %err, "queueing reminders failed; will retry");
             }
         }
@@ -1991,7 +1991,7 @@ impl<S: Store> Clinic<S> {
     /// The patient's own coming appointments, for the portal (their session
     /// is the authority; the read is audited as a portal read).
     pub async fn portal_appointments(&self, view: &crate::screening::PortalView) -> Result<Vec<Appointment>, ServiceError> {
-        let now = crate::now();
+        let now = self.now();
         let sites: BTreeMap<Uuid, Site> = self.store().list_sites().await?.into_iter().map(|s| (s.id, s)).collect();
         let mut out = Vec::new();
         for b in self.store().patient_bookings(view.patient.id).await? {

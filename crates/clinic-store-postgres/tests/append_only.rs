@@ -4,6 +4,7 @@
 
 use clinic_domain::audit::{Actor, AuditAction, AuditEvent, AuditTarget, Outcome};
 use clinic_store::Store;
+use clinic_store::ledger::LedgerStore;
 use clinic_store_postgres::testing::fresh_database;
 use clinic_store_postgres::PgStore;
 
@@ -26,4 +27,16 @@ async fn audit_rows_cannot_be_updated_or_deleted() {
     }
     let page = store.list_audit(&clinic_store::records::AuditFilter { limit: 5, ..Default::default() }).await.unwrap();
     assert_eq!(page.items, vec![event]);
+}
+
+#[tokio::test]
+async fn ledger_entries_cannot_be_updated_or_deleted() {
+    let Some(options) = fresh_database().await.unwrap() else { return };
+    let store = PgStore::connect_with(options).await.unwrap();
+    let entry = clinic_store::conformance::one_ledger_entry(&store).await;
+    for sql in ["UPDATE ledger_entries SET body = '{}'", "DELETE FROM ledger_entries", "TRUNCATE ledger_entries CASCADE"] {
+        let err = sqlx::query(sql).execute(store.pool()).await.unwrap_err();
+        assert!(err.to_string().contains("append-only"), "{sql}: {err}");
+    }
+    assert_eq!(store.ledger_entries(entry.site_id).await.unwrap(), vec![entry]);
 }

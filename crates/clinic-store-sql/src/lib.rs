@@ -16,6 +16,7 @@ mod plans;
 mod schedule;
 mod screening;
 mod sessions;
+mod ledger;
 
 use clinic_domain::inquiry::ContactChannel;
 use clinic_store::error::StoreError;
@@ -1330,6 +1331,7 @@ macro_rules! impl_store {
             $crate::impl_schedule_store!($store);
             $crate::impl_order_store!($store);
             $crate::impl_session_store!($store);
+            $crate::impl_ledger_store!($store);
         }
     };
 }

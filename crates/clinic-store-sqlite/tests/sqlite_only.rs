@@ -5,6 +5,7 @@
 
 use clinic_domain::audit::{Actor, AuditAction, AuditEvent, AuditTarget, Outcome};
 use clinic_store::Store;
+use clinic_store::ledger::LedgerStore;
 use clinic_store_sqlite::SqliteStore;
 
 fn temp_dir() -> std::path::PathBuf {
@@ -72,4 +73,15 @@ async fn an_existing_file_is_backed_up_before_migrating() {
     // Opening again finds nothing to migrate and makes no new backup.
     let (_again, second) = SqliteStore::open(&path).await.unwrap();
     assert_eq!(second, None);
+}
+
+#[tokio::test]
+async fn ledger_entries_cannot_be_updated_or_deleted() {
+    let (store, _) = SqliteStore::open(&temp_dir().join("ketaclinic.db")).await.unwrap();
+    let entry = clinic_store::conformance::one_ledger_entry(&store).await;
+    for sql in ["UPDATE ledger_entries SET body = '{}'", "DELETE FROM ledger_entries"] {
+        let err = sqlx::query(sql).execute(store.pool()).await.unwrap_err();
+        assert!(err.to_string().contains("append-only"), "{sql}: {err}");
+    }
+    assert_eq!(store.ledger_entries(entry.site_id).await.unwrap(), vec![entry]);
 }

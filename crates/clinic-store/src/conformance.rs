@@ -26,7 +26,7 @@ macro_rules! conformance_tests {
             audit_commits_with_each_change, audit_list_filters_and_paging, sealing_builds_a_verifiable_chain,
             concurrent_sealers_never_fork_the_chain, inquiries_queue_calls_and_conversion,
             questionnaires_alerts_and_portal_links, patient_documents_close_once, plans_events_and_history,
-            schedule_settings_bookings_and_feeds, orders_and_double_checks);
+            schedule_settings_bookings_and_feeds, orders_and_double_checks, ledger_appends_in_order_once);
     };
     (@each $make:path, $($name:ident),+) => {
         $(
@@ -996,4 +996,99 @@ pub async fn orders_and_double_checks<S: Store>(store: S) {
     store.create_order(&second, &audit()).await.unwrap();
     assert_eq!(store.patient_orders(patient.id).await.unwrap().len(), 2);
     assert!(matches!(store.get_order(Uuid::now_v7()).await, Err(StoreError::NotFound)));
+}
+
+/// The ledger: entries numbered without gaps per site, a second writer at
+/// the same number refused whole (nothing of its discrepancy, page or audit
+/// kept), discrepancies closed once.
+pub async fn ledger_appends_in_order_once<S: Store>(store: S) {
+    use crate::ledger::{DiscrepancyRecord, LedgerAppend, LedgerEntryRecord};
+    let site = store.ensure_site(&site()).await.unwrap();
+    let nurse = new_user(&store, "nurse", Role::Nurse).await;
+    let witness = new_user(&store, "physician", Role::Physician).await;
+    let lot = Uuid::now_v7();
+    let entry = |seq: i64, entry_type: &str, witness_id: Option<Uuid>| LedgerEntryRecord {
+        id: Uuid::now_v7(),
+        site_id: site.id,
+        seq,
+        lot_id: lot,
+        entry_type: entry_type.into(),
+        at: t0() + chrono::Duration::minutes(seq),
+        actor_id: nurse.id,
+        witness_id,
+        session_id: None,
+        patient_id: None,
+        body: format!("{{\"seq\":{seq}}}"),
+    };
+    let audit = |at| event(AuditAction::LedgerRecord, AuditTarget::none("ledger"), at);
+    let first = entry(1, "received", None);
+    store.append_ledger(LedgerAppend { entry: &first, discrepancy: None, outbox: &[], audit: &[audit(first.at)] }).await.unwrap();
+    // The same number again, or a gap: refused with the last number, nothing written.
+    for seq in [1, 3] {
+        let late = entry(seq, "count", Some(witness.id));
+        let d = DiscrepancyRecord {
+            id: Uuid::now_v7(),
+            site_id: site.id,
+            count_entry_id: late.id,
+            lot_id: lot,
+            message: "counted less".into(),
+            routed_to: "on call".into(),
+            raised_at: late.at,
+            closed_at: None,
+            closed_by: None,
+            response: None,
+            version: 0,
+        };
+        let err = store.append_ledger(LedgerAppend { entry: &late, discrepancy: Some(&d), outbox: &[], audit: &[audit(late.at)] }).await.unwrap_err();
+        assert!(matches!(err, StoreError::StaleVersion { current: 1 }), "{seq}: {err:?}");
+    }
+    assert!(store.list_discrepancies(None, false).await.unwrap().is_empty());
+    let count = entry(2, "count", Some(witness.id));
+    let d = DiscrepancyRecord {
+        id: Uuid::now_v7(),
+        site_id: site.id,
+        count_entry_id: count.id,
+        lot_id: lot,
+        message: "counted 9.5 mL, 0.5 mL less than the ledger".into(),
+        routed_to: "Dr On Call (+15550000000)".into(),
+        raised_at: count.at,
+        closed_at: None,
+        closed_by: None,
+        response: None,
+        version: 0,
+    };
+    store.append_ledger(LedgerAppend { entry: &count, discrepancy: Some(&d), outbox: &[], audit: &[audit(count.at)] }).await.unwrap();
+    assert_eq!(store.ledger_entries(site.id).await.unwrap(), vec![first.clone(), count.clone()]);
+    assert_eq!(store.ledger_entries(Uuid::now_v7()).await.unwrap(), vec![]);
+    assert_eq!(store.list_discrepancies(Some(site.id), true).await.unwrap(), vec![d.clone()]);
+    assert_eq!(store.list_discrepancies(Some(Uuid::now_v7()), false).await.unwrap(), vec![]);
+    let close = audit(t0());
+    assert!(matches!(store.close_discrepancy(d.id, 7, witness.id, "recounted", t0(), &close).await, Err(StoreError::StaleVersion { current: 0 })));
+    let closed = store.close_discrepancy(d.id, 0, witness.id, "recounted with the pharmacist", t0(), &close).await.unwrap();
+    assert_eq!((closed.closed_by, closed.response.as_deref(), closed.version), (Some(witness.id), Some("recounted with the pharmacist"), 1));
+    assert!(matches!(store.close_discrepancy(d.id, 1, witness.id, "again", t0(), &close).await, Err(StoreError::Conflict { .. })));
+    assert!(store.list_discrepancies(None, true).await.unwrap().is_empty());
+    assert_eq!(store.list_discrepancies(None, false).await.unwrap(), vec![closed]);
+}
+
+/// One stored ledger entry (for the backends' append-only checks).
+pub async fn one_ledger_entry<S: Store>(store: &S) -> crate::ledger::LedgerEntryRecord {
+    let site = store.ensure_site(&site()).await.unwrap();
+    let nurse = new_user(store, "nurse", Role::Nurse).await;
+    let entry = crate::ledger::LedgerEntryRecord {
+        id: Uuid::now_v7(),
+        site_id: site.id,
+        seq: 1,
+        lot_id: Uuid::now_v7(),
+        entry_type: "received".into(),
+        at: t0(),
+        actor_id: nurse.id,
+        witness_id: None,
+        session_id: None,
+        patient_id: None,
+        body: "{}".into(),
+    };
+    let audit = event(AuditAction::LedgerRecord, AuditTarget::none("ledger"), t0());
+    store.append_ledger(crate::ledger::LedgerAppend { entry: &entry, discrepancy: None, outbox: &[], audit: &[audit] }).await.unwrap();
+    entry
 }

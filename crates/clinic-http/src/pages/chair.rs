@@ -161,6 +161,12 @@ async fn chair_page<S: Store>(
             }),
         None => None,
     };
+    let ledger = app.clinic.session_ledger(s).await.ok();
+    let c_delivered = c.delivered;
+    // The stock volume to draw: the syringe-rounded figure when the clinic sets a step, else the exact one.
+    let draw_ml = order.as_ref().and_then(|o| app.clinic.order_calc(o).ok()).map(|calc| {
+        calc.stock_draw.map_or(calc.total.stock_volume_ml, |r| r.setting).to_decimal()
+    });
     let state = clinic_domain::infusion::pump_state(&c.pump);
     let now = clinic_service::now();
     let overdue = c.next_vitals_due.is_some_and(|d| d < now);
@@ -318,6 +324,80 @@ async fn chair_page<S: Store>(
                             input id="override_reason" name="override_reason";
                         }
                         div.actions { button type="submit" { "Discharge" } }
+                    }
+                }
+            }
+        }
+        @if let Some(l) = &ledger {
+            section.card #ledger {
+                h2 { "Controlled substances" }
+                @let lot_of = |id: Uuid| l.shelf.iter().find(|x| x.id == id);
+                @if l.custody.is_empty() { p.muted data-testid="custody" { "Nothing drawn for this session is held." } }
+                @else {
+                    ul data-testid="custody" {
+                        @for c in &l.custody {
+                            li { "Held: " (crate::pages::figure(c.held.ml, 4)) " mL = " (crate::pages::figure(c.held.mg, 2)) " mg of "
+                                (lot_of(c.lot).map_or_else(|| c.lot.to_string(), |x| x.label())) }
+                        }
+                    }
+                }
+                @if !l.entries.is_empty() {
+                    table.stack data-testid="session-ledger" {
+                        thead { tr { th { "Time" } th { "Entry" } th { "By" } th { "Witness" } } }
+                        tbody {
+                            @for e in &l.entries {
+                                tr data-type=(e.entry_type) {
+                                    td data-label="Time" { (site_time(e.at, &zone)) }
+                                    td data-label="Entry" { (crate::pages::ledger::entry_words(e, &l.shelf, &|_| None)) }
+                                    td data-label="By" { (who(e.actor_id)) }
+                                    td data-label="Witness" { (e.witness_id.map(&who).unwrap_or_default()) }
+                                }
+                            }
+                        }
+                    }
+                }
+                @if !closed {
+                    @let usable: Vec<_> = l.shelf.iter().filter(|x| !x.voided && x.on_hand_ml.is_positive()).collect();
+                    @if s.status == "pre_check" || s.status == "infusing" {
+                        form method="post" action={ "/sessions/" (s.id) "/ledger" } #withdraw {
+                            (csrf_input(principal))
+                            input type="hidden" name="type" value="withdrawn";
+                            label for="wd-lot" { "Draw from lot" }
+                            select id="wd-lot" name="lot_id" required {
+                                @for x in &usable { option value=(x.id) { (x.label()) " · " (crate::pages::figure(x.on_hand_ml, 4)) " mL on the shelf" } }
+                            }
+                            label for="wd-vial" { "Vial number" }
+                            input id="wd-vial" name="container" inputmode="numeric" value=(usable.first().and_then(|x| x.next_container()).map(|n| n.to_string()).unwrap_or_default()) required;
+                            label for="wd-ml" { "Stock volume drawn, mL" }
+                            input id="wd-ml" name="volume_ml" inputmode="decimal" value=(draw_ml.clone().unwrap_or_default()) required;
+                            button type="submit" { "Record the withdrawal" }
+                        }
+                    }
+                    @if s.status == "recovery" {
+                        @for c in l.custody.iter().filter(|c| c.drug == clinic_domain::ledger::Drug::Ketamine) {
+                            @if !l.ketamine_administered_mg.is_positive() {
+                                form method="post" action={ "/sessions/" (s.id) "/ledger" } {
+                                    (csrf_input(principal))
+                                    input type="hidden" name="type" value="administered";
+                                    input type="hidden" name="lot_id" value=(c.lot);
+                                    p { "The pump record shows "
+                                        @if let Some((_, mg)) = c_delivered { strong { (crate::pages::figure(mg, 2)) " mg" } } @else { "no delivery" }
+                                        " given." }
+                                    button type="submit" { "Record the administration from the pump record" }
+                                }
+                            }
+                        }
+                        @for c in &l.custody {
+                            form method="post" action={ "/sessions/" (s.id) "/ledger" } #waste {
+                                (csrf_input(principal))
+                                input type="hidden" name="type" value="wasted";
+                                input type="hidden" name="lot_id" value=(c.lot);
+                                label for={ "waste-" (c.lot) } { "Waste the rest of " (lot_of(c.lot).map_or_else(String::new, |x| x.label())) ", mL" }
+                                input id={ "waste-" (c.lot) } name="volume_ml" inputmode="decimal" value=(c.held.ml.to_decimal()) required;
+                                (crate::pages::ledger::witness_fields(&format!("waste-{}", c.lot)))
+                                button type="submit" { "Record the witnessed waste" }
+                            }
+                        }
                     }
                 }
             }
@@ -489,11 +569,11 @@ fn entry_words(kind: &str, body: &str) -> Markup {
     }
 }
 
-async fn after<S: Store>(
+async fn after<S: Store, T>(
     app: &AppState<S>,
     principal: &Principal,
     session_id: Uuid,
-    result: Result<Chart, ServiceError>,
+    result: Result<T, ServiceError>,
 ) -> Response {
     match result {
         Ok(_) => Redirect::to(&format!("/sessions/{session_id}")).into_response(),
@@ -650,6 +730,26 @@ session_form!(adverse_event, |app, principal, id, version, p| {
         )
         .await
 });
+
+/// A ledger entry typed at the chair: withdrawal, administration from the pump record, witnessed waste or return.
+pub async fn ledger_entry<S: Store>(
+    State(app): State<AppState<S>>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+    axum::extract::RawForm(raw): axum::extract::RawForm,
+) -> Response {
+    let Ok(id) = Uuid::try_parse(&id) else {
+        return failure(ServiceError::NotFound { resource: "infusion session" });
+    };
+    let session = match app.clinic.store().get_infusion_session(id).await {
+        Ok(s) => s,
+        Err(err) => return failure(ServiceError::from_store("infusion session", err)),
+    };
+    let mut request = crate::pages::ledger::ledger_request(&form_pairs(&raw));
+    request.session_id = Some(id.to_string());
+    let result = app.clinic.record_ledger(&principal, session.site_id, &request).await;
+    after(&app, &principal, id, result).await
+}
 
 session_form!(note, |app, principal, id, version, p| {
     app.clinic

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod chair;
 pub mod eligibility;
 pub mod home;
+pub mod ledger;
 pub mod inquiries;
 pub mod login;
 pub mod orders;
@@ -104,6 +105,13 @@ pub fn routes<S: Store>(table: RouteTable<S>) -> RouteTable<S> {
         .add(RouteSpec::page("POST", "/sessions/{id}/medications", Access::Permission(Permission::InfusionChart), "Record a rescue or supportive medicine given"), post(chair::medication::<S>))
         .add(RouteSpec::page("POST", "/sessions/{id}/adverse-events", Access::Permission(Permission::InfusionChart), "Record an adverse event"), post(chair::adverse_event::<S>))
         .add(RouteSpec::page("POST", "/sessions/{id}/notes", Access::Permission(Permission::InfusionChart), "Sign the session note, or an addendum"), post(chair::note::<S>))
+        .add(RouteSpec::page("POST", "/sessions/{id}/ledger", Access::Permission(Permission::LedgerRecord), "Record a withdrawal, the administration from the pump record, or a witnessed waste or return"), post(chair::ledger_entry::<S>))
+        .add(RouteSpec::page("GET", "/ledger", Access::Permission(Permission::LedgerRead), "The controlled-substance ledger of a site"), get(ledger::show::<S>))
+        .add(RouteSpec::page("POST", "/ledger/entries", Access::Permission(Permission::LedgerRecord), "Record a receipt, count, destruction, loss or correction"), post(ledger::record::<S>))
+        .add(RouteSpec::page("POST", "/ledger/discrepancies/{id}/close", Access::Permission(Permission::LedgerRecord), "Close a count discrepancy with the response taken"), post(ledger::close_discrepancy::<S>))
+        .add(RouteSpec::page("GET", "/ledger/reports/administration.csv", Access::Permission(Permission::LedgerRead), "The administration log (CSV)"), get(ledger::administration_csv::<S>))
+        .add(RouteSpec::page("GET", "/ledger/reports/inventory.csv", Access::Permission(Permission::LedgerRead), "The inventory as of a date (CSV)"), get(ledger::inventory_csv::<S>))
+        .add(RouteSpec::page("GET", "/ledger/reports/loss.csv", Access::Permission(Permission::LedgerRead), "A theft-or-loss report draft for a count (CSV)"), get(ledger::loss_csv::<S>))
         .add(RouteSpec::page("GET", "/floor", Access::Permission(Permission::InfusionChart), "The live floor board"), get(chair::floor::<S>))
         .add(RouteSpec::page("GET", "/self-check", Access::Public, "Anonymous self-check (AUDIT-C, DAST-10)"), get(selfcheck::form::<S>))
         .add(RouteSpec::page("POST", "/self-check", Access::Public, "Score the anonymous self-check; nothing is stored"), post(selfcheck::submit::<S>))
@@ -141,6 +149,7 @@ pub enum Nav {
     Alerts,
     Schedule,
     Floor,
+    Ledger,
     Audit,
     Outbox,
     None,
@@ -170,6 +179,7 @@ pub fn staff_page(principal: &Principal, site_name: &str, title: &str, nav: Nav,
                         @if role_allows(role, Permission::PatientRead) { (link("/patients", "Patients", Nav::Patients)) }
                         @if role_allows(role, Permission::ScheduleRead) { (link("/schedule", "Schedule", Nav::Schedule)) }
                         @if role_allows(role, Permission::InfusionChart) { (link("/floor", "Floor", Nav::Floor)) }
+                        @if role_allows(role, Permission::LedgerRead) { (link("/ledger", "Ledger", Nav::Ledger)) }
                         @if role_allows(role, Permission::AlertRead) { (link("/alerts", "Alerts", Nav::Alerts)) }
                         @if role_allows(role, Permission::AuditRead) { (link("/audit", "Audit log", Nav::Audit)) }
                         @if role_allows(role, Permission::AuditRead) { (link("/outbox", "Outbox", Nav::Outbox)) }

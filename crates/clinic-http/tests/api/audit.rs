@@ -113,6 +113,11 @@ const PATIENT_DATA_ROUTES: &[(&str, &str)] = &[
     ("POST", "/sessions/{id}/medications"),
     ("POST", "/sessions/{id}/adverse-events"),
     ("POST", "/sessions/{id}/notes"),
+    // The ledger: entries, reads and reports audited; checked in ledger.rs.
+    ("POST", "/sessions/{id}/ledger"),
+    ("GET", "/ledger"),
+    ("POST", "/ledger/entries"),
+    ("GET", "/ledger/reports/administration.csv"),
     ("GET", "/patients/{id}/medical-screening/new"),
     ("POST", "/patients/{id}/medical-screening"),
     ("POST", "/patients/{id}/eligibility"),

@@ -167,6 +167,14 @@ const MATRIX: &[(&str, &str, Allowed)] = &[
     ("POST", "/sessions/{id}/adverse-events", Allowed::Roles(&[Physician, Nurse])),
     ("POST", "/sessions/{id}/notes", Allowed::Roles(&[Physician, Nurse])),
     ("GET", "/static/floor.js", Allowed::Public),
+    // The controlled-substance ledger: physicians and nurses.
+    ("POST", "/sessions/{id}/ledger", Allowed::Roles(&[Physician, Nurse])),
+    ("GET", "/ledger", Allowed::Roles(&[Physician, Nurse])),
+    ("POST", "/ledger/entries", Allowed::Roles(&[Physician, Nurse])),
+    ("POST", "/ledger/discrepancies/{id}/close", Allowed::Roles(&[Physician, Nurse])),
+    ("GET", "/ledger/reports/administration.csv", Allowed::Roles(&[Physician, Nurse])),
+    ("GET", "/ledger/reports/inventory.csv", Allowed::Roles(&[Physician, Nurse])),
+    ("GET", "/ledger/reports/loss.csv", Allowed::Roles(&[Physician, Nurse])),
 ];
 
 crate::backend_tests!(every_route_answers_as_the_matrix_says);

@@ -212,6 +212,16 @@ async fn a_nurse_runs_an_infusion_from_check_in_to_discharge<S: Store>(store: S)
         .text;
     assert!(page.contains("data-testid=\"phase\">infusing"), "{page}");
     assert!(page.contains("Next set due at"));
+    // The ledger: a delivery of ketamine 10 mg/mL, and the 60 mg (6 mL) drawn for this session
+    // with a little over; a frontdesk user cannot draw.
+    let lot = crate::ledger::receive(&app, &nurse, "10", "20", "5").await;
+    let draw = format!("type=withdrawn&lot_id={lot}&container=1&volume_ml=6.1");
+    assert_eq!(
+        app.send(req("POST", &format!("/sessions/{session}/ledger")).token(&desk).raw(&draw, FORM)).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let res = app.send(req("POST", &format!("/sessions/{session}/ledger")).token(&nurse).raw(&draw, FORM)).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text);
 
     // Vital signs: the first is fine, the second raises SpO2 and BP alerts at once.
     assert_eq!(
@@ -253,7 +263,8 @@ async fn a_nurse_runs_an_infusion_from_check_in_to_discharge<S: Store>(store: S)
         !floor.text.contains("<html"),
         "the fragment is the board only"
     );
-    // The pump pauses and stops; discharge waits for every alert's response.
+    // Forty minutes on (the clinic's clock), the pump pauses and stops; discharge waits for every alert's response.
+    app.clinic.set_clock(Some(clinic_service::now() + chrono::Duration::minutes(40)));
     assert_eq!(
         post(&app, &nurse, &session, "pump", "action=pause")
             .await
@@ -306,6 +317,42 @@ async fn a_nurse_runs_an_infusion_from_check_in_to_discharge<S: Store>(store: S)
             StatusCode::SEE_OTHER
         );
     }
+    // The controlled-substance record is a hard stop no one overrides: the pump's 60 mg is not yet
+    // recorded and 6.1 mL is held.
+    let res = post(&app, &nurse, &session, "discharge", discharge).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.text.contains("controlled-substance record of this session is not complete") && res.text.contains("6.1 mL (61 mg) of ketamine"), "{}", res.text);
+    let res = post(&app, &doctor, &session, "discharge", &format!("{discharge}&override_reason=urgent")).await;
+    assert!(res.text.contains("not complete"), "a physician's reason does not pass it");
+    // The administration comes from the pump record: about 159 mL/h × 40 min = 106 mL at 60/106 mg/mL = 60 mg = 6 mL.
+    let typed = app
+        .send(req("POST", &format!("/sessions/{session}/ledger")).token(&nurse).raw(&format!("type=administered&lot_id={lot}&volume_ml=6.1"), FORM))
+        .await;
+    assert_eq!(typed.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(typed.text.contains("the pump record gives 6"), "a typed figure other than the pump's is refused: {}", typed.text);
+    let res = app.send(req("POST", &format!("/sessions/{session}/ledger")).token(&nurse).raw(&format!("type=administered&lot_id={lot}"), FORM)).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text);
+    let held = app.clinic.store().session_ledger_entries(session.parse().unwrap()).await.unwrap();
+    let administered = held.iter().find(|e| e.entry_type == "administered").expect("the administration");
+    let body: serde_json::Value = serde_json::from_str(&administered.body).unwrap();
+    let given: f64 = body["detail"]["volume_ml"].as_str().unwrap().parse().unwrap();
+    assert!((6.0..6.001).contains(&given), "{given}");
+    // The rest is wasted before a witness who signs with their own password.
+    let rest = format!("{:.4}", 6.1 - given);
+    let waste = |who: &str, password: &str| format!("type=wasted&lot_id={lot}&volume_ml={rest}&witness_username={who}&witness_password={password}");
+    for (who, password, says) in [
+        ("nurse", crate::helpers::PASSWORD, "must be a second person"),
+        ("physician", "wrong-password", "were not accepted"),
+        ("frontdesk", crate::helpers::PASSWORD, "may not witness"),
+    ] {
+        let res = app.send(req("POST", &format!("/sessions/{session}/ledger")).token(&nurse).raw(&waste(who, password), FORM)).await;
+        assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{who}");
+        assert!(res.text.contains(says), "{who}: {}", res.text);
+    }
+    let res = app.send(req("POST", &format!("/sessions/{session}/ledger")).token(&nurse).raw(&waste("physician", crate::helpers::PASSWORD), FORM)).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text);
+    let page = app.send(req("GET", &format!("/sessions/{session}")).token(&nurse)).await.text;
+    assert!(page.contains("Nothing drawn for this session is held."), "{page}");
     // The hard stop: an Aldrete of 8 is refused for the nurse; a physician may go ahead with a reason.
     let low = discharge.replace("aldrete_spo2=2", "aldrete_spo2=0");
     let res = post(&app, &nurse, &session, "discharge", &low).await;

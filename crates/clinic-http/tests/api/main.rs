@@ -9,6 +9,7 @@ mod chair;
 mod conventions;
 mod helpers;
 mod inquiries;
+mod ledger;
 mod orders;
 mod patients;
 mod screening;

@@ -1,0 +1,137 @@
+//! The controlled-substance ledger at the cabinet, on SQLite and PostgreSQL:
+//! a receipt refused naming every bad field, counts that match and one that
+//! does not (the discrepancy alert, the page to the physician without patient
+//! data, the loss report draft, the loss recorded, the alert closed only with
+//! a response), a correction, the inventory as CSV, and every write audited.
+//! The chair-side part (withdrawal, administration from the pump record,
+//! witnessed waste, the discharge hard stop) is in chair.rs.
+
+use axum::http::StatusCode;
+use clinic_store::Store;
+use clinic_store::records::AuditFilter;
+
+use crate::helpers::{FORM, PASSWORD, TestApp, req, spawn_app_with};
+
+crate::backend_tests!(the_cabinet_counts_and_a_shortfall_raises_an_alert);
+
+/// Receives a ketamine lot at the main site; returns its id.
+pub(crate) async fn receive<S: Store>(app: &TestApp<S>, token: &str, mg_per_ml: &str, vial_ml: &str, vials: &str) -> String {
+    let body = format!(
+        "type=received&drug=ketamine&dosage_form=injection&mg_per_ml={mg_per_ml}&container_ml={vial_ml}&containers={vials}&lot_number=K{}&expires_on=2030-06-30&supplier=Example+Pharma,+DEA+RX0000000&invoice_number=INV-1",
+        &uuid::Uuid::now_v7().simple().to_string()[24..]
+    );
+    let res = app.send(req("POST", "/ledger/entries").token(token).raw(&body, FORM)).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text);
+    let site = app.clinic.main_site().await.unwrap().id;
+    let entries = app.clinic.store().ledger_entries(site).await.unwrap();
+    entries.iter().rev().find(|e| e.entry_type == "received").unwrap().lot_id.to_string()
+}
+
+fn witnessed(body: &str, who: &str) -> String {
+    format!("{body}&witness_username={who}&witness_password={}", PASSWORD.replace('!', "%21"))
+}
+
+async fn the_cabinet_counts_and_a_shortfall_raises_an_alert<S: Store>(store: S) {
+    let mut config = crate::scheduling::config();
+    config.safety.on_call = Some(("Dr On Call".into(), "+15550000999".into()));
+    let app = spawn_app_with(store, config).await;
+    let nurse = app.login("nurse").await;
+    let doctor = app.login("physician").await;
+    let desk = app.login("frontdesk").await;
+    let site = app.clinic.main_site().await.unwrap().id;
+
+    // A receipt with mistakes: every one named, nothing written.
+    let res = app
+        .send(req("POST", "/ledger/entries").token(&nurse).raw("type=received&drug=heroin&mg_per_ml=ten&containers=0&expires_on=next+year", FORM))
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    for says in ["drug: must be one of: ketamine, midazolam", "mg per ml: must be a decimal number", "container ml: is required", "expires on: must be a date YYYY-MM-DD"] {
+        assert!(res.text.contains(says), "{says}: {}", res.text);
+    }
+    let res = app.send(req("POST", "/ledger/entries").token(&nurse).raw("type=gift", FORM)).await;
+    assert!(res.text.contains("type: must be one of: received, withdrawn, administered, wasted, returned, destroyed, lost, count, correction"), "{}", res.text);
+    assert!(app.clinic.store().ledger_entries(site).await.unwrap().is_empty());
+    assert_eq!(app.send(req("GET", "/ledger").token(&desk)).await.status, StatusCode::FORBIDDEN);
+
+    // Two vials of 100 mg/mL × 5 mL: 10 mL = 1000 mg on the shelf.
+    let lot = receive(&app, &nurse, "100", "5", "2").await;
+    let page = app.send(req("GET", "/ledger").token(&nurse)).await.text;
+    assert!(page.contains("data-testid=\"site-balance-ketamine\"><strong>ketamine</strong>: 10 mL = 1000 mg on the shelf"), "{page}");
+
+    // A count needs a witness; a matching count raises nothing.
+    let count = format!("type=count&lot_id={lot}&counted_ml=10");
+    let res = app.send(req("POST", "/ledger/entries").token(&nurse).raw(&count, FORM)).await;
+    assert!(res.text.contains("witness username: is required"), "{}", res.text);
+    let res = app.send(req("POST", "/ledger/entries").token(&nurse).raw(&witnessed(&count, "physician"), FORM)).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text);
+    assert!(app.clinic.store().list_discrepancies(None, false).await.unwrap().is_empty());
+    // An estimate of an unopened Schedule III lot is refused (21 CFR 1304.11 allows it for opened vials only).
+    let res = app.send(req("POST", "/ledger/entries").token(&nurse).raw(&witnessed(&format!("{count}&estimated=yes"), "physician"), FORM)).await;
+    assert!(res.text.contains("an estimated measure is allowed only for opened Schedule III containers"), "{}", res.text);
+
+    // A count 0.5 mL short: kept, and the physician in charge is alerted and paged (no patient data).
+    let short = format!("type=count&lot_id={lot}&counted_ml=9.5");
+    let res = app.send(req("POST", "/ledger/entries").token(&nurse).raw(&witnessed(&short, "physician"), FORM)).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text);
+    let open = app.clinic.store().list_discrepancies(Some(site), true).await.unwrap();
+    assert_eq!(open.len(), 1);
+    let d = &open[0];
+    assert!(d.message.contains("counted 9.5 mL (950 mg), 0.5 mL (50 mg) less than the ledger's 10 mL (1000 mg)"), "{}", d.message);
+    assert_eq!(d.routed_to, "Dr On Call (+15550000999)");
+    let outbox = app.clinic.store().list_outbox(10).await.unwrap();
+    let paged = outbox.iter().find(|m| m.address == "+15550000999").expect("the page");
+    assert!(paged.body.contains("count discrepancy") && paged.patient_id.is_none(), "{}", paged.body);
+    let page = app.send(req("GET", "/ledger").token(&doctor)).await.text;
+    assert!(page.contains("data-testid=\"discrepancy\""), "{page}");
+
+    // The loss report draft for that count, as CSV.
+    let res = app.send(req("GET", &format!("/ledger/reports/loss.csv?count={}", d.count_entry_id)).token(&doctor)).await;
+    assert_eq!(res.status, StatusCode::OK);
+    assert_eq!(res.headers["content-type"], "text/csv; charset=utf-8");
+    assert!(res.text.starts_with("field,value") && res.text.contains("lost_ml,0.5") && res.text.contains("lost_mg,50"), "{}", res.text);
+
+    // The loss recorded against the count (at most what it found missing), witnessed.
+    let lost = |ml: &str| format!("type=lost&lot_id={lot}&count_id={}&container=2&volume_ml={ml}", d.count_entry_id);
+    let res = app.send(req("POST", "/ledger/entries").token(&nurse).raw(&witnessed(&lost("0.6"), "physician"), FORM)).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "more than the count found missing");
+    let res = app.send(req("POST", "/ledger/entries").token(&nurse).raw(&witnessed(&lost("0.5"), "physician"), FORM)).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text);
+    let page = app.send(req("GET", "/ledger").token(&nurse)).await.text;
+    assert!(page.contains("ketamine</strong>: 9.5 mL = 950 mg on the shelf"), "{page}");
+
+    // The alert closes only with the response taken.
+    let close = |response: &str| format!("version={}&response={response}", d.version);
+    let res = app.send(req("POST", &format!("/ledger/discrepancies/{}/close", d.id)).token(&doctor).raw(&close(""), FORM)).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let res = app
+        .send(req("POST", &format!("/ledger/discrepancies/{}/close", d.id)).token(&doctor).raw(&close("vial+2+cracked+in+the+cabinet,+recorded+lost;+no+theft+suspected"), FORM))
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text);
+    assert!(app.clinic.store().list_discrepancies(None, true).await.unwrap().is_empty());
+
+    // A correction reverses the loss whole; the wrong entry stays in the ledger.
+    let entries = app.clinic.store().ledger_entries(site).await.unwrap();
+    let loss = entries.iter().find(|e| e.entry_type == "lost").unwrap();
+    let res = app.send(req("POST", "/ledger/entries").token(&nurse).raw(&format!("type=correction&lot_id={lot}&corrects={}&reason=", loss.id), FORM)).await;
+    assert!(res.text.contains("reason: is required"), "{}", res.text);
+    let res = app
+        .send(req("POST", "/ledger/entries").token(&nurse).raw(&format!("type=correction&lot_id={lot}&corrects={}&reason=recorded+on+the+wrong+lot", loss.id), FORM))
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text);
+    let types: Vec<String> = app.clinic.store().ledger_entries(site).await.unwrap().into_iter().map(|e| e.entry_type).collect();
+    assert_eq!(types, ["received", "count", "count", "lost", "correction"]);
+
+    // The inventory as CSV: the lot with 10 mL on hand again.
+    let res = app.send(req("GET", "/ledger/reports/inventory.csv").token(&nurse)).await;
+    assert_eq!(res.status, StatusCode::OK);
+    let row = res.text.lines().nth(1).unwrap_or_default().to_string();
+    assert!(row.contains(",ketamine,III,") && row.contains(",10,1000,0,0"), "{}", res.text);
+    let res = app.send(req("GET", "/ledger/reports/inventory.csv?as_of=yesterday").token(&nurse)).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // Audited: each entry written, each read of the ledger, each report.
+    for (action, at_least) in [("ledger.record", 5), ("ledger.read", 3), ("ledger.report", 2), ("ledger.discrepancy_close", 1)] {
+        let n = app.audit_events(AuditFilter { action: Some(action.into()), limit: 100, ..Default::default() }).await.len();
+        assert!(n >= at_least, "{action}: {n}");
+    }
+}
