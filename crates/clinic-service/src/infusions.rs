@@ -354,6 +354,16 @@ impl<S: Store> Clinic<S> {
                 message: "only a booked infusion opens a session".into(),
             });
         }
+        // Not before the booking's day at its site: next week's booking is never opened by mistake.
+        let zone = Self::site_zone(&self.site_by_id(booking.site_id).await?);
+        let booked_on = booking.starts_at.with_timezone(&zone).date_naive();
+        let today = self.now().with_timezone(&zone).date_naive();
+        if booked_on > today {
+            return Err(ServiceError::Conflict {
+                code: "not_today",
+                message: format!("this infusion is booked for {booked_on}; check-in opens on that day"),
+            });
+        }
         let patient = self
             .store()
             .get_patient(booking.patient_id)

@@ -20,6 +20,7 @@ pub mod scheduling;
 pub mod screening;
 pub mod sealer;
 pub mod seed;
+mod seed_sessions;
 pub mod users;
 
 use std::sync::Arc;
@@ -102,9 +103,9 @@ struct Inner<S: Store> {
     protocols: crate::protocols::ProtocolRegistry,
     audit: AuditWriter,
     throttles: Throttles,
-    /// Microseconds added to the wall clock: zero except while the demo seed
-    /// records its past infusions through the ordinary paths (`with_clock_at`).
-    clock_offset_us: std::sync::atomic::AtomicI64,
+    /// The instant the clinic's clock is stopped at, in microseconds since
+    /// 1970 (`CLOCK_UNSET`: the wall clock); see `Clinic::set_clock`.
+    clock_set_us: std::sync::atomic::AtomicI64,
 }
 
 impl<S: Store> Clinic<S> {
@@ -116,7 +117,7 @@ impl<S: Store> Clinic<S> {
         let consent_templates = crate::eligibility::load_templates(&data)?;
         let protocols = crate::protocols::ProtocolRegistry::load(&data)?;
         let audit = AuditWriter::spawn(store.clone());
-        Ok(Clinic { inner: Arc::new(Inner { store, config, data, instruments, consent_templates, protocols, audit, throttles: Throttles::default(), clock_offset_us: std::sync::atomic::AtomicI64::new(0) }) })
+        Ok(Clinic { inner: Arc::new(Inner { store, config, data, instruments, consent_templates, protocols, audit, throttles: Throttles::default(), clock_set_us: std::sync::atomic::AtomicI64::new(CLOCK_UNSET) }) })
     }
 
     pub fn instruments(&self) -> &crate::instruments::InstrumentRegistry {
@@ -141,21 +142,25 @@ impl<S: Store> Clinic<S> {
     }
 
     /// The clinic's clock: the wall clock (`crate::now`), unless the demo
-    /// seed has set it back to record past sessions.
+    /// seed or a test has set it (`set_clock`).
     pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
-        let offset = self.inner.clock_offset_us.load(std::sync::atomic::Ordering::Relaxed);
-        now() + chrono::Duration::microseconds(offset)
+        let set = self.inner.clock_set_us.load(std::sync::atomic::Ordering::Relaxed);
+        if set == CLOCK_UNSET {
+            now()
+        } else {
+            chrono::DateTime::from_timestamp_micros(set).unwrap_or_else(now)
+        }
     }
 
-    /// Sets the clinic's clock to read `at` now (it then runs on from
-    /// there), or back to the wall clock with `None`. Only the demo seed
-    /// (before the clinic serves anyone) and tests use it: every chart
-    /// entry, ledger line and audit event of a seeded past session then
-    /// carries its own time while going through the same checks as a real
-    /// one. Sign-in sessions keep the wall clock.
+    /// Stops the clinic's clock at `at` (every write until the next call
+    /// carries that time), or gives it back to the wall clock with `None`.
+    /// Only the demo seed (before the clinic serves anyone) and tests use
+    /// it: every chart entry, ledger line and audit event of a seeded past
+    /// session then carries its own time while going through the same
+    /// checks as a real one. Sign-in sessions keep the wall clock.
     pub fn set_clock(&self, at: Option<chrono::DateTime<chrono::Utc>>) {
-        let offset = at.map(|at| (at - now()).num_microseconds().unwrap_or(0)).unwrap_or(0);
-        self.inner.clock_offset_us.store(offset, std::sync::atomic::Ordering::Relaxed);
+        let value = at.map_or(CLOCK_UNSET, |at| at.timestamp_micros());
+        self.inner.clock_set_us.store(value, std::sync::atomic::Ordering::Relaxed);
     }
 
     pub fn audit_writer(&self) -> &AuditWriter {
@@ -173,6 +178,8 @@ impl<S: Store> Clinic<S> {
 
 /// The current time, truncated to the microseconds both databases keep, so a
 /// value reads back exactly as it was written.
+const CLOCK_UNSET: i64 = i64::MIN;
+
 pub fn now() -> chrono::DateTime<chrono::Utc> {
     use chrono::SubsecRound;
     chrono::Utc::now().trunc_subsecs(6)

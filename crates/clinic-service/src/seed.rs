@@ -190,8 +190,11 @@ impl<S: Store> Clinic<S> {
         self.seed_demo_inquiries(&actor, &site).await?;
         self.seed_demo_screening(&actor, &patients).await?;
         self.seed_demo_eligibility(&actor, &patients).await?;
-        self.seed_demo_schedule(&actor, &patients).await?;
-        self.seed_demo_orders().await?;
+        let anchor = crate::seed_sessions::demo_anchor(&site, crate::now());
+        let early = self.seed_demo_schedule(&actor, &patients, anchor).await?;
+        let skip: Vec<Uuid> = early.iter().map(|e| e.plan_id).collect();
+        self.seed_demo_orders(&skip).await?;
+        self.seed_demo_sessions(&early, anchor).await?;
         let event = AuditEvent::new(
             Uuid::now_v7(),
             crate::now(),
@@ -465,7 +468,8 @@ impl<S: Store> Clinic<S> {
                             shown_text_sha256: Some(template.text_sha256()),
                             ..Default::default()
                         },
-                        crate::now(),
+                        // Patients in treatment signed at intake, before the demo's infusion history.
+                        if status == PatientStatus::InTreatment { crate::now() - chrono::Duration::weeks(8) } else { crate::now() },
                     )?;
                     let body = serde_json::to_string(&signed).map_err(|e| ServiceError::Internal(e.into()))?;
                     self.store().add_document(&document(patient.id, DocumentKind::Consent, kind.as_str(), body, nurse.as_ref().map(|n| n.id)), &event(AuditAction::ConsentSign, patient.id)).await?;
@@ -508,7 +512,12 @@ impl<S: Store> Clinic<S> {
     /// and a signed plan for every patient in treatment, rotating through the
     /// protocols their substances allow, booked by the front desk with
     /// "schedule whole plan" from the Monday after today.
-    async fn seed_demo_schedule(&self, actor: &Actor, patients: &[clinic_domain::patient::Patient]) -> Result<(), ServiceError> {
+    async fn seed_demo_schedule(
+        &self,
+        actor: &Actor,
+        patients: &[clinic_domain::patient::Patient],
+        anchor: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<crate::seed_sessions::EarlyPlan>, ServiceError> {
         use chrono::{Duration, NaiveTime};
         use clinic_domain::plan;
         use clinic_domain::schedule::ResourceKind;
@@ -516,7 +525,7 @@ impl<S: Store> Clinic<S> {
         let sites = self.store().list_sites().await?;
         let users = self.store().list_users().await?;
         let user = |role: Role| users.iter().find(|u| u.role == role).cloned();
-        let (Some(physician), Some(frontdesk)) = (user(Role::Physician), user(Role::Frontdesk)) else { return Ok(()) };
+        let (Some(physician), Some(frontdesk)) = (user(Role::Physician), user(Role::Frontdesk)) else { return Ok(Vec::new()) };
         let principal = |u: &clinic_store::records::User| crate::auth::Principal {
             user: u.clone(),
             token_hash: "demo-seed".into(),
@@ -556,12 +565,12 @@ impl<S: Store> Clinic<S> {
                 version: 0,
             };
             self.store().save_site_schedule(&record, &event(AuditAction::SiteScheduleUpdate, AuditTarget::resource("site", site.id.to_string()))).await?;
-            // Staff on site: two weeks back to sixteen weeks ahead, on opening days.
+            // Staff on site: seven weeks back (the demo's infusion history) to sixteen weeks ahead, on opening days.
             let zone: chrono_tz::Tz = site.time_zone.parse().unwrap_or(chrono_tz::Tz::UTC);
             let today = Self::site_today(site);
             let mut rows = Vec::new();
             for staff in users.iter().filter(|u| matches!(u.role, Role::Physician | Role::Nurse | Role::Counselor)) {
-                let mut day = today - Duration::days(14);
+                let mut day = today - Duration::weeks(7);
                 while day <= today + Duration::weeks(16) {
                     let weekday = i64::from(day.weekday().num_days_from_monday());
                     if days.contains(&weekday) {
@@ -575,8 +584,12 @@ impl<S: Store> Clinic<S> {
             }
             self.store().add_availability(&rows, &event(AuditAction::SiteScheduleUpdate, AuditTarget::resource("site", site.id.to_string()))).await?;
         }
-        let Some(site) = sites.first() else { return Ok(()) };
+        let Some(site) = sites.first() else { return Ok(Vec::new()) };
         let today = Self::site_today(site);
+        let zone: chrono_tz::Tz = site.time_zone.parse().unwrap_or(chrono_tz::Tz::UTC);
+        let anchor_day = anchor.with_timezone(&zone).date_naive();
+        let anchor_monday = anchor_day - Duration::days(i64::from(anchor_day.weekday().num_days_from_monday()));
+        let mut early = Vec::new();
         let next_monday = today + Duration::days(7 - i64::from(today.weekday().num_days_from_monday()));
         let mut used: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
         let in_treatment: Vec<_> = patients.iter().filter(|p| p.details.status == PatientStatus::InTreatment).collect();
@@ -590,11 +603,27 @@ impl<S: Store> Clinic<S> {
             fitting.sort_by_key(|p| (used.get(p.id()).copied().unwrap_or(0), p.id().to_string()));
             let Some(protocol) = fitting.first().copied() else { continue };
             *used.entry(protocol.id()).or_default() += 1;
-            let start = next_monday + Duration::weeks(i64::try_from(i / 4).unwrap_or(0));
-            // The plan was made while the patient was eligible; they are in treatment now.
+            // The first patients started earlier: two have infusions behind them (day 0
+            // three and five weeks back), one is in the chair now and one is due next
+            // (their first infusion on the anchor's day). Their plans were made a week
+            // before day 0, on the clinic's clock set back to then.
             let mut at_planning = (*patient).clone();
             at_planning.details.status = PatientStatus::Eligible;
-            let (new, change) = plan::new_plan(protocol, &at_planning, start, physician.id, crate::now(), &mut Uuid::now_v7).map_err(|e| ServiceError::Internal(anyhow::anyhow!("demo plan: {e}")))?;
+            let role = crate::seed_sessions::EarlyRole::of(i);
+            let start = match role {
+                Some(crate::seed_sessions::EarlyRole::Completed(weeks)) => anchor_monday - Duration::weeks(weeks),
+                Some(crate::seed_sessions::EarlyRole::Running | crate::seed_sessions::EarlyRole::Ready) => {
+                    // Day 0 so that the first infusion falls on the anchor's day.
+                    let (probe, _) = plan::new_plan(protocol, &at_planning, anchor_day, physician.id, crate::now(), &mut Uuid::now_v7)
+                        .map_err(|e| ServiceError::Internal(anyhow::anyhow!("demo plan: {e}")))?;
+                    let first = probe.events.iter().filter(|e| e.kind == clinic_domain::protocol::EventKind::Infusion).map(|e| e.date).min().unwrap_or(anchor_day);
+                    anchor_day - (first - anchor_day)
+                }
+                None => next_monday + Duration::weeks(i64::try_from(i / 4).unwrap_or(0)),
+            };
+            let planned_at = role.map(|_| clinic_domain::schedule::hours::local_instant(zone, start - Duration::days(7), time(10)).unwrap_or(anchor) );
+            self.set_clock(planned_at);
+            let (new, change) = plan::new_plan(protocol, &at_planning, start, physician.id, self.now(), &mut Uuid::now_v7).map_err(|e| ServiceError::Internal(anyhow::anyhow!("demo plan: {e}")))?;
             self.store().create_plan(&new, &change, &event(AuditAction::PlanCreate, AuditTarget::patient(patient.id))).await?;
             // Sessions the protocol puts on a weekend go to the Monday after, as
             // the physician would do for a site shut at weekends.
@@ -608,25 +637,35 @@ impl<S: Store> Clinic<S> {
             for (event_id, monday) in weekend {
                 let request = plan::EditRequest { edit: plan::PlanEdit::Move { event_id, date: monday }, reason: "the site is closed at weekends".into(), acknowledge_deviation: false };
                 let limits = clinic_domain::dose::PlausibilityLimits::shipped();
-                let Ok(outcome) = plan::apply_edit(&current, protocol, &request, &limits, physician.id, crate::now(), &mut Uuid::now_v7) else { continue };
+                let Ok(outcome) = plan::apply_edit(&current, protocol, &request, &limits, physician.id, self.now(), &mut Uuid::now_v7) else { continue };
                 let changed: Vec<_> = outcome.plan.events.iter().filter(|e| outcome.changed_events.contains(&e.id)).cloned().collect();
                 self.store()
                     .save_plan_change(&outcome.plan.header, current.header.version, &changed, &outcome.change, None, &event(AuditAction::PlanUpdate, AuditTarget::patient(patient.id)))
                     .await?;
                 current = outcome.plan;
             }
-            let (header, change) = plan::sign(&current, physician.id, crate::now(), &mut Uuid::now_v7).map_err(|e| ServiceError::Internal(anyhow::anyhow!("demo plan: {e}")))?;
+            let (header, change) = plan::sign(&current, physician.id, self.now(), &mut Uuid::now_v7).map_err(|e| ServiceError::Internal(anyhow::anyhow!("demo plan: {e}")))?;
             self.store().save_plan_change(&header, current.header.version, &[], &change, None, &event(AuditAction::PlanSign, AuditTarget::patient(patient.id))).await?;
             let new = current;
             // Book it the way the front desk would; where the whole plan does
             // not fit (a holiday, a full day), book what fits event by event.
             let desk = principal(&frontdesk);
-            match self.schedule_whole_plan(&desk, new.header.id, Some("09:00"), None).await {
+            // The patient in the chair now starts at the anchor; the next one an hour and a half later.
+            let at = |t: chrono::DateTime<chrono::Utc>| t.with_timezone(&zone).format("%H:%M").to_string();
+            let preferred = match role {
+                Some(crate::seed_sessions::EarlyRole::Running) => at(anchor),
+                Some(crate::seed_sessions::EarlyRole::Ready) => at(anchor + Duration::minutes(90)),
+                _ => "09:00".to_string(),
+            };
+            if let (Some(role), Some(planned_at)) = (role, planned_at) {
+                early.push(crate::seed_sessions::EarlyPlan { plan_id: new.header.id, role, planned_at });
+            }
+            match self.schedule_whole_plan(&desk, new.header.id, Some(&preferred), None).await {
                 Ok(_) => {}
                 Err(ServiceError::Unbookable(_) | ServiceError::Invalid(_)) => {
                     let plan = self.store().get_plan(new.header.id).await?;
                     for e in plan.events.iter().filter(|e| matches!(e.kind, clinic_domain::protocol::EventKind::Infusion | clinic_domain::protocol::EventKind::Therapy | clinic_domain::protocol::EventKind::Integration)) {
-                        let input = crate::scheduling::BookInput { time: Some("09:00".into()), ..Default::default() };
+                        let input = crate::scheduling::BookInput { time: Some(preferred.clone()), ..Default::default() };
                         match self.book_event(&desk, e.id, &input).await {
                             Ok(_) => {}
                             Err(ServiceError::Unbookable(problem)) => {
@@ -642,8 +681,9 @@ impl<S: Store> Clinic<S> {
                 }
                 Err(other) => return Err(other),
             }
+            self.set_clock(None);
         }
-        Ok(())
+        Ok(early)
     }
 }
 
@@ -651,7 +691,7 @@ impl<S: Store> Clinic<S> {
     /// A signed order for every booked infusion, at the plan's dose on the
     /// screening weight (10 mg/mL into 100 mL of 0.9 % NaCl), each
     /// double-checked by the nurse with matching entries.
-    async fn seed_demo_orders(&self) -> Result<(), ServiceError> {
+    async fn seed_demo_orders(&self, skip: &[Uuid]) -> Result<(), ServiceError> {
         let users = self.store().list_users().await?;
         let principal = |role: Role| {
             users.iter().find(|u| u.role == role).map(|u| crate::auth::Principal {
@@ -664,7 +704,7 @@ impl<S: Store> Clinic<S> {
         let (Some(physician), Some(nurse)) = (principal(Role::Physician), principal(Role::Nurse)) else { return Ok(()) };
         let patients = self.store().list_patients(&clinic_store::records::PatientFilter { status: Some(PatientStatus::InTreatment), limit: 500, ..Default::default() }).await?;
         for patient in patients.items {
-            for header in self.store().list_plans(patient.id).await? {
+            for header in self.store().list_plans(patient.id).await?.into_iter().filter(|h| !skip.contains(&h.id)) {
                 let plan = self.store().get_plan(header.id).await?;
                 for event in plan.events.iter().filter(|e| e.kind == clinic_domain::protocol::EventKind::Infusion && e.status == clinic_domain::plan::EventStatus::Booked) {
                     let context = self.order_context(&physician, event.id).await?;

@@ -188,7 +188,8 @@ async fn chair_page<S: Store>(
             p {
                 @if let Some(p) = &patient { "MRN " (p.mrn.as_str()) " · born " (p.details.date_of_birth) " · " }
                 (chair.clone().unwrap_or_else(|| "no chair".into()))
-                @if let Some(start) = c.started_at { " · " strong data-testid="elapsed" { (minutes_since(start).max(0)) " min" } " since the start" }
+                @if let (Some(start), false) = (c.started_at, closed) { " · " strong data-testid="elapsed" { (minutes_since(start).max(0)) " min" } " since the start" }
+                @if let (Some(start), Some(stop)) = (c.started_at, c.stopped_at) { " · infused " (site_time(start, &zone)) " to " (stop.with_timezone(&tz).format("%H:%M")) }
                 @if let Some(e) = &c.escort_name { " · escort " (e) }
             }
             @if let Some(p) = &patient {
@@ -563,7 +564,17 @@ fn entry_words(kind: &str, body: &str) -> Markup {
         "discharge" => html! {
             "Discharged · Aldrete " (b["aldrete"]["total"]) "/10"
             @if let Some(r) = b["override_reason"].as_str() { " · physician override: " (r) }
-            @if let Some(d) = b["delivered"].as_object() { " · delivered " (d["ml"].as_str().unwrap_or("")) " mL = " (d["mg"].as_str().unwrap_or("")) " mg" }
+            @if let Some(d) = b["delivered"].as_object() {
+                // Stored exact when it terminates, else to nine places ("exact": false): shown to two.
+                @let fig = |k: &str| {
+                    let raw = d[k].as_str().unwrap_or("");
+                    match clinic_domain::dose::Exact::parse(raw) {
+                        Some(x) => crate::pages::figure(x, 2),
+                        None => html! { "≈" (raw.find('.').map_or(raw, |p| &raw[..(p + 3).min(raw.len())])) },
+                    }
+                };
+                " · delivered " (fig("ml")) " mL = " (fig("mg")) " mg"
+            }
         },
         other => html! { (other) },
     }

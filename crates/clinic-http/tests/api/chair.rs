@@ -97,7 +97,17 @@ async fn a_nurse_runs_an_infusion_from_check_in_to_discharge<S: Store>(store: S)
         )
         .await;
     assert_eq!(booking.status, StatusCode::CREATED, "{}", booking.text);
-    let booking = booking.json()["id"].as_str().unwrap().to_string();
+    let booked = booking.json();
+    let booking = booked["id"].as_str().unwrap().to_string();
+    let starts_at: chrono::DateTime<chrono::Utc> = booked["starts_at"].as_str().unwrap().parse().unwrap();
+    // Check-in opens on the booking's day, not before.
+    let early = app
+        .send(req("POST", &format!("/bookings/{booking}/sessions")).token(&nurse).raw("full_name=Ana+Chair&date_of_birth=1980-01-01", FORM))
+        .await;
+    assert_eq!(early.status, StatusCode::CONFLICT);
+    assert!(early.text.contains("check-in opens on that day"), "{}", early.text);
+    // The clinic's clock on the day, a quarter of an hour before the booking.
+    app.clinic.set_clock(Some(starts_at - chrono::Duration::minutes(15)));
 
     // Two identifiers, as the patient states them.
     let wrong = app
@@ -178,7 +188,7 @@ async fn a_nurse_runs_an_infusion_from_check_in_to_discharge<S: Store>(store: S)
         crate::eligibility::sign_consent(&app, &nurse, &patient, kind).await;
     }
     let order = app.send(req("POST", &format!("/api/v1/plan-events/{event}/orders")).token(&doctor).json(serde_json::json!({
-        "weight_kg": "75", "weight_measured_on": "2026-11-20", "phases": [{"dose_mg_per_kg": "0.8", "minutes": 40}], "stock_mg_per_ml": 10, "bag_ml": 100 }))).await.json();
+        "weight_kg": "75", "weight_measured_on": starts_at.date_naive().to_string(), "phases": [{"dose_mg_per_kg": "0.8", "minutes": 40}], "stock_mg_per_ml": 10, "bag_ml": 100 }))).await.json();
     let order_id = order["id"].as_str().unwrap();
     app.send(
         req("POST", &format!("/api/v1/orders/{order_id}/checks"))
@@ -264,7 +274,7 @@ async fn a_nurse_runs_an_infusion_from_check_in_to_discharge<S: Store>(store: S)
         "the fragment is the board only"
     );
     // Forty minutes on (the clinic's clock), the pump pauses and stops; discharge waits for every alert's response.
-    app.clinic.set_clock(Some(clinic_service::now() + chrono::Duration::minutes(40)));
+    app.clinic.set_clock(Some(app.clinic.now() + chrono::Duration::minutes(40)));
     assert_eq!(
         post(&app, &nurse, &session, "pump", "action=pause")
             .await
@@ -504,10 +514,9 @@ async fn ready_session<S: Store>(app: &TestApp<S>, family: &str) -> (String, Str
                 .json(serde_json::json!({"time": "09:00"})),
         )
         .await
-        .json()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+        .json();
+    let starts_at: chrono::DateTime<chrono::Utc> = booking["starts_at"].as_str().unwrap().parse().unwrap();
+    let booking = booking["id"].as_str().unwrap().to_string();
     for kind in ["treatment", "infusion"] {
         crate::eligibility::sign_consent(app, &nurse, &patient, kind).await;
     }
@@ -521,6 +530,7 @@ async fn ready_session<S: Store>(app: &TestApp<S>, family: &str) -> (String, Str
             .json(serde_json::json!({"weight_kg": "75", "phases": ["0.8"]})),
     )
     .await;
+    app.clinic.set_clock(Some(starts_at - chrono::Duration::minutes(15)));
     let opened = app
         .send(
             req("POST", &format!("/bookings/{booking}/sessions"))

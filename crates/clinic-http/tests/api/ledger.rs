@@ -12,7 +12,7 @@ use clinic_store::records::AuditFilter;
 
 use crate::helpers::{FORM, PASSWORD, TestApp, req, spawn_app_with};
 
-crate::backend_tests!(the_cabinet_counts_and_a_shortfall_raises_an_alert);
+crate::backend_tests!(the_cabinet_counts_and_a_shortfall_raises_an_alert, the_demo_has_infusions_behind_it_and_a_balanced_ledger);
 
 /// Receives a ketamine lot at the main site; returns its id.
 pub(crate) async fn receive<S: Store>(app: &TestApp<S>, token: &str, mg_per_ml: &str, vial_ml: &str, vials: &str) -> String {
@@ -134,4 +134,73 @@ async fn the_cabinet_counts_and_a_shortfall_raises_an_alert<S: Store>(store: S) 
         let n = app.audit_events(AuditFilter { action: Some(action.into()), limit: 100, ..Default::default() }).await.len();
         assert!(n >= at_least, "{action}: {n}");
     }
+}
+
+/// The demo seed's infusion history: completed sessions with vital signs
+/// and a discharge, one session still open on the floor board, and a ledger
+/// whose every movement adds up, with one count that reconciles.
+async fn the_demo_has_infusions_behind_it_and_a_balanced_ledger<S: Store>(store: S) {
+    use clinic_service::{DeploymentMode, ServiceConfig};
+    let clinic = clinic_service::Clinic::new(store, ServiceConfig::standard(DeploymentMode::Demo), clinic_service::data::DataFiles::embedded()).unwrap();
+    clinic.seed_demo(&|_, _| {}).await.unwrap();
+    let app = clinic_http::app(clinic.clone(), clinic_http::HttpConfig { force_secure_cookies: false });
+    let app = TestApp { router: app.router, routes: app.routes, clinic: clinic.clone() };
+    let res = app.send(req("POST", "/api/v1/auth/login").json(serde_json::json!({"username": "nurse", "password": "demo"}))).await;
+    let nurse = res.json()["token"].as_str().unwrap().to_string();
+    let site = clinic.main_site().await.unwrap().id;
+
+    // Sessions: every one of the demo's patients' sessions, closed or open.
+    let patients = clinic.store().list_patients(&clinic_store::records::PatientFilter { limit: 500, ..Default::default() }).await.unwrap().items;
+    let mut discharged = 0;
+    let mut open = Vec::new();
+    for p in &patients {
+        for s in clinic.store().patient_sessions(p.id).await.unwrap() {
+            let chart = clinic.fold_chart(s.clone()).await.unwrap();
+            let vitals = chart.entries.iter().filter(|e| e.kind == "vitals").count();
+            if s.status == "discharged" {
+                discharged += 1;
+                assert!(vitals >= 5, "a completed session has its vital signs: {vitals}");
+                assert!(chart.entries.iter().any(|e| e.kind == "note") && chart.delivered.is_some());
+                assert!(clinic.session_ledger(&s).await.unwrap().unaccounted().is_empty(), "every completed session is accounted for");
+            } else {
+                open.push(s);
+            }
+        }
+    }
+    assert!(discharged >= 4, "{discharged} completed sessions");
+    assert_eq!(open.len(), 1, "one session on the floor board");
+    let floor = app.send(req("GET", "/floor?fragment=1").token(&nurse)).await.text;
+    assert!(floor.contains("Chair 1") && !floor.contains("No patient in a chair now."), "{floor}");
+
+    // The ledger adds up: received = on the shelf + held by the open session + administered + wasted + destroyed.
+    let entries = clinic.store().ledger_entries(site).await.unwrap();
+    let ml = |t: &str| -> f64 {
+        entries
+            .iter()
+            .filter(|e| e.entry_type == t)
+            .map(|e| {
+                let b: serde_json::Value = serde_json::from_str(&e.body).unwrap();
+                let d = &b["detail"];
+                match t {
+                    "received" => d["container_ml"].as_str().unwrap().parse::<f64>().unwrap() * d["containers"].as_f64().unwrap(),
+                    _ => d["volume_ml"].as_str().unwrap().parse::<f64>().unwrap(),
+                }
+            })
+            .sum()
+    };
+    let principal = clinic.authenticate(&nurse, None).await.unwrap();
+    let view = clinic.site_ledger(&principal, site).await.unwrap();
+    let shelf: f64 = view.shelf().iter().map(|l| l.on_hand_ml.to_decimal().parse::<f64>().unwrap()).sum();
+    let held: f64 = clinic.session_ledger(&open[0]).await.unwrap().custody.iter().map(|c| c.held.ml.to_decimal().parse::<f64>().unwrap()).sum();
+    assert!(held > 0.0, "the running session holds its dose");
+    assert!((ml("withdrawn") - ml("administered") - ml("wasted") - held).abs() < 1e-9);
+    assert!((ml("received") - shelf - held - ml("administered") - ml("wasted") - ml("destroyed")).abs() < 1e-9, "{shelf} {held}");
+    assert_eq!(entries.iter().filter(|e| e.entry_type == "administered").count(), discharged);
+    assert!(entries.iter().filter(|e| e.entry_type == "wasted").all(|e| e.witness_id.is_some() && e.witness_id != Some(e.actor_id)));
+    // One count, reconciled: no discrepancy alert.
+    assert_eq!(entries.iter().filter(|e| e.entry_type == "count").count(), 1);
+    assert!(clinic.store().list_discrepancies(None, false).await.unwrap().is_empty());
+    // The administration log names each administration's patient.
+    let csv = app.send(req("GET", "/ledger/reports/administration.csv").token(&nurse)).await.text;
+    assert_eq!(csv.lines().count(), 1 + discharged, "{csv}");
 }
