@@ -696,6 +696,26 @@ impl<S: Store> Clinic<S> {
                 });
             }
         }
+        // Never faster than ordered: a rate above the order's highest phase rate (the pump
+        // setting when the clinic sets a step) is refused, naming the ordered rates.
+        if let (Some(rate), Some(event)) = (rate_ml_per_h, session.plan_event_id) {
+            if let Ok(order) = self.ready_order(event, session.patient_id).await {
+                let calc = self.order_calc(&order)?;
+                let ordered: Vec<Exact> = calc.phases.iter().map(|p| p.pump.map_or(p.rate_ml_per_h, |r| r.setting)).collect();
+                if let Some(max) = ordered.iter().copied().max_by(|a, b| a.cmp_value(*b)) {
+                    if rate.cmp_value(max).is_gt() {
+                        return Err(ServiceError::Invalid(FieldErrors::one(
+                            "rate_ml_per_h",
+                            format!(
+                                "{} mL/h is faster than the order ({} mL/h); a faster rate needs a new order",
+                                rate.to_decimal(),
+                                ordered.iter().map(|r| r.to_decimal()).collect::<Vec<_>>().join(" then ")
+                            ),
+                        )));
+                    }
+                }
+            }
+        }
         let event = PumpEvent {
             action,
             at: self.now(),

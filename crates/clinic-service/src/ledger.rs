@@ -123,13 +123,16 @@ pub struct ShelfLot {
 }
 
 impl ShelfLot {
-    /// The vial to draw from next: an opened one with drug left (use it up
-    /// first), else the first unopened one.
-    pub fn next_container(&self) -> Option<u32> {
+    /// The vial to draw `need` mL from on `today`: an opened one that holds
+    /// enough and is within its discard-by date (use it up first), else the
+    /// first unopened one that holds enough.
+    pub fn next_container(&self, need: Option<Exact>, today: NaiveDate) -> Option<u32> {
+        let enough = |c: &&ShelfContainer| c.remaining_ml.is_positive() && need.is_none_or(|n| c.remaining_ml.cmp_value(n).is_ge());
         self.containers
             .iter()
-            .find(|c| c.opened && c.remaining_ml.is_positive())
-            .or_else(|| self.containers.iter().find(|c| !c.opened && c.remaining_ml.is_positive()))
+            .filter(|c| c.opened && c.discard_by.is_none_or(|d| d >= today))
+            .find(enough)
+            .or_else(|| self.containers.iter().filter(|c| !c.opened).find(enough))
             .map(|c| c.number)
     }
 
@@ -396,8 +399,19 @@ fn entry_of(record: &LedgerEntryRecord) -> Result<Entry, ServiceError> {
     Ok(Entry { id: record.id, at: record.at, site: record.site_id, actor: record.actor_id, lot: record.lot_id, kind })
 }
 
-fn ledger_error(err: ledger::error::LedgerError) -> ServiceError {
-    ServiceError::Invalid(err.field_errors())
+/// A refusal in staff's words: lots named by their label, not their id.
+fn ledger_error(err: ledger::error::LedgerError, view: &SiteLedger) -> ServiceError {
+    let shelf = view.shelf();
+    let errors = err
+        .field_errors()
+        .0
+        .into_iter()
+        .map(|e| {
+            let message = shelf.iter().fold(e.message.clone(), |m, l| m.replace(&format!("lot {}", l.id), &l.label()));
+            FieldError::new(e.field, message)
+        })
+        .collect();
+    ServiceError::Invalid(FieldErrors(errors))
 }
 
 /// The end of a site date, for "as of" reports.
@@ -477,7 +491,7 @@ impl<S: Store> Clinic<S> {
         for _ in 0..APPEND_ATTEMPTS {
             let view = self.load_ledger(site_id).await?;
             let (entry, patient) = self.build_entry(principal, &view, entry_type, request, witness).await?;
-            let applied = ledger::apply(&view.ledger, entry.clone()).map_err(ledger_error)?;
+            let applied = ledger::apply(&view.ledger, entry.clone()).map_err(|e| ledger_error(e, &view))?;
             let record = LedgerEntryRecord {
                 id: entry.id,
                 site_id,
@@ -763,6 +777,12 @@ impl<S: Store> Clinic<S> {
                 message: "the pump record shows no delivery at the order's concentration; nothing to record".into(),
             });
         };
+        if !delivered_mg.is_positive() {
+            return Err(ServiceError::Conflict {
+                code: "nothing_delivered",
+                message: "the pump record shows no ketamine delivered: there is no administration to record; waste or return what was drawn, with a witness".into(),
+            });
+        }
         let part = Self::session_part(view, session.id, Some(delivered_mg));
         let to_record_mg = part.ketamine_to_record_mg.unwrap_or(Exact::integer(0));
         if !to_record_mg.is_positive() {

@@ -290,14 +290,7 @@ impl<S: Store> Clinic<S> {
         let view = self.load_ledger(booking.site_id).await?;
         let today = self.now().with_timezone(&Self::site_zone(&view.site)).date_naive();
         let shelf = view.shelf();
-        let vial = shelf
-            .iter()
-            .find(|l| l.id == lot)
-            .and_then(|l| {
-                let fits = |c: &&crate::ledger::ShelfContainer| c.remaining_ml.cmp_value(draw).is_ge() && c.discard_by.is_none_or(|d| d >= today);
-                l.containers.iter().filter(|c| c.opened).find(fits).or_else(|| l.containers.iter().filter(|c| !c.opened).find(fits))
-            })
-            .map(|c| c.number);
+        let vial = shelf.iter().find(|l| l.id == lot).and_then(|l| l.next_container(Some(draw), today));
         let Some(vial) = vial else { return Ok(()) };
         let withdraw = LedgerRequest {
             entry_type: Some("withdrawn".into()),

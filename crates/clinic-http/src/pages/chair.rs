@@ -164,9 +164,13 @@ async fn chair_page<S: Store>(
     let ledger = app.clinic.session_ledger(s).await.ok();
     let c_delivered = c.delivered;
     // The stock volume to draw: the syringe-rounded figure when the clinic sets a step, else the exact one.
-    let draw_ml = order.as_ref().and_then(|o| app.clinic.order_calc(o).ok()).map(|calc| {
-        calc.stock_draw.map_or(calc.total.stock_volume_ml, |r| r.setting).to_decimal()
+    let calc = order.as_ref().and_then(|o| app.clinic.order_calc(o).ok());
+    let draw_ml = calc.as_ref().map(|calc| calc.stock_draw.map_or(calc.total.stock_volume_ml, |r| r.setting).to_decimal());
+    // The ordered pump rates, phase by phase (the pump setting when the clinic sets a step).
+    let ordered_rates = calc.as_ref().map(|calc| {
+        calc.phases.iter().map(|p| format!("{} mL/h for {} min", p.pump.map_or(p.rate_ml_per_h, |r| r.setting).to_decimal(), p.minutes.to_decimal())).collect::<Vec<_>>().join(", then ")
     });
+    let today = app.clinic.now().with_timezone(&tz).date_naive();
     let state = clinic_domain::infusion::pump_state(&c.pump);
     let now = clinic_service::now();
     let overdue = c.next_vitals_due.is_some_and(|d| d < now);
@@ -273,6 +277,7 @@ async fn chair_page<S: Store>(
                     PumpState::Paused => "Paused.",
                     PumpState::Stopped => "Stopped.",
                 } }
+                @if let Some(rates) = &ordered_rates { p data-testid="ordered-rate" { "Ordered: " strong { (rates) } } }
                 @if let Some((ml, mg)) = c.delivered { p { "Delivered so far: " strong data-testid="delivered" { (crate::pages::figure(ml, 2)) " mL = " (crate::pages::figure(mg, 2)) " mg" } } }
                 div.pump-controls {
                     @for (action, label, needs_rate) in pump_buttons(state) {
@@ -368,7 +373,7 @@ async fn chair_page<S: Store>(
                                 @for x in &usable { option value=(x.id) { (x.label()) " · " (crate::pages::figure(x.on_hand_ml, 4)) " mL on the shelf" } }
                             }
                             label for="wd-vial" { "Vial number" }
-                            input id="wd-vial" name="container" inputmode="numeric" value=(usable.first().and_then(|x| x.next_container()).map(|n| n.to_string()).unwrap_or_default()) required;
+                            input id="wd-vial" name="container" inputmode="numeric" value=(usable.first().and_then(|x| x.next_container(draw_ml.as_deref().and_then(clinic_domain::dose::Exact::parse), today)).map(|n| n.to_string()).unwrap_or_default()) required;
                             label for="wd-ml" { "Stock volume drawn, mL" }
                             input id="wd-ml" name="volume_ml" inputmode="decimal" value=(draw_ml.clone().unwrap_or_default()) required;
                             button type="submit" { "Record the withdrawal" }
@@ -376,7 +381,7 @@ async fn chair_page<S: Store>(
                     }
                     @if s.status == "recovery" {
                         @for c in l.custody.iter().filter(|c| c.drug == clinic_domain::ledger::Drug::Ketamine) {
-                            @if !l.ketamine_administered_mg.is_positive() {
+                            @if !l.ketamine_administered_mg.is_positive() && c_delivered.is_some_and(|(_, mg)| mg.is_positive()) {
                                 form method="post" action={ "/sessions/" (s.id) "/ledger" } {
                                     (csrf_input(principal))
                                     input type="hidden" name="type" value="administered";

@@ -207,6 +207,10 @@ async fn a_nurse_runs_an_infusion_from_check_in_to_discharge<S: Store>(store: S)
     .await;
     assert_eq!(res.status, StatusCode::SEE_OTHER);
     // The session was opened before the order: the chart links it now that it exists.
+    // Never faster than the order: 0.8 mg/kg × 75 kg in 106 mL over 40 min is 159 mL/h.
+    let fast = post(&app, &nurse, &session, "pump", "action=start&rate_ml_per_h=159.1").await;
+    assert_eq!(fast.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(fast.text.contains("159.1 mL/h is faster than the order (159 mL/h)"), "{}", fast.text);
     let res = post(
         &app,
         &nurse,
