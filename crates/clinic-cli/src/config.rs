@@ -29,6 +29,31 @@ pub struct FileConfig {
     pub scheduling: SchedulingConfig,
     /// Dosing weight basis and the pump and syringe steps orders are rounded to.
     pub orders: OrdersConfig,
+    /// The controlled-substance ledger: the in-use period of opened vials.
+    pub ledger: LedgerConfig,
+}
+
+/// Ledger settings. Opened multi-dose vials are discarded 28 days after the
+/// first puncture by default, "commonly … unless the maker says otherwise"
+/// (clinical.md §6, UNVERIFIED CDC/USP practice): a documented default the
+/// medical director confirms. `0` means the day of opening only.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LedgerConfig {
+    pub discard_after_opening_days: Option<i64>,
+}
+
+impl LedgerConfig {
+    pub fn settings(&self) -> Result<clinic_domain::ledger::LedgerSettings, String> {
+        let mut settings = clinic_domain::ledger::LedgerSettings::shipped();
+        if let Some(days) = self.discard_after_opening_days {
+            if days < 0 {
+                return Err(format!("ledger.discard_after_opening_days: must be 0 or more days, got {days}"));
+            }
+            settings.discard_after_opening_days = Some(days);
+        }
+        Ok(settings)
+    }
 }
 
 /// Infusion order settings. The weight basis defaults to body weight, as the
@@ -175,6 +200,7 @@ impl Default for FileConfig {
             safety: SafetyConfig::default(),
             scheduling: SchedulingConfig::default(),
             orders: OrdersConfig::default(),
+            ledger: LedgerConfig::default(),
         }
     }
 }
@@ -239,5 +265,14 @@ mod tests {
             let err = DatabaseUrl::parse(bad).unwrap_err();
             assert!(err.starts_with("database_url:"), "{err}");
         }
+    }
+
+    #[test]
+    fn the_ledger_in_use_period_defaults_to_28_days_and_refuses_a_negative_one() {
+        assert_eq!(LedgerConfig::default().settings().unwrap().discard_after_opening_days, Some(28));
+        let shorter = LedgerConfig { discard_after_opening_days: Some(14) };
+        assert_eq!(shorter.settings().unwrap().discard_after_opening_days, Some(14));
+        let err = LedgerConfig { discard_after_opening_days: Some(-1) }.settings().unwrap_err();
+        assert_eq!(err, "ledger.discard_after_opening_days: must be 0 or more days, got -1");
     }
 }

@@ -308,6 +308,7 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             service.safety = demo_safety(&config, local)?;
             service.scheduling = demo_scheduling(&config)?;
             service.orders = demo_orders(&config)?;
+            service.ledger = config.ledger.settings().map_err(CliError::Usage)?;
             let clinic = Clinic::new(store.clone(), service, data_files(&config))?;
             let bar = progress_bar();
             let on_progress = |done: u64, total: u64| {
@@ -355,6 +356,7 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
                 service.safety = config.safety.settings().map_err(CliError::Usage)?;
                 service.scheduling = config.scheduling.settings().map_err(CliError::Usage)?;
                 service.orders = config.orders.settings().map_err(CliError::Usage)?;
+                service.ledger = config.ledger.settings().map_err(CliError::Usage)?;
                 let clinic = Clinic::new(s, service, data_files(&config))?;
                 serve_with(clinic, listener, &config).await?;
             });

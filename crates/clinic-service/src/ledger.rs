@@ -874,9 +874,8 @@ impl<S: Store> Clinic<S> {
         let mut out = Vec::with_capacity(rows.len());
         let mut patients = std::collections::BTreeMap::new();
         for row in &rows {
-            if !patients.contains_key(&row.patient) {
-                let p = self.store().get_patient(row.patient).await?;
-                patients.insert(row.patient, p);
+            if let std::collections::btree_map::Entry::Vacant(slot) = patients.entry(row.patient) {
+                slot.insert(self.store().get_patient(row.patient).await?);
             }
             let p = &patients[&row.patient];
             let mut fields = row.csv_fields();

@@ -73,7 +73,8 @@ fn local(zone: chrono_tz::Tz, day: NaiveDate, h: u32, m: u32) -> Option<DateTime
 
 /// The demo site is open Monday to Friday (closed 25 December and 1 January).
 fn open_day(day: NaiveDate) -> bool {
-    !matches!(day.weekday(), Weekday::Sat | Weekday::Sun) && !((day.month(), day.day()) == (12, 25) || (day.month(), day.day()) == (1, 1))
+    let holiday = matches!((day.month(), day.day()), (12, 25) | (1, 1));
+    !holiday && !matches!(day.weekday(), Weekday::Sat | Weekday::Sun)
 }
 
 /// When the demo's running infusion started: 40 minutes before `now` (to
