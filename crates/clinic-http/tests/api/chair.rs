@@ -338,6 +338,22 @@ async fn a_nurse_runs_an_infusion_from_check_in_to_discharge<S: Store>(store: S)
     assert!(res.text.contains("controlled-substance record of this session is not complete") && res.text.contains("6.1 mL (61 mg) of ketamine"), "{}", res.text);
     let res = post(&app, &doctor, &session, "discharge", &format!("{discharge}&override_reason=urgent")).await;
     assert!(res.text.contains("not complete"), "a physician's reason does not pass it");
+    // A rescue dose of midazolam (Schedule IV) is drawn from its own lot and administered against
+    // the chart's medication entry (test figures, not a dosing recommendation).
+    let mid = app.send(req("POST", "/ledger/entries").token(&nurse).raw("type=received&drug=midazolam&dosage_form=injection&mg_per_ml=1&container_ml=10&containers=2&lot_number=M-TEST&expires_on=2031-01-31&supplier=Example+Pharma&invoice_number=INV-M", FORM)).await;
+    assert_eq!(mid.status, StatusCode::SEE_OTHER, "{}", mid.text);
+    let site_id = app.clinic.main_site().await.unwrap().id;
+    let mid_lot = app.clinic.store().ledger_entries(site_id).await.unwrap().into_iter().rev().find(|e| e.entry_type == "received").unwrap().lot_id;
+    let res = post(&app, &nurse, &session, "medications", "drug=midazolam&dose=1+mg&route=IV&reason=agitation+on+emergence").await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text);
+    let med_entry = app.clinic.store().session_entries(session.parse().unwrap()).await.unwrap().into_iter().find(|e| e.kind == "medication").unwrap().id;
+    let ledger = |body: String| app.send(req("POST", &format!("/sessions/{session}/ledger")).token(&nurse).raw(&body, FORM));
+    assert_eq!(ledger(format!("type=withdrawn&lot_id={mid_lot}&container=1&volume_ml=1")).await.status, StatusCode::SEE_OTHER);
+    let res = ledger(format!("type=administered&lot_id={mid_lot}&volume_ml=1")).await;
+    assert!(res.text.contains("medication entry id: is required"), "{}", res.text);
+    let res = ledger(format!("type=administered&lot_id={mid_lot}&volume_ml=1.5&medication_entry_id={med_entry}")).await;
+    assert!(res.text.contains("the session holds 1 mL of this lot; 1.5 mL cannot be given from it"), "{}", res.text);
+    assert_eq!(ledger(format!("type=administered&lot_id={mid_lot}&volume_ml=1&medication_entry_id={med_entry}")).await.status, StatusCode::SEE_OTHER);
     // The administration comes from the pump record: about 159 mL/h × 40 min = 106 mL at 60/106 mg/mL = 60 mg = 6 mL.
     let typed = app
         .send(req("POST", &format!("/sessions/{session}/ledger")).token(&nurse).raw(&format!("type=administered&lot_id={lot}&volume_ml=6.1"), FORM))
@@ -347,7 +363,7 @@ async fn a_nurse_runs_an_infusion_from_check_in_to_discharge<S: Store>(store: S)
     let res = app.send(req("POST", &format!("/sessions/{session}/ledger")).token(&nurse).raw(&format!("type=administered&lot_id={lot}"), FORM)).await;
     assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text);
     let held = app.clinic.store().session_ledger_entries(session.parse().unwrap()).await.unwrap();
-    let administered = held.iter().find(|e| e.entry_type == "administered").expect("the administration");
+    let administered = held.iter().find(|e| e.entry_type == "administered" && e.lot_id.to_string() == lot).expect("the administration");
     let body: serde_json::Value = serde_json::from_str(&administered.body).unwrap();
     let given: f64 = body["detail"]["volume_ml"].as_str().unwrap().parse().unwrap();
     assert!((6.0..6.001).contains(&given), "{given}");
@@ -448,10 +464,12 @@ async fn a_nurse_runs_an_infusion_from_check_in_to_discharge<S: Store>(store: S)
     );
     let pid: uuid::Uuid = patient.parse().unwrap();
     // session.open: the refused identifiers (denied) and the check-in; session.update: two checklists,
-    // start, two accepted vital sets, pause, stop (the refused ones write nothing).
+    // start, two accepted vital sets, pause, stop, the midazolam given (the refused ones write nothing);
+    // ledger.record about this patient: two withdrawals, two administrations, one waste (the receipts name no patient).
     for (action, expected) in [
         ("session.open", 2),
-        ("session.update", 7),
+        ("session.update", 8),
+        ("ledger.record", 5),
         ("session.discharge", 1),
         ("alert.raise", 2),
         ("alert.close", 2),
