@@ -53,6 +53,16 @@ impl OrderView {
     pub fn ready(&self) -> bool {
         self.order.status == OrderStatus::Verified
     }
+
+    /// Whether `principal` sees the order blind: a second clinician who may
+    /// make the independent double check, while no check has matched, sees
+    /// nothing of the ordered weight and doses (on the page and over the
+    /// API alike), so the check stays independent.
+    pub fn blind_for(&self, principal: &Principal) -> bool {
+        clinic_domain::authz::role_allows(principal.user.role, Permission::OrderCheck)
+            && principal.user.id != self.order.ordered_by
+            && matches!(self.order.status, OrderStatus::AwaitingCheck | OrderStatus::CheckFailed)
+    }
 }
 
 fn input_of(order: &OrderRecord) -> OrderInput {

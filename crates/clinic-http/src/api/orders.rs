@@ -131,16 +131,20 @@ pub struct OrderDto {
     pub status: &'static str,
     /// True only when verified: the infusion may start.
     pub ready: bool,
-    pub weight_kg: String,
+    /// True for a second clinician who may make the independent double check
+    /// while no check has matched: the ordered weight, doses, volumes and
+    /// phases are then left out (null or empty), as on the page.
+    pub blind: bool,
+    pub weight_kg: Option<String>,
     pub weight_measured_on: NaiveDate,
     pub weight_basis: &'static str,
     pub stock_mg_per_ml: String,
     pub bag_ml: Option<String>,
     pub withdraw_from_bag: bool,
-    pub dose_mg: Figure,
-    pub stock_volume_ml: Figure,
-    pub total_volume_ml: Figure,
-    pub final_mg_per_ml: Figure,
+    pub dose_mg: Option<Figure>,
+    pub stock_volume_ml: Option<Figure>,
+    pub total_volume_ml: Option<Figure>,
+    pub final_mg_per_ml: Option<Figure>,
     pub phases: Vec<OrderPhaseDto>,
     pub warnings: Vec<String>,
     pub rounding_note: Option<String>,
@@ -152,40 +156,48 @@ pub struct OrderDto {
 }
 
 impl OrderDto {
-    fn from_view(v: &OrderView) -> OrderDto {
+    /// The order as `principal` may see it (blind for the independent checker).
+    fn from_view(v: &OrderView, principal: &Principal) -> OrderDto {
         let o = &v.order;
         let c = &v.calc;
+        let blind = v.blind_for(principal);
+        let shown = |x: Exact| (!blind).then(|| fig(x));
         OrderDto {
             id: o.id,
             patient_id: o.patient_id,
             plan_event_id: o.plan_event_id,
             status: o.status.as_str(),
             ready: v.ready(),
-            weight_kg: o.weight_kg.clone(),
+            blind,
+            weight_kg: (!blind).then(|| o.weight_kg.clone()),
             weight_measured_on: o.weight_measured_on,
             weight_basis: o.weight_basis.as_str(),
             stock_mg_per_ml: o.stock_mg_per_ml.clone(),
             bag_ml: o.bag_ml.clone(),
             withdraw_from_bag: o.withdraw_from_bag,
-            dose_mg: fig(c.total.dose_mg),
-            stock_volume_ml: fig(c.total.stock_volume_ml),
-            total_volume_ml: fig(c.total.total_volume_ml),
-            final_mg_per_ml: fig(c.total.final_mg_per_ml),
-            phases: c
-                .phases
-                .iter()
-                .map(|p| OrderPhaseDto {
-                    dose_mg_per_kg: fig(p.dose_mg_per_kg),
-                    minutes: fig(p.minutes),
-                    dose_mg: fig(p.dose_mg),
-                    volume_ml: fig(p.volume_ml),
-                    rate_ml_per_h: fig(p.rate_ml_per_h),
-                    mg_per_min: fig(p.mg_per_min),
-                    pump_setting_ml_per_h: p.pump.map(|r| fig(r.setting)),
-                    pump_delivers_mg: p.pump.map(|r| fig(r.delivers_mg)),
-                })
-                .collect(),
-            warnings: o.warnings.clone(),
+            dose_mg: shown(c.total.dose_mg),
+            stock_volume_ml: shown(c.total.stock_volume_ml),
+            total_volume_ml: shown(c.total.total_volume_ml),
+            final_mg_per_ml: shown(c.total.final_mg_per_ml),
+            phases: if blind {
+                Vec::new()
+            } else {
+                c.phases
+                    .iter()
+                    .map(|p| OrderPhaseDto {
+                        dose_mg_per_kg: fig(p.dose_mg_per_kg),
+                        minutes: fig(p.minutes),
+                        dose_mg: fig(p.dose_mg),
+                        volume_ml: fig(p.volume_ml),
+                        rate_ml_per_h: fig(p.rate_ml_per_h),
+                        mg_per_min: fig(p.mg_per_min),
+                        pump_setting_ml_per_h: p.pump.map(|r| fig(r.setting)),
+                        pump_delivers_mg: p.pump.map(|r| fig(r.delivers_mg)),
+                    })
+                    .collect()
+            },
+            // Warnings quote the ordered dose: left out while blind.
+            warnings: if blind { Vec::new() } else { o.warnings.clone() },
             rounding_note: c.rounding_note.clone(),
             ordered_by: o.ordered_by,
             signed_at: o.signed_at,
@@ -320,7 +332,7 @@ pub async fn sign<S: Store>(
         .clinic
         .sign_order(&principal, id_of(&id, "is not a plan event id")?, &input)
         .await?;
-    Ok(with_etag(StatusCode::CREATED, OrderDto::from_view(&view)))
+    Ok(with_etag(StatusCode::CREATED, OrderDto::from_view(&view, &principal)))
 }
 
 pub async fn read<S: Store>(
@@ -332,7 +344,7 @@ pub async fn read<S: Store>(
         .clinic
         .get_order(&principal, id_of(&id, "is not an order id")?)
         .await?;
-    Ok(with_etag(StatusCode::OK, OrderDto::from_view(&view)))
+    Ok(with_etag(StatusCode::OK, OrderDto::from_view(&view, &principal)))
 }
 
 pub async fn check<S: Store>(
@@ -359,7 +371,7 @@ pub async fn check<S: Store>(
             &phases,
         )
         .await?;
-    Ok(with_etag(StatusCode::OK, OrderDto::from_view(&view)))
+    Ok(with_etag(StatusCode::OK, OrderDto::from_view(&view, &principal)))
 }
 
 pub async fn cancel<S: Store>(
@@ -379,7 +391,7 @@ pub async fn cancel<S: Store>(
             body.reason.as_deref(),
         )
         .await?;
-    Ok(with_etag(StatusCode::OK, OrderDto::from_view(&view)))
+    Ok(with_etag(StatusCode::OK, OrderDto::from_view(&view, &principal)))
 }
 
 pub async fn list<S: Store>(

@@ -134,4 +134,20 @@ async fn order_pages_hide_the_order_from_the_checker<S: Store>(store: S) {
     assert!(!page.text.contains("72.5") && !page.text.contains("0.6 mg/kg") && !page.text.contains("data-testid=\"pk-chart\""), "the check stays blind");
     let chart = app.send(req("GET", &format!("/patients/{patient}?tab=plan")).token(&doctor)).await;
     assert!(chart.text.contains("data-order-status=\"check_failed\""), "the plan shows the order's state");
+    // The API is as blind as the page for the checker, and shows everything to the orderer.
+    let order_id = location.trim_start_matches("/orders/");
+    let seen = app.send(req("GET", &format!("/api/v1/orders/{order_id}")).token(&nurse)).await.json();
+    assert_eq!(seen["blind"], true);
+    for field in ["weight_kg", "dose_mg", "stock_volume_ml", "total_volume_ml", "final_mg_per_ml"] {
+        assert!(seen[field].is_null(), "{field} hidden: {seen}");
+    }
+    assert_eq!(seen["phases"], serde_json::json!([]));
+    assert!(!seen.to_string().contains("72.5"), "{seen}");
+    let own = app.send(req("GET", &format!("/api/v1/orders/{order_id}")).token(&doctor)).await.json();
+    assert_eq!((own["blind"].as_bool(), own["weight_kg"].as_str()), (Some(false), Some("72.5")));
+    // A matching check lifts it.
+    let matched = app.send(req("POST", &format!("{location}/checks")).token(&nurse).raw("version=2&weight_kg=72.5&dose_mg_per_kg=0.11&dose_mg_per_kg=0.6", FORM)).await;
+    assert_eq!(matched.status, StatusCode::SEE_OTHER, "{}", matched.text);
+    let seen = app.send(req("GET", &format!("/api/v1/orders/{order_id}")).token(&nurse)).await.json();
+    assert_eq!((seen["blind"].as_bool(), seen["weight_kg"].as_str(), seen["status"].as_str()), (Some(false), Some("72.5"), Some("verified")));
 }
