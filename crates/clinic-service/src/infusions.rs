@@ -269,22 +269,7 @@ impl<S: Store> Clinic<S> {
         } else {
             None
         };
-        // The order the infusion runs on: the one linked at check-in, else the
-        // live order signed for the planned infusion since.
-        let order = match (chart.session.order_id, chart.session.plan_event_id) {
-            (Some(id), _) => self.store().get_order(id).await.ok(),
-            (None, Some(event)) => self
-                .store()
-                .patient_orders(chart.session.patient_id)
-                .await?
-                .into_iter()
-                .find(|o| {
-                    o.plan_event_id == event
-                        && o.status != clinic_domain::order::OrderStatus::Cancelled
-                }),
-            (None, None) => None,
-        };
-        if let Some(order) = order {
+        if let Some(order) = self.session_order(&chart.session).await? {
             if !chart.pump.is_empty() {
                 let conc = self
                     .order_calc(&order)
@@ -299,6 +284,24 @@ impl<S: Store> Clinic<S> {
         }
         chart.entries = entries;
         Ok(chart)
+    }
+
+    /// The order an infusion session runs on: the one linked at check-in,
+    /// else the live order signed for the planned infusion since.
+    pub(crate) async fn session_order(
+        &self,
+        session: &InfusionSessionRecord,
+    ) -> Result<Option<clinic_store::orders::OrderRecord>, ServiceError> {
+        Ok(match (session.order_id, session.plan_event_id) {
+            (Some(id), _) => self.store().get_order(id).await.ok(),
+            (None, Some(event)) => self
+                .store()
+                .patient_orders(session.patient_id)
+                .await?
+                .into_iter()
+                .find(|o| o.plan_event_id == event && o.status != clinic_domain::order::OrderStatus::Cancelled),
+            (None, None) => None,
+        })
     }
 
     /// A session's chart (audited as a read of the patient's chart).

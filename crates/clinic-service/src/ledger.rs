@@ -652,6 +652,26 @@ impl<S: Store> Clinic<S> {
                 if session.as_ref().is_some_and(|s| matches!(s.status.as_str(), "discharged" | "closed")) {
                     errors.push(FieldError::new("session_id", "the session is closed: nothing more is drawn for it"));
                 }
+                // Ketamine for an infusion comes from a lot of the strength the order was worked out
+                // on: a 100 mg/mL vial where the order says 10 mg/mL is a tenfold error.
+                let order = match &session {
+                    Some(s) => self.session_order(s).await?,
+                    None => None,
+                };
+                if let (Some(order), Some(lot)) = (order, view.ledger.lot(lot_id)) {
+                    if lot.receipt.lot.drug == Drug::Ketamine {
+                        if Exact::parse(&order.stock_mg_per_ml) != Some(lot.receipt.lot.mg_per_ml) {
+                            errors.push(FieldError::new(
+                                "lot_id",
+                                format!(
+                                    "this lot is {} mg/mL; the order is for {} mg/mL stock: draw from a lot of the ordered strength",
+                                    lot.receipt.lot.mg_per_ml.to_decimal(),
+                                    order.stock_mg_per_ml
+                                ),
+                            ));
+                        }
+                    }
+                }
                 match (session.as_ref(), container, volume_ml) {
                     (Some(s), Some(container), Some(volume_ml)) if errors.is_empty() => {
                         EntryKind::Withdrawn { session: s.id, patient: s.patient_id, container, volume_ml }

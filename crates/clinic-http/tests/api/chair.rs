@@ -228,6 +228,11 @@ async fn a_nurse_runs_an_infusion_from_check_in_to_discharge<S: Store>(store: S)
     assert!(page.contains("Next set due at"));
     // The ledger: a delivery of ketamine 10 mg/mL, and the 60 mg (6 mL) drawn for this session
     // with a little over; a frontdesk user cannot draw.
+    // A lot of another strength is refused for this order (10 mg/mL stock): a tenfold error caught at the draw.
+    let strong = crate::ledger::receive(&app, &nurse, "100", "5", "2").await;
+    let res = app.send(req("POST", &format!("/sessions/{session}/ledger")).token(&nurse).raw(&format!("type=withdrawn&lot_id={strong}&container=1&volume_ml=0.6"), FORM)).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.text.contains("this lot is 100 mg/mL; the order is for 10 mg/mL stock"), "{}", res.text);
     let lot = crate::ledger::receive(&app, &nurse, "10", "20", "5").await;
     let draw = format!("type=withdrawn&lot_id={lot}&container=1&volume_ml=6.1");
     assert_eq!(
