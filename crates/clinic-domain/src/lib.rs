@@ -35,6 +35,7 @@ pub mod alert;
 pub mod authz;
 pub mod chart;
 pub mod consent;
+pub mod counseling;
 pub mod dose;
 pub mod eligibility;
 pub mod field;
