@@ -95,8 +95,8 @@ describe('patient record in chromium', () => {
     assert.match(await staff.locator('h1').innerText(), /eligible/);
 
     // A tab not in use yet says what will appear there.
-    await clickAndWait(staff, staff.getByRole('link', { name: 'Counseling', exact: true }), (p) => p === chartPath);
-    assert.equal(await staff.locator('nav.tabs a[aria-current="page"]').innerText(), 'Counseling');
+    await clickAndWait(staff, staff.getByRole('link', { name: 'Outcomes', exact: true }), (p) => p === chartPath);
+    assert.equal(await staff.locator('nav.tabs a[aria-current="page"]').innerText(), 'Outcomes');
     await staff.getByText('Nothing recorded yet.').waitFor();
     assert.deepEqual(staff.problems, []);
   });

@@ -79,11 +79,14 @@ pub enum AuditAction {
     LedgerRecord,
     LedgerReport,
     LedgerDiscrepancyClose,
+    CounselingRecord,
+    CounselingRead,
+    CounselingNoteRead,
     EmergencyDisclosure,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 64] = [
+    pub const ALL: [AuditAction; 67] = [
         AuditAction::LoginSuccess,
         AuditAction::LoginFailure,
         AuditAction::Logout,
@@ -147,6 +150,9 @@ impl AuditAction {
         AuditAction::LedgerRecord,
         AuditAction::LedgerReport,
         AuditAction::LedgerDiscrepancyClose,
+        AuditAction::CounselingRecord,
+        AuditAction::CounselingRead,
+        AuditAction::CounselingNoteRead,
         AuditAction::EmergencyDisclosure,
     ];
 
@@ -215,6 +221,9 @@ impl AuditAction {
             AuditAction::LedgerRecord => "ledger.record",
             AuditAction::LedgerReport => "ledger.report",
             AuditAction::LedgerDiscrepancyClose => "ledger.discrepancy_close",
+            AuditAction::CounselingRecord => "counseling.record",
+            AuditAction::CounselingRead => "counseling.read",
+            AuditAction::CounselingNoteRead => "counseling_note.read",
             AuditAction::EmergencyDisclosure => "disclosure.medical_emergency",
         }
     }

@@ -68,10 +68,14 @@ pub enum Permission {
     /// Record ledger entries (receipt, withdrawal, administration, waste, return,
     /// destruction, loss, count, correction) and witness them: physicians and nurses.
     LedgerRecord,
+    /// Read counseling records (attendance, progress notes, homework) in the chart: clinicians.
+    CounselingRead,
+    /// Record a counseling session's attendance, progress note and homework: counselors and physicians.
+    CounselingRecord,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 28] = [
+    pub const ALL: [Permission; 30] = [
         Permission::StaffHome,
         Permission::PatientRead,
         Permission::PatientCreate,
@@ -100,6 +104,8 @@ impl Permission {
         Permission::DischargeOverride,
         Permission::LedgerRead,
         Permission::LedgerRecord,
+        Permission::CounselingRead,
+        Permission::CounselingRecord,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -132,6 +138,8 @@ impl Permission {
             Permission::DischargeOverride => "discharge_override",
             Permission::LedgerRead => "ledger_read",
             Permission::LedgerRecord => "ledger_record",
+            Permission::CounselingRead => "counseling_read",
+            Permission::CounselingRecord => "counseling_record",
         }
     }
 }
@@ -159,6 +167,8 @@ pub fn role_allows(role: Role, permission: Permission) -> bool {
         P::OrderRead | P::OrderCheck => matches!(role, R::Physician | R::Nurse),
         P::OrderSign | P::DischargeOverride => role == R::Physician,
         P::InfusionChart | P::LedgerRead | P::LedgerRecord => matches!(role, R::Physician | R::Nurse),
+        P::CounselingRead => matches!(role, R::Physician | R::Nurse | R::Counselor),
+        P::CounselingRecord => matches!(role, R::Physician | R::Counselor),
     }
 }
 
@@ -203,6 +213,8 @@ mod tests {
         check(Permission::DischargeOverride, &[Physician]);
         check(Permission::LedgerRead, &[Physician, Nurse]);
         check(Permission::LedgerRecord, &[Physician, Nurse]);
+        check(Permission::CounselingRead, &[Physician, Nurse, Counselor]);
+        check(Permission::CounselingRecord, &[Physician, Counselor]);
     }
 
     #[test]

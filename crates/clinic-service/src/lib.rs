@@ -4,6 +4,7 @@ pub mod audit;
 pub mod audit_writer;
 pub mod auth;
 pub mod calendar;
+pub mod counseling;
 pub mod data;
 pub mod eligibility;
 pub mod infusions;

@@ -17,6 +17,7 @@ mod schedule;
 mod screening;
 mod sessions;
 mod ledger;
+mod counseling;
 
 use clinic_domain::inquiry::ContactChannel;
 use clinic_store::error::StoreError;
@@ -1332,6 +1333,7 @@ macro_rules! impl_store {
             $crate::impl_order_store!($store);
             $crate::impl_session_store!($store);
             $crate::impl_ledger_store!($store);
+            $crate::impl_counseling_store!($store);
         }
     };
 }

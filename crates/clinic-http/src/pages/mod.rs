@@ -3,6 +3,7 @@
 pub mod alerts;
 pub mod audit;
 pub mod chair;
+pub mod counseling;
 pub mod eligibility;
 pub mod home;
 pub mod ledger;
@@ -106,6 +107,9 @@ pub fn routes<S: Store>(table: RouteTable<S>) -> RouteTable<S> {
         .add(RouteSpec::page("POST", "/sessions/{id}/adverse-events", Access::Permission(Permission::InfusionChart), "Record an adverse event"), post(chair::adverse_event::<S>))
         .add(RouteSpec::page("POST", "/sessions/{id}/notes", Access::Permission(Permission::InfusionChart), "Sign the session note, or an addendum"), post(chair::note::<S>))
         .add(RouteSpec::page("POST", "/sessions/{id}/ledger", Access::Permission(Permission::LedgerRecord), "Record a withdrawal, the administration from the pump record, or a witnessed waste or return"), post(chair::ledger_entry::<S>))
+        .add(RouteSpec::page("GET", "/bookings/{id}/counseling", Access::Permission(Permission::CounselingRecord), "Record a counseling session"), get(counseling::form::<S>))
+        .add(RouteSpec::page("POST", "/bookings/{id}/counseling", Access::Permission(Permission::CounselingRecord), "Sign and save a counseling session"), post(counseling::record::<S>))
+        .add(RouteSpec::page("GET", "/counseling/{id}/note", Access::Permission(Permission::CounselingRead), "A SUD counseling note, for its author only"), get(counseling::note::<S>))
         .add(RouteSpec::page("GET", "/ledger", Access::Permission(Permission::LedgerRead), "The controlled-substance ledger of a site"), get(ledger::show::<S>))
         .add(RouteSpec::page("POST", "/ledger/entries", Access::Permission(Permission::LedgerRecord), "Record a receipt, count, destruction, loss or correction"), post(ledger::record::<S>))
         .add(RouteSpec::page("POST", "/ledger/discrepancies/{id}/close", Access::Permission(Permission::LedgerRecord), "Close a count discrepancy with the response taken"), post(ledger::close_discrepancy::<S>))

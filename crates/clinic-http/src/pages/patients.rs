@@ -197,6 +197,8 @@ pub async fn show<S: Store>(
         crate::pages::plans::plan_tab(&app, &principal, &patient, &site.time_zone, today).await
     } else if tab == "infusions" {
         crate::pages::chair::infusions_tab(&app, &principal, &patient, &site.time_zone).await
+    } else if tab == "counseling" {
+        crate::pages::counseling::tab(&app, &principal, &patient, &site.time_zone).await
     } else {
         html! {}
     };
@@ -264,7 +266,7 @@ pub async fn show<S: Store>(
                 "Registered " (site_time(patient.created_at, &site.time_zone)) " · last changed " (site_time(patient.updated_at, &site.time_zone))
                 " · version " (patient.version)
             }
-        } @else if tab == "screening" || tab == "consents" || tab == "plan" || tab == "infusions" {
+        } @else if tab == "screening" || tab == "consents" || tab == "plan" || tab == "infusions" || tab == "counseling" {
             (screening_tab)
         } @else {
             section.card {

@@ -113,6 +113,9 @@ const PATIENT_DATA_ROUTES: &[(&str, &str)] = &[
     ("POST", "/sessions/{id}/medications"),
     ("POST", "/sessions/{id}/adverse-events"),
     ("POST", "/sessions/{id}/notes"),
+    // Counseling: checked in counseling.rs.
+    ("POST", "/bookings/{id}/counseling"),
+    ("GET", "/counseling/{id}/note"),
     // The ledger: entries, reads and reports audited; checked in ledger.rs.
     ("POST", "/sessions/{id}/ledger"),
     ("GET", "/ledger"),

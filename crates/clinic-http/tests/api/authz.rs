@@ -167,6 +167,10 @@ const MATRIX: &[(&str, &str, Allowed)] = &[
     ("POST", "/sessions/{id}/adverse-events", Allowed::Roles(&[Physician, Nurse])),
     ("POST", "/sessions/{id}/notes", Allowed::Roles(&[Physician, Nurse])),
     ("GET", "/static/floor.js", Allowed::Public),
+    // Counseling: counselors and physicians record; clinicians read; a counseling note is its author's.
+    ("GET", "/bookings/{id}/counseling", Allowed::Roles(&[Physician, Counselor])),
+    ("POST", "/bookings/{id}/counseling", Allowed::Roles(&[Physician, Counselor])),
+    ("GET", "/counseling/{id}/note", Allowed::Roles(&[Physician, Nurse, Counselor])),
     // The controlled-substance ledger: physicians and nurses.
     ("POST", "/sessions/{id}/ledger", Allowed::Roles(&[Physician, Nurse])),
     ("GET", "/ledger", Allowed::Roles(&[Physician, Nurse])),

@@ -133,9 +133,20 @@ impl<S: Store> TestApp<S> {
     }
 
     /// Audit events (newest first) after everything pending has been written.
+    /// Every audit event the filter matches, newest first (all pages of the store's 500).
     pub async fn audit_events(&self, filter: AuditFilter) -> Vec<clinic_domain::audit::AuditEvent> {
         self.clinic.audit_writer().flush().await.unwrap();
-        self.clinic.store().list_audit(&AuditFilter { limit: 500, ..filter }).await.unwrap().items
+        let mut all = Vec::new();
+        let mut before_id = None;
+        loop {
+            let page = self.clinic.store().list_audit(&AuditFilter { limit: 500, before_id, ..filter.clone() }).await.unwrap().items;
+            let full = page.len() == 500;
+            before_id = page.last().map(|e| e.id);
+            all.extend(page);
+            if !full {
+                return all;
+            }
+        }
     }
 }
 

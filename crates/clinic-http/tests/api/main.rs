@@ -7,6 +7,7 @@ mod auth;
 mod authz;
 mod chair;
 mod conventions;
+mod counseling;
 mod helpers;
 mod inquiries;
 mod ledger;

@@ -234,9 +234,9 @@ async fn the_chart_shows_alerts_tabs_and_contact_consent<S: Store>(store: S) {
     for text in ["Allergies: none recorded", "data-alert=\"opioid_use_without_moud\"", "data-alert=\"no_escort\"", "no consent recorded", "?tab=screening"] {
         assert!(chart.text.contains(text), "chart lacks {text}");
     }
-    let tab = app.send(req("GET", &format!("/patients/{id}?tab=counseling")).token(&staff)).await;
+    let tab = app.send(req("GET", &format!("/patients/{id}?tab=outcomes")).token(&staff)).await;
     assert_eq!(tab.status, StatusCode::OK);
-    assert!(tab.text.contains("aria-current=\"page\">Counseling"));
+    assert!(tab.text.contains("aria-current=\"page\">Outcomes"));
     assert!(tab.text.contains("Nothing recorded yet"), "a tab not in use yet says so");
     let tab = app.send(req("GET", &format!("/patients/{id}?tab=infusions")).token(&staff)).await;
     assert_eq!(tab.status, StatusCode::OK);

@@ -49,7 +49,7 @@ pub(crate) async fn set_up_site<S: Store>(app: &TestApp<S>, chairs: usize, closu
 
 /// An eligible patient with an escort and SMS consent, and a signed
 /// clinic-series-6 plan starting Monday 2030-03-04. Returns (patient, plan, plan json).
-async fn signed_plan<S: Store>(app: &TestApp<S>, family: &str, start: &str) -> (String, String, serde_json::Value) {
+pub(crate) async fn signed_plan<S: Store>(app: &TestApp<S>, family: &str, start: &str) -> (String, String, serde_json::Value) {
     let doctor = app.login("physician").await;
     let body = serde_json::json!({
         "given_name": "Ana", "family_name": family, "date_of_birth": "1980-01-01", "substances": ["alcohol"],

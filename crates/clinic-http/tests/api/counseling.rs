@@ -1,0 +1,110 @@
+//! Counseling sessions through the router on SQLite and PostgreSQL: the
+//! counselor records a booked session on or after its day (every mistake
+//! named), the booking and the planned event follow, clinicians read the
+//! record in the chart, and a SUD counseling note opens for its author only —
+//! every role tried, every attempt audited.
+
+use axum::http::StatusCode;
+use clinic_store::Store;
+use clinic_store::records::AuditFilter;
+
+use crate::helpers::{FORM, req, spawn_app_with};
+
+crate::backend_tests!(a_counselor_records_sessions_and_keeps_a_note_apart);
+
+async fn a_counselor_records_sessions_and_keeps_a_note_apart<S: Store>(store: S) {
+    let app = spawn_app_with(store, crate::scheduling::config()).await;
+    crate::scheduling::set_up_site(&app, 1, serde_json::json!([])).await;
+    let desk = app.login("frontdesk").await;
+    let counselor = app.login("counselor").await;
+    let (patient, _plan, plan) = crate::scheduling::signed_plan(&app, "Talk", "2030-03-04").await;
+    // Two of the plan's sessions on weekdays, booked by the front desk.
+    let sessions: Vec<String> = plan["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| (e["kind"] == "integration" || e["kind"] == "therapy") && !["2030-03-09", "2030-03-16", "2030-03-23", "2030-03-30"].contains(&e["date"].as_str().unwrap()))
+        .map(|e| e["id"].as_str().unwrap().to_string())
+        .take(2)
+        .collect();
+    assert_eq!(sessions.len(), 2, "{plan}");
+    let mut bookings = Vec::new();
+    for event in &sessions {
+        let res = app.send(req("POST", &format!("/api/v1/plan-events/{event}/booking")).token(&desk).json(serde_json::json!({"time": "10:00"}))).await;
+        assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
+        bookings.push(res.json());
+    }
+    let booking = bookings[0]["id"].as_str().unwrap().to_string();
+    let starts_at: chrono::DateTime<chrono::Utc> = bookings[0]["starts_at"].as_str().unwrap().parse().unwrap();
+    let form = |body: &str| format!("modality=integration&format=individual&{body}");
+    let post = |b: &str, body: String| app.send(req("POST", &format!("/bookings/{b}/counseling")).token(&counselor).raw(&body, FORM));
+
+    // Not before the session's day.
+    let res = post(&booking, form("attendance=attended&minutes=50&progress_note=fine")).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.text.contains("it is recorded on or after that day"), "{}", res.text);
+    app.clinic.set_clock(Some(starts_at + chrono::Duration::minutes(65)));
+    // The day board offers it; the form is prefilled with the session's modality.
+    let board = app.send(req("GET", &format!("/schedule?date={}", starts_at.date_naive())).token(&counselor)).await.text;
+    assert!(board.contains(&format!("/bookings/{booking}/counseling")), "{board}");
+    assert_eq!(app.send(req("GET", &format!("/bookings/{booking}/counseling")).token(&desk)).await.status, StatusCode::FORBIDDEN);
+    // Every mistake named, nothing written.
+    let res = post(&booking, form("attendance=attended&minutes=900")).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.text.contains("minutes: must be a whole number from 1 to 480") && res.text.contains("progress note: is required"), "{}", res.text);
+    assert!(app.clinic.store().patient_counseling(patient.parse().unwrap()).await.unwrap().is_empty());
+    // Attended, with a progress note, homework and the counselor's own note.
+    let res = post(
+        &booking,
+        form("attendance=attended&minutes=55&progress_note=Integrated+the+infusion:+named+two+triggers.&homework=Urge+surfing+daily&counseling_note=Transference+worth+watching;+discuss+in+supervision."),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text);
+    assert_eq!(res.header("location").unwrap(), format!("/patients/{patient}?tab=counseling"));
+    let b = app.send(req("GET", &format!("/api/v1/bookings/{booking}")).token(&desk)).await.json();
+    assert_eq!(b["status"], "attended");
+    let again = post(&booking, form("attendance=attended&minutes=55&progress_note=again")).await;
+    assert!(again.text.contains("this booking is attended; only a booked session is recorded"), "{}", again.text);
+    // The second: a no-show, with what was tried.
+    let second = bookings[1]["id"].as_str().unwrap().to_string();
+    let second_at: chrono::DateTime<chrono::Utc> = bookings[1]["starts_at"].as_str().unwrap().parse().unwrap();
+    app.clinic.set_clock(Some(second_at + chrono::Duration::minutes(30)));
+    let res = post(&second, form("attendance=no_show")).await;
+    assert!(res.text.contains("reason: is required"), "{}", res.text);
+    assert_eq!(post(&second, form("attendance=no_show&reason=called+twice,+voicemail")).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(app.send(req("GET", &format!("/api/v1/bookings/{second}")).token(&desk)).await.json()["status"], "no_show");
+
+    // The chart: clinicians read the progress notes; only the author sees a link to the counseling note.
+    let record = app.clinic.store().patient_counseling(patient.parse().unwrap()).await.unwrap()[0].id;
+    let note_link = format!("/counseling/{record}/note");
+    for role in ["counselor", "physician", "nurse"] {
+        let token = app.login(role).await;
+        let tab = app.send(req("GET", &format!("/patients/{patient}?tab=counseling")).token(&token)).await.text;
+        assert!(tab.contains("Integrated the infusion: named two triggers.") && tab.contains("1 of 2 recorded sessions attended"), "{role}: {tab}");
+        assert_eq!(tab.contains(&note_link), role == "counselor", "{role}");
+        assert!(!tab.contains("Transference"), "{role}: the counseling note is never in the chart");
+    }
+    let tab = app.send(req("GET", &format!("/patients/{patient}?tab=counseling")).token(&desk)).await.text;
+    assert!(tab.contains("Counseling records are read by the clinicians") && !tab.contains("triggers"), "{tab}");
+    // The counseling note: its author only, every role tried.
+    for (role, status) in [
+        ("counselor", StatusCode::OK),
+        ("physician", StatusCode::NOT_FOUND),
+        ("nurse", StatusCode::NOT_FOUND),
+        ("frontdesk", StatusCode::FORBIDDEN),
+        ("director", StatusCode::FORBIDDEN),
+        ("admin", StatusCode::FORBIDDEN),
+    ] {
+        let token = app.login(role).await;
+        let res = app.send(req("GET", &note_link).token(&token)).await;
+        assert_eq!(res.status, status, "{role}");
+        assert_eq!(res.text.contains("Transference worth watching"), role == "counselor", "{role}");
+    }
+    // Audited: the records, the reads of the tab, each attempt at the note (two refused).
+    let events = app.audit_events(AuditFilter { action: Some("counseling_note.read".into()), ..Default::default() }).await;
+    let mut outcomes: Vec<String> = events.iter().map(|e| e.outcome.clone()).collect();
+    outcomes.sort();
+    assert_eq!(outcomes, ["denied", "denied", "success"]);
+    assert_eq!(app.audit_events(AuditFilter { action: Some("counseling.record".into()), ..Default::default() }).await.len(), 2);
+    assert!(app.audit_events(AuditFilter { action: Some("counseling.read".into()), ..Default::default() }).await.len() >= 3);
+}

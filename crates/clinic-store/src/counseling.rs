@@ -1,0 +1,62 @@
+//! What counseling needs from a database: one record per counseling
+//! appointment (committed with the booking's and the plan event's new status
+//! and the audit event), and the counselor's SUD counseling note kept apart.
+
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
+use clinic_domain::audit::AuditEvent;
+use clinic_domain::plan::EventStatus;
+use clinic_domain::schedule::BookingStatus;
+use uuid::Uuid;
+
+use crate::StoreResult;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CounselingRow {
+    pub id: Uuid,
+    pub patient_id: Uuid,
+    pub booking_id: Option<Uuid>,
+    pub plan_event_id: Option<Uuid>,
+    /// `clinic_domain::counseling` wire names.
+    pub modality: String,
+    pub format: String,
+    pub attendance: String,
+    pub minutes: Option<i64>,
+    pub progress_note: Option<String>,
+    pub homework: Option<String>,
+    pub reason: Option<String>,
+    pub recorded_by: Uuid,
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// A SUD counseling note: read by its author only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CounselingNoteRow {
+    pub id: Uuid,
+    pub record_id: Uuid,
+    pub patient_id: Uuid,
+    pub author_id: Uuid,
+    pub body: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// One counseling write.
+#[derive(Debug, Clone)]
+pub struct NewCounseling<'a> {
+    pub record: &'a CounselingRow,
+    pub note: Option<&'a CounselingNoteRow>,
+    pub booking_status: Option<(Uuid, BookingStatus)>,
+    pub event_status: Option<(Uuid, EventStatus)>,
+    pub audit: &'a [AuditEvent],
+}
+
+pub trait CounselingStore: Clone + Send + Sync + 'static {
+    /// `Conflict { constraint: "counseling_records_booking_id_key" }` when the booking has a record.
+    fn record_counseling(&self, new: NewCounseling<'_>) -> impl Future<Output = StoreResult<()>> + Send;
+    /// A patient's records, oldest first.
+    fn patient_counseling(&self, patient_id: Uuid) -> impl Future<Output = StoreResult<Vec<CounselingRow>>> + Send;
+    fn get_counseling(&self, id: Uuid) -> impl Future<Output = StoreResult<CounselingRow>> + Send;
+    /// The SUD counseling note of a record, if one was written.
+    fn counseling_note(&self, record_id: Uuid) -> impl Future<Output = StoreResult<Option<CounselingNoteRow>>> + Send;
+}
