@@ -46,6 +46,7 @@ pub mod instrument;
 pub mod ledger;
 pub mod mrn;
 pub mod order;
+pub mod outcome;
 pub mod password;
 pub mod patient;
 pub mod plan;
