@@ -35,6 +35,21 @@ use crate::error::ServiceError;
 use crate::infusions::ChecklistInput;
 use crate::ledger::LedgerRequest;
 
+/// Synthetic progress notes for the demo's counseling sessions.
+const DEMO_NOTES: [&str; 4] = [
+    "Reviewed the week: two cravings after work, both surfed without use. Named stress at home as the main trigger.",
+    "Integration after the infusion: described a sense of distance from the urge to drink; linked it to values (family, health).",
+    "Worked on the high-risk situations list; rehearsed refusing a drink with a colleague. Motivated; confidence 7/10.",
+    "Mindfulness practice reviewed (body scan most days). Discussed sleep; referred the question of medication to the physician.",
+];
+
+/// Synthetic homework for the demo's counseling sessions.
+const DEMO_HOMEWORK: [&str; 3] = [
+    "Body scan daily (10 minutes); note cravings and what helped",
+    "Write the three people to call when a craving is strong",
+    "Urge surfing at each craving; fill in the diary",
+];
+
 /// What an early patient's plan is for in the demo.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum EarlyRole {
@@ -210,6 +225,33 @@ impl<S: Store> Clinic<S> {
         for (n, booking) in past.iter().enumerate() {
             let variant = u32::try_from(n).unwrap_or(0);
             self.replay_session(&nurse, &physician, booking, lot, variant, None).await?;
+        }
+        // The counseling sessions before the anchor, recorded by the counselor after each (one missed).
+        if let Some(counselor) = Self::demo_principal(&users, Role::Counselor) {
+            let mut sessions: Vec<BookingRecord> = Vec::new();
+            for e in early {
+                let plan = self.store().get_plan(e.plan_id).await?;
+                let bookings = self.store().patient_bookings(plan.header.patient_id).await?;
+                sessions.extend(bookings.into_iter().filter(|b| {
+                    matches!(b.kind, EventKind::Therapy | EventKind::Integration) && b.status == BookingStatus::Booked && b.starts_at + Duration::hours(2) < anchor
+                }));
+            }
+            sessions.sort_by_key(|b| b.starts_at);
+            for (n, b) in sessions.iter().enumerate() {
+                self.set_clock(Some(b.starts_at + Duration::minutes(b.minutes + 10)));
+                let missed = n % 7 == 3;
+                let input = clinic_domain::counseling::CounselingInput {
+                    modality: Some(if b.kind == EventKind::Integration { "integration" } else { "relapse_prevention_therapy" }.into()),
+                    format: Some("individual".into()),
+                    attendance: Some(if missed { "no_show" } else { "attended" }.into()),
+                    minutes: (!missed).then(|| b.minutes.to_string()),
+                    progress_note: (!missed).then(|| DEMO_NOTES[n % DEMO_NOTES.len()].to_string()),
+                    homework: (!missed).then(|| DEMO_HOMEWORK[n % DEMO_HOMEWORK.len()].to_string()),
+                    counseling_note: None,
+                    reason: missed.then(|| "Did not come; called twice and left a message; rebooked".to_string()),
+                };
+                self.record_counseling(&counselor, b.id, &input).await?;
+            }
         }
         // Opened vials past their discard-by date go to the reverse distributor, witnessed.
         self.set_clock(Some(anchor - Duration::minutes(40)));

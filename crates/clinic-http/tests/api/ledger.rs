@@ -200,6 +200,14 @@ async fn the_demo_has_infusions_behind_it_and_a_balanced_ledger<S: Store>(store:
     // One count, reconciled: no discrepancy alert.
     assert_eq!(entries.iter().filter(|e| e.entry_type == "count").count(), 1);
     assert!(clinic.store().list_discrepancies(None, false).await.unwrap().is_empty());
+    // The counseling sessions before now are recorded, one of them missed.
+    let mut counseling = Vec::new();
+    for p in &patients {
+        counseling.extend(clinic.store().patient_counseling(p.id).await.unwrap());
+    }
+    assert!(counseling.len() >= 3, "{} counseling records", counseling.len());
+    assert!(counseling.iter().any(|r| r.attendance == "no_show" && r.reason.is_some()));
+    assert!(counseling.iter().filter(|r| r.attendance == "attended").all(|r| r.progress_note.is_some() && r.minutes.is_some()));
     // The administration log names each administration's patient.
     let csv = app.send(req("GET", "/ledger/reports/administration.csv").token(&nurse)).await.text;
     assert_eq!(csv.lines().count(), 1 + discharged, "{csv}");
