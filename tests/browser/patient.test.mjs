@@ -94,10 +94,10 @@ describe('patient record in chromium', () => {
     assert.match(await fact(staff, 'Escort home'), /Jordan Browserpatient/);
     assert.match(await staff.locator('h1').innerText(), /eligible/);
 
-    // A tab not in use yet says what will appear there.
+    // The front desk opens the Outcomes tab but reads no clinical outcome data.
     await clickAndWait(staff, staff.getByRole('link', { name: 'Outcomes', exact: true }), (p) => p === chartPath);
     assert.equal(await staff.locator('nav.tabs a[aria-current="page"]').innerText(), 'Outcomes');
-    await staff.getByText('Nothing recorded yet.').waitFor();
+    await staff.getByText('Outcome data is read by the clinicians who treat the patient.').waitFor();
     assert.deepEqual(staff.problems, []);
   });
 

@@ -82,11 +82,13 @@ pub enum AuditAction {
     CounselingRecord,
     CounselingRead,
     CounselingNoteRead,
+    OutcomeRecord,
+    OutcomeRead,
     EmergencyDisclosure,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 67] = [
+    pub const ALL: [AuditAction; 69] = [
         AuditAction::LoginSuccess,
         AuditAction::LoginFailure,
         AuditAction::Logout,
@@ -153,6 +155,8 @@ impl AuditAction {
         AuditAction::CounselingRecord,
         AuditAction::CounselingRead,
         AuditAction::CounselingNoteRead,
+        AuditAction::OutcomeRecord,
+        AuditAction::OutcomeRead,
         AuditAction::EmergencyDisclosure,
     ];
 
@@ -224,6 +228,8 @@ impl AuditAction {
             AuditAction::CounselingRecord => "counseling.record",
             AuditAction::CounselingRead => "counseling.read",
             AuditAction::CounselingNoteRead => "counseling_note.read",
+            AuditAction::OutcomeRecord => "outcome.record",
+            AuditAction::OutcomeRead => "outcome.read",
             AuditAction::EmergencyDisclosure => "disclosure.medical_emergency",
         }
     }

@@ -72,10 +72,14 @@ pub enum Permission {
     CounselingRead,
     /// Record a counseling session's attendance, progress note and homework: counselors and physicians.
     CounselingRecord,
+    /// Read outcome data (use calendar, tests, conflicts, measures): clinicians.
+    OutcomeRead,
+    /// Enter the timeline follow-back and test results: clinicians.
+    OutcomeRecord,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 30] = [
+    pub const ALL: [Permission; 32] = [
         Permission::StaffHome,
         Permission::PatientRead,
         Permission::PatientCreate,
@@ -106,6 +110,8 @@ impl Permission {
         Permission::LedgerRecord,
         Permission::CounselingRead,
         Permission::CounselingRecord,
+        Permission::OutcomeRead,
+        Permission::OutcomeRecord,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -140,6 +146,8 @@ impl Permission {
             Permission::LedgerRecord => "ledger_record",
             Permission::CounselingRead => "counseling_read",
             Permission::CounselingRecord => "counseling_record",
+            Permission::OutcomeRead => "outcome_read",
+            Permission::OutcomeRecord => "outcome_record",
         }
     }
 }
@@ -167,7 +175,7 @@ pub fn role_allows(role: Role, permission: Permission) -> bool {
         P::OrderRead | P::OrderCheck => matches!(role, R::Physician | R::Nurse),
         P::OrderSign | P::DischargeOverride => role == R::Physician,
         P::InfusionChart | P::LedgerRead | P::LedgerRecord => matches!(role, R::Physician | R::Nurse),
-        P::CounselingRead => matches!(role, R::Physician | R::Nurse | R::Counselor),
+        P::CounselingRead | P::OutcomeRead | P::OutcomeRecord => matches!(role, R::Physician | R::Nurse | R::Counselor),
         P::CounselingRecord => matches!(role, R::Physician | R::Counselor),
     }
 }
@@ -215,6 +223,8 @@ mod tests {
         check(Permission::LedgerRecord, &[Physician, Nurse]);
         check(Permission::CounselingRead, &[Physician, Nurse, Counselor]);
         check(Permission::CounselingRecord, &[Physician, Counselor]);
+        check(Permission::OutcomeRead, &[Physician, Nurse, Counselor]);
+        check(Permission::OutcomeRecord, &[Physician, Nurse, Counselor]);
     }
 
     #[test]

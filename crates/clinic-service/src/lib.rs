@@ -12,6 +12,7 @@ pub mod inquiries;
 pub mod instruments;
 pub mod ledger;
 pub mod orders;
+pub mod outcomes;
 pub mod outbox;
 pub mod error;
 pub mod patients;

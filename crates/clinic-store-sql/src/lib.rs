@@ -18,6 +18,7 @@ mod screening;
 mod sessions;
 mod ledger;
 mod counseling;
+mod outcomes;
 
 use clinic_domain::inquiry::ContactChannel;
 use clinic_store::error::StoreError;
@@ -1334,6 +1335,7 @@ macro_rules! impl_store {
             $crate::impl_session_store!($store);
             $crate::impl_ledger_store!($store);
             $crate::impl_counseling_store!($store);
+            $crate::impl_outcome_store!($store);
         }
     };
 }

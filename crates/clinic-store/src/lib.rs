@@ -6,6 +6,7 @@ pub mod counseling;
 pub mod error;
 pub mod ledger;
 pub mod orders;
+pub mod outcomes;
 pub mod plans;
 pub mod records;
 pub mod schedule;
@@ -32,7 +33,7 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// Everything the service needs from a database. Every method is one
 /// transaction; methods that change data take the audit event that records the
 /// change and commit both together.
-pub trait Store: screening::ScreeningStore + plans::PlanStore + schedule::ScheduleStore + orders::OrderStore + sessions::SessionStore + ledger::LedgerStore + counseling::CounselingStore + Clone + Send + Sync + 'static {
+pub trait Store: screening::ScreeningStore + plans::PlanStore + schedule::ScheduleStore + orders::OrderStore + sessions::SessionStore + ledger::LedgerStore + counseling::CounselingStore + outcomes::OutcomeStore + Clone + Send + Sync + 'static {
     // Sites.
     /// Returns the clinic's first site, creating it from `site` when there is none.
     fn ensure_site(&self, site: &Site) -> impl Future<Output = StoreResult<Site>> + Send;

@@ -11,6 +11,7 @@ pub mod inquiries;
 pub mod login;
 pub mod orders;
 pub mod outbox;
+pub mod outcomes;
 pub mod patients;
 pub mod pk_chart;
 pub mod plans;
@@ -110,6 +111,10 @@ pub fn routes<S: Store>(table: RouteTable<S>) -> RouteTable<S> {
         .add(RouteSpec::page("GET", "/bookings/{id}/counseling", Access::Permission(Permission::CounselingRecord), "Record a counseling session"), get(counseling::form::<S>))
         .add(RouteSpec::page("POST", "/bookings/{id}/counseling", Access::Permission(Permission::CounselingRecord), "Sign and save a counseling session"), post(counseling::record::<S>))
         .add(RouteSpec::page("GET", "/counseling/{id}/note", Access::Permission(Permission::CounselingRead), "A SUD counseling note, for its author only"), get(counseling::note::<S>))
+        .add(RouteSpec::page("GET", "/patients/{id}/tlfb/new", Access::Permission(Permission::OutcomeRecord), "Enter a week of the timeline follow-back"), get(outcomes::tlfb_form::<S>))
+        .add(RouteSpec::page("POST", "/patients/{id}/tlfb", Access::Permission(Permission::OutcomeRecord), "Save a week of the timeline follow-back"), post(outcomes::tlfb_save::<S>))
+        .add(RouteSpec::page("GET", "/patients/{id}/tests/new", Access::Permission(Permission::OutcomeRecord), "Enter a specimen's test results"), get(outcomes::tests_form::<S>))
+        .add(RouteSpec::page("POST", "/patients/{id}/tests", Access::Permission(Permission::OutcomeRecord), "Save a specimen's test results"), post(outcomes::tests_save::<S>))
         .add(RouteSpec::page("GET", "/ledger", Access::Permission(Permission::LedgerRead), "The controlled-substance ledger of a site"), get(ledger::show::<S>))
         .add(RouteSpec::page("POST", "/ledger/entries", Access::Permission(Permission::LedgerRecord), "Record a receipt, count, destruction, loss or correction"), post(ledger::record::<S>))
         .add(RouteSpec::page("POST", "/ledger/discrepancies/{id}/close", Access::Permission(Permission::LedgerRecord), "Close a count discrepancy with the response taken"), post(ledger::close_discrepancy::<S>))

@@ -199,6 +199,8 @@ pub async fn show<S: Store>(
         crate::pages::chair::infusions_tab(&app, &principal, &patient, &site.time_zone).await
     } else if tab == "counseling" {
         crate::pages::counseling::tab(&app, &principal, &patient, &site.time_zone).await
+    } else if tab == "outcomes" {
+        crate::pages::outcomes::tab(&app, &principal, &patient).await
     } else {
         html! {}
     };
@@ -266,7 +268,7 @@ pub async fn show<S: Store>(
                 "Registered " (site_time(patient.created_at, &site.time_zone)) " · last changed " (site_time(patient.updated_at, &site.time_zone))
                 " · version " (patient.version)
             }
-        } @else if tab == "screening" || tab == "consents" || tab == "plan" || tab == "infusions" || tab == "counseling" {
+        } @else if tab == "screening" || tab == "consents" || tab == "plan" || tab == "infusions" || tab == "counseling" || tab == "outcomes" {
             (screening_tab)
         } @else {
             section.card {

@@ -116,6 +116,11 @@ const PATIENT_DATA_ROUTES: &[(&str, &str)] = &[
     // Counseling: checked in counseling.rs.
     ("POST", "/bookings/{id}/counseling"),
     ("GET", "/counseling/{id}/note"),
+    // Outcome data: checked in outcomes.rs.
+    ("GET", "/patients/{id}/tlfb/new"),
+    ("POST", "/patients/{id}/tlfb"),
+    ("GET", "/patients/{id}/tests/new"),
+    ("POST", "/patients/{id}/tests"),
     // The ledger: entries, reads and reports audited; checked in ledger.rs.
     ("POST", "/sessions/{id}/ledger"),
     ("GET", "/ledger"),

@@ -171,6 +171,11 @@ const MATRIX: &[(&str, &str, Allowed)] = &[
     ("GET", "/bookings/{id}/counseling", Allowed::Roles(&[Physician, Counselor])),
     ("POST", "/bookings/{id}/counseling", Allowed::Roles(&[Physician, Counselor])),
     ("GET", "/counseling/{id}/note", Allowed::Roles(&[Physician, Nurse, Counselor])),
+    // Outcome data: clinicians.
+    ("GET", "/patients/{id}/tlfb/new", Allowed::Roles(&[Physician, Nurse, Counselor])),
+    ("POST", "/patients/{id}/tlfb", Allowed::Roles(&[Physician, Nurse, Counselor])),
+    ("GET", "/patients/{id}/tests/new", Allowed::Roles(&[Physician, Nurse, Counselor])),
+    ("POST", "/patients/{id}/tests", Allowed::Roles(&[Physician, Nurse, Counselor])),
     // The controlled-substance ledger: physicians and nurses.
     ("POST", "/sessions/{id}/ledger", Allowed::Roles(&[Physician, Nurse])),
     ("GET", "/ledger", Allowed::Roles(&[Physician, Nurse])),

@@ -12,6 +12,7 @@ mod helpers;
 mod inquiries;
 mod ledger;
 mod orders;
+mod outcomes;
 mod patients;
 mod screening;
 mod eligibility;

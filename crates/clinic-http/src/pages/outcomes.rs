@@ -1,0 +1,290 @@
+//! The chart's Outcomes tab: each substance's last four weeks day by day
+//! (use, no use, unknown, not recorded — an unknown day is never counted as
+//! abstinent), percent days abstinent with its definition, every test with
+//! whether it counts and why, and the conflicts between sources, shown, not
+//! hidden. Staff enter the timeline follow-back a week at a time and test
+//! results a specimen at a time on their own pages.
+
+use axum::Extension;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use clinic_domain::authz::{Permission, role_allows};
+use clinic_domain::outcome::tlfb::{DayStatus, TlfbDayInput, TlfbWeekInput};
+use clinic_domain::outcome::toxicology::{Analyte, Conflict, ExpectedReason, Expectation};
+use clinic_service::auth::Principal;
+use clinic_service::error::ServiceError;
+use clinic_service::outcomes::SpecimenInput;
+use clinic_store::Store;
+use maud::{Markup, html};
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::pages::{Nav, csrf_input, failure, figure, form_field, form_pairs, staff_page};
+
+fn status_cell(status: DayStatus) -> (&'static str, &'static str) {
+    match status {
+        DayStatus::Use => ("use", "used"),
+        DayStatus::NoUse => ("no-use", "none"),
+        DayStatus::Unknown => ("unknown", "unknown"),
+        DayStatus::Unrecorded => ("unrecorded", "—"),
+    }
+}
+
+fn expectation_words(e: &Expectation) -> Markup {
+    match e {
+        Expectation::NotPositive => html! { "counts for nothing" },
+        Expectation::Unexplained => html! { strong.error { "unexplained: counts" } },
+        Expectation::Expected(reasons) => html! {
+            "expected: "
+            @for (i, r) in reasons.iter().enumerate() {
+                @if i > 0 { "; " }
+                @match r {
+                    ExpectedReason::Infusion { at, window_days } => { "clinic infusion " (at.format("%Y-%m-%d %H:%M")) " (within " (window_days) " days)" }
+                    ExpectedReason::Moud { course, .. } => { "on " (course.medication.as_str()) " (MOUD, medication list)" }
+                    ExpectedReason::Prescription { drug, .. } => { "prescribed " (drug) }
+                    ExpectedReason::RescueDose { dose, window_days } => { (dose.drug.as_str()) " given " (dose.given_at.format("%Y-%m-%d %H:%M")) " (within " (window_days) " days)" }
+                }
+            }
+        },
+        Expectation::Undetermined(needs) => html! {
+            span.warning { "undetermined: " (needs.iter().map(|n| n.to_string()).collect::<Vec<_>>().join("; ")) }
+        },
+    }
+}
+
+/// The chart's Outcomes tab.
+pub async fn tab<S: Store>(app: &AppState<S>, principal: &Principal, patient: &clinic_domain::patient::Patient) -> Markup {
+    if !role_allows(principal.user.role, Permission::OutcomeRead) {
+        return html! { section.card { h2 { "Outcomes" } p { "Outcome data is read by the clinicians who treat the patient." } } };
+    }
+    let view = match app.clinic.patient_outcomes(principal, patient.id).await {
+        Ok(v) => v,
+        Err(err) => return html! { section.card { p.error { (err.to_string()) } } },
+    };
+    let recorded = view.substances.iter().any(|s| s.days.iter().any(|d| d.status != DayStatus::Unrecorded)) || !view.tests.is_empty();
+    html! {
+        section.card #outcomes {
+            h2 { "Outcomes" }
+            p {
+                a href={ "/patients/" (patient.id) "/tlfb/new" } { "Enter a week of use (timeline follow-back)" }
+                " · "
+                a href={ "/patients/" (patient.id) "/tests/new" } { "Enter test results" }
+            }
+            @if !recorded { p { "Nothing recorded yet." } }
+            @if !view.conflicts.is_empty() {
+                div.notice.bad role="alert" data-testid="conflicts" {
+                    h3 { "Sources disagree" }
+                    ul {
+                        @for c in &view.conflicts {
+                            @match c {
+                                Conflict::PositiveVersusNoUse { test, substance, .. } => li { (test.analyte.as_str()) " positive on " (test.collected_at.format("%Y-%m-%d")) " while the self-report says no " (substance.as_str()) " use" },
+                                Conflict::SelfReportsDisagree { date, substance, .. } => li { "On " (date) " the timeline follow-back and the diary disagree about " (substance.as_str()) },
+                            }
+                        }
+                    }
+                }
+            }
+            @for s in &view.substances {
+                h3 { (s.substance.as_str()) }
+                p data-testid={ "pda-" (s.substance.as_str()) } {
+                    "Percent days abstinent, " (s.pda.definition.window.name) ": "
+                    @match s.pda.percent { Some(p) => strong { (figure(p, 1)) " %" }, None => strong { "no day assessed" } }
+                    " (" (s.pda.abstinent_days) " of " (s.pda.days_assessed) " days assessed; " (s.pda.unknown_days) " unknown and " (s.pda.unrecorded_days) " not recorded, left out)"
+                }
+                table.calendar {
+                    tbody {
+                        tr {
+                            @for d in &s.days {
+                                @let (class, word) = status_cell(d.status);
+                                td class=(class) title={ (d.date) ": " (word) } data-date=(d.date) {
+                                    span.day { (d.date.format("%d")) } br;
+                                    (word) @if let Some(a) = d.amount { " " (figure(a, 2)) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            @if !view.tests.is_empty() {
+                h3 { "Tests" }
+                table.stack data-testid="tests" {
+                    thead { tr { th { "Collected" } th { "Analyte" } th { "Result" } th { "Counts?" } } }
+                    tbody {
+                        @for t in &view.tests {
+                            tr data-analyte=(t.test.analyte.as_str()) data-result=(t.test.result.as_str()) {
+                                td data-label="Collected" { (t.test.collected_at.format("%Y-%m-%d %H:%M")) }
+                                td data-label="Analyte" { (t.test.analyte.as_str().replace('_', " ")) }
+                                td data-label="Result" { (t.test.result.as_str()) }
+                                td data-label="Counts?" { (expectation_words(&t.expectation)) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn patient_of<S: Store>(app: &AppState<S>, principal: &Principal, id: &str) -> Result<clinic_domain::patient::Patient, ServiceError> {
+    let id = Uuid::try_parse(id).map_err(|_| ServiceError::NotFound { resource: "patient" })?;
+    app.clinic.get_patient(principal, id).await
+}
+
+fn problem_block(problem: &Option<String>) -> Markup {
+    html! { @if let Some(problem) = problem { div.notice.bad role="alert" #problem { p { (problem) } } } }
+}
+
+async fn tlfb_page<S: Store>(app: &AppState<S>, principal: &Principal, patient: &clinic_domain::patient::Patient, input: &TlfbWeekInput, problem: Option<String>) -> Response {
+    let site = app.clinic.main_site().await.map(|s| s.name).unwrap_or_default();
+    let today = app.clinic.now().date_naive();
+    let start = input.week_start.clone().unwrap_or_else(|| (today - chrono::Duration::days(7)).to_string());
+    let body = html! {
+        h1 { "Timeline follow-back: one week" }
+        p { a href={ "/patients/" (patient.id) "?tab=outcomes" } { (patient.details.given_name) " " (patient.details.family_name) } }
+        (problem_block(&problem))
+        form.card method="post" action={ "/patients/" (patient.id) "/tlfb" } #tlfb-form {
+            (csrf_input(principal))
+            label for="substance" { "Substance" }
+            select id="substance" name="substance" {
+                @for s in &patient.details.substances { option value=(s.as_str()) selected[input.substance.as_deref() == Some(s.as_str())] { (s.as_str()) } }
+            }
+            label for="week_start" { "First day of the week" }
+            input id="week_start" name="week_start" type="date" value=(start) required;
+            p.muted { "For each day: used, not used, or unknown (the patient cannot say). Unknown is never counted as a day without use. Amount in standard units (standard drinks for alcohol)." }
+            table.stack {
+                thead { tr { th { "Day" } th { "Use" } th { "Amount" } } }
+                tbody {
+                    @for i in 0..7 {
+                        @let day = input.days.get(i).cloned().unwrap_or_default();
+                        tr {
+                            td data-label="Day" { "Day " (i + 1) }
+                            td data-label="Use" {
+                                select name="use" id={ "use-" (i + 1) } aria-label={ "Use on day " (i + 1) } {
+                                    @for (v, w) in [("no", "not used"), ("yes", "used"), ("unknown", "unknown")] {
+                                        option value=(v) selected[day.used.as_deref() == Some(v)] { (w) }
+                                    }
+                                }
+                            }
+                            td data-label="Amount" { input name="amount" id={ "amount-" (i + 1) } aria-label={ "Amount on day " (i + 1) } inputmode="decimal" value=(day.amount.unwrap_or_default()); }
+                        }
+                    }
+                }
+            }
+            div.actions { button type="submit" { "Save the week" } }
+        }
+    };
+    let mut res = staff_page(principal, &site, "Timeline follow-back", Nav::Patients, body);
+    if problem.is_some() {
+        *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    res
+}
+
+pub async fn tlfb_form<S: Store>(State(app): State<AppState<S>>, Extension(principal): Extension<Principal>, Path(id): Path<String>) -> Response {
+    match patient_of(&app, &principal, &id).await {
+        Ok(p) => tlfb_page(&app, &principal, &p, &TlfbWeekInput::default(), None).await,
+        Err(err) => failure(err),
+    }
+}
+
+pub async fn tlfb_save<S: Store>(
+    State(app): State<AppState<S>>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+    axum::extract::RawForm(raw): axum::extract::RawForm,
+) -> Response {
+    let patient = match patient_of(&app, &principal, &id).await {
+        Ok(p) => p,
+        Err(err) => return failure(err),
+    };
+    let p = form_pairs(&raw);
+    let uses: Vec<&String> = p.iter().filter(|(k, _)| k == "use").map(|(_, v)| v).collect();
+    let amounts: Vec<&String> = p.iter().filter(|(k, _)| k == "amount").map(|(_, v)| v).collect();
+    let input = TlfbWeekInput {
+        week_start: form_field(&p, "week_start"),
+        substance: form_field(&p, "substance"),
+        days: uses
+            .iter()
+            .enumerate()
+            .map(|(i, u)| TlfbDayInput { used: Some((*u).clone()), amount: amounts.get(i).map(|a| a.trim().to_string()).filter(|a| !a.is_empty()) })
+            .collect(),
+    };
+    match app.clinic.record_tlfb_week(&principal, patient.id, &input).await {
+        Ok(_) => Redirect::to(&format!("/patients/{}?tab=outcomes", patient.id)).into_response(),
+        Err(err) => match crate::pages::ledger::problem_text(&err) {
+            Some(problem) => tlfb_page(&app, &principal, &patient, &input, Some(problem)).await,
+            None => failure(err),
+        },
+    }
+}
+
+async fn tests_page<S: Store>(app: &AppState<S>, principal: &Principal, patient: &clinic_domain::patient::Patient, problem: Option<String>) -> Response {
+    let site = app.clinic.main_site().await.map(|s| s.name).unwrap_or_default();
+    let body = html! {
+        h1 { "Test results" }
+        p { a href={ "/patients/" (patient.id) "?tab=outcomes" } { (patient.details.given_name) " " (patient.details.family_name) } }
+        (problem_block(&problem))
+        form.card method="post" action={ "/patients/" (patient.id) "/tests" } #tests-form {
+            (csrf_input(principal))
+            label for="collected_at" { "Collected (site time)" }
+            input id="collected_at" name="collected_at" type="datetime-local" required;
+            p.muted { "Each analyte of the panel or the breath test; leave out those not tested." }
+            table.stack {
+                thead { tr { th { "Analyte" } th { "Result" } } }
+                tbody {
+                    @for a in Analyte::ALL {
+                        tr {
+                            td data-label="Analyte" { label for={ "r-" (a.as_str()) } { (a.as_str().replace('_', " ")) } }
+                            td data-label="Result" {
+                                select id={ "r-" (a.as_str()) } name={ "result_" (a.as_str()) } {
+                                    option value="" { "not tested" } option value="negative" { "negative" } option value="positive" { "positive" } option value="invalid" { "invalid" }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            div.actions { button type="submit" { "Save the results" } }
+        }
+    };
+    let mut res = staff_page(principal, &site, "Test results", Nav::Patients, body);
+    if problem.is_some() {
+        *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    res
+}
+
+pub async fn tests_form<S: Store>(State(app): State<AppState<S>>, Extension(principal): Extension<Principal>, Path(id): Path<String>) -> Response {
+    match patient_of(&app, &principal, &id).await {
+        Ok(p) => tests_page(&app, &principal, &p, None).await,
+        Err(err) => failure(err),
+    }
+}
+
+pub async fn tests_save<S: Store>(
+    State(app): State<AppState<S>>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+    axum::extract::RawForm(raw): axum::extract::RawForm,
+) -> Response {
+    let patient = match patient_of(&app, &principal, &id).await {
+        Ok(p) => p,
+        Err(err) => return failure(err),
+    };
+    let p = form_pairs(&raw);
+    let input = SpecimenInput {
+        collected_at: form_field(&p, "collected_at"),
+        results: p
+            .iter()
+            .filter_map(|(k, v)| k.strip_prefix("result_").filter(|_| !v.trim().is_empty()).map(|a| (a.to_string(), v.clone())))
+            .collect(),
+    };
+    match app.clinic.record_specimen(&principal, patient.id, &input).await {
+        Ok(_) => Redirect::to(&format!("/patients/{}?tab=outcomes", patient.id)).into_response(),
+        Err(err) => match crate::pages::ledger::problem_text(&err) {
+            Some(problem) => tests_page(&app, &principal, &patient, Some(problem)).await,
+            None => failure(err),
+        },
+    }
+}

@@ -1,0 +1,253 @@
+//! Outcome data in the chart: staff enter the timeline follow-back a week
+//! at a time and test results a specimen at a time; the chart shows each
+//! substance's days (unknown days kept apart from days without use), every
+//! test with whether it counts (a positive that an infusion, MOUD or a
+//! rescue dose explains is expected, with the reason; one whose deciding
+//! window the clinic has not set is undetermined), the conflicts between
+//! sources, and percent days abstinent with its definition. The arithmetic
+//! is `clinic_domain::outcome`.
+
+use chrono::{Duration, NaiveDate, NaiveDateTime};
+use clinic_domain::audit::{AuditAction, AuditEvent, AuditTarget, Outcome};
+use clinic_domain::authz::Permission;
+use clinic_domain::dose::Exact;
+use clinic_domain::field::{FieldError, FieldErrors};
+use clinic_domain::outcome::DayWindow;
+use clinic_domain::outcome::measure::{MeasureWindow, PercentDaysAbstinent, percent_days_abstinent};
+use clinic_domain::outcome::tlfb::{DayReport, MergedDay, ReportSource, TlfbWeekInput, UseAnswer, merge_days, validate_week};
+use clinic_domain::outcome::toxicology::{
+    Analyte, ClassifiedTest, Conflict, DetectionWindows, Explanations, LabTest, MoudCourse, MoudMedication, RescueDose, RescueDrug, TestResult,
+    classify_all, conflicts,
+};
+use clinic_domain::patient::{Patient, Substance};
+use clinic_store::Store;
+use clinic_store::outcomes::{LabTestRow, UseReportRow};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::Clinic;
+use crate::auth::Principal;
+use crate::error::ServiceError;
+
+/// Days shown on the chart's calendar, ending today.
+pub const CALENDAR_DAYS: i64 = 28;
+
+/// One substance on the chart.
+#[derive(Debug, Clone)]
+pub struct SubstanceOutcome {
+    pub substance: Substance,
+    /// The last `CALENDAR_DAYS` days, every day present.
+    pub days: Vec<MergedDay>,
+    /// Over the same days, with its definition.
+    pub pda: PercentDaysAbstinent,
+}
+
+/// A patient's outcome data as the chart shows it.
+#[derive(Debug, Clone)]
+pub struct OutcomesView {
+    pub today: NaiveDate,
+    pub substances: Vec<SubstanceOutcome>,
+    /// Every test, newest first.
+    pub tests: Vec<ClassifiedTest>,
+    pub conflicts: Vec<Conflict>,
+}
+
+fn report_of(row: &UseReportRow) -> Option<DayReport> {
+    Some(DayReport {
+        date: NaiveDate::parse_from_str(&row.day, "%Y-%m-%d").ok()?,
+        substance: Substance::parse(&row.substance).ok()?,
+        source: ReportSource::parse(&row.source).ok()?,
+        answer: UseAnswer::parse(&row.answer).ok()?,
+        amount: row.amount.as_deref().and_then(Exact::parse),
+    })
+}
+
+/// The newest report of each (day, substance, source): a week entered again replaces the earlier answers.
+fn latest(rows: &[UseReportRow]) -> Vec<DayReport> {
+    let mut by_key = std::collections::BTreeMap::new();
+    for row in rows {
+        by_key.insert((row.day.clone(), row.substance.clone(), row.source.clone()), row);
+    }
+    by_key.values().filter_map(|r| report_of(r)).collect()
+}
+
+/// One test result as typed: `(analyte, result)`.
+#[derive(Debug, Clone, Default)]
+pub struct SpecimenInput {
+    /// Site-local `YYYY-MM-DDTHH:MM`.
+    pub collected_at: Option<String>,
+    pub results: Vec<(String, String)>,
+}
+
+impl<S: Store> Clinic<S> {
+    fn outcome_audit(&self, principal: &Principal, action: AuditAction, patient: Uuid, detail: serde_json::Value) -> AuditEvent {
+        AuditEvent::new(Uuid::now_v7(), self.now(), &principal.actor(), action, AuditTarget::patient(patient), Outcome::Success, Some(detail.to_string()))
+    }
+
+    async fn patient_today(&self, patient: &Patient) -> Result<NaiveDate, ServiceError> {
+        let site = self.site_by_id(patient.site_id).await?;
+        Ok(self.now().with_timezone(&Self::site_zone(&site)).date_naive())
+    }
+
+    /// Records a week of the timeline follow-back for one substance.
+    pub async fn record_tlfb_week(&self, principal: &Principal, patient_id: Uuid, input: &TlfbWeekInput) -> Result<usize, ServiceError> {
+        self.authorize(principal, Permission::OutcomeRecord, "enter the timeline follow-back").await?;
+        let patient = self.store().get_patient(patient_id).await.map_err(|e| ServiceError::from_store("patient", e))?;
+        let today = self.patient_today(&patient).await?;
+        let days = validate_week(input, &patient.details.substances, today)?;
+        let now = self.now();
+        let rows: Vec<UseReportRow> = days
+            .iter()
+            .map(|d| UseReportRow {
+                id: Uuid::now_v7(),
+                patient_id,
+                day: d.date.to_string(),
+                substance: d.substance.as_str().into(),
+                source: d.source.as_str().into(),
+                answer: d.answer.as_str().into(),
+                amount: d.amount.map(|a| a.to_decimal()),
+                recorded_by: Some(principal.user.id),
+                recorded_at: now,
+            })
+            .collect();
+        let audit = self.outcome_audit(principal, AuditAction::OutcomeRecord, patient_id, json!({ "tlfb_week": input.week_start, "substance": input.substance, "days": rows.len() }));
+        self.store().add_use_reports(&rows, &audit).await?;
+        Ok(rows.len())
+    }
+
+    /// Records the results of one specimen (or breath test).
+    pub async fn record_specimen(&self, principal: &Principal, patient_id: Uuid, input: &SpecimenInput) -> Result<usize, ServiceError> {
+        self.authorize(principal, Permission::OutcomeRecord, "enter test results").await?;
+        let patient = self.store().get_patient(patient_id).await.map_err(|e| ServiceError::from_store("patient", e))?;
+        let today = self.patient_today(&patient).await?;
+        let mut errors = Vec::new();
+        let collected = match input.collected_at.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+            None => {
+                errors.push(FieldError::new("collected_at", "is required: the site's date and time, YYYY-MM-DDTHH:MM"));
+                None
+            }
+            Some(t) => match NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M").or_else(|_| NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S")) {
+                Ok(at) if at.date() <= today => Some(at),
+                Ok(at) => {
+                    errors.push(FieldError::new("collected_at", format!("{at} is after today ({today})")));
+                    None
+                }
+                Err(_) => {
+                    errors.push(FieldError::new("collected_at", format!("must be YYYY-MM-DDTHH:MM, got {t:?}")));
+                    None
+                }
+            },
+        };
+        let mut results = Vec::new();
+        for (i, (analyte, result)) in input.results.iter().enumerate() {
+            let at = |f: &str| format!("results[{}].{f}", i + 1);
+            let a = Analyte::parse(analyte.trim()).map_err(|e| errors.push(FieldError::new(at("analyte"), e.message))).ok();
+            let r = TestResult::parse(result.trim()).map_err(|e| errors.push(FieldError::new(at("result"), e.message))).ok();
+            if let (Some(a), Some(r)) = (a, r) {
+                if results.iter().any(|(x, _)| *x == a) {
+                    errors.push(FieldError::new(at("analyte"), format!("{} is given twice", a.as_str())));
+                }
+                results.push((a, r));
+            }
+        }
+        if input.results.is_empty() {
+            errors.push(FieldError::new("results", format!("at least one analyte: {}", Analyte::allowed_list())));
+        }
+        let Some(collected) = collected.filter(|_| errors.is_empty()) else {
+            return Err(ServiceError::Invalid(FieldErrors(errors)));
+        };
+        let now = self.now();
+        let rows: Vec<LabTestRow> = results
+            .iter()
+            .map(|(a, r)| LabTestRow {
+                id: Uuid::now_v7(),
+                patient_id,
+                collected_at: collected.format("%Y-%m-%dT%H:%M:%S").to_string(),
+                analyte: a.as_str().into(),
+                result: r.as_str().into(),
+                recorded_by: principal.user.id,
+                recorded_at: now,
+            })
+            .collect();
+        let audit = self.outcome_audit(principal, AuditAction::OutcomeRecord, patient_id, json!({ "specimen": rows.first().map(|r| r.collected_at.clone()), "results": rows.len() }));
+        self.store().add_lab_tests(&rows, &audit).await?;
+        Ok(rows.len())
+    }
+
+    /// The clinic's detection windows (all unset until the clinic sets them:
+    /// the reference gives ranges, not values).
+    pub fn detection_windows(&self) -> DetectionWindows {
+        DetectionWindows::shipped()
+    }
+
+    /// A patient's outcome data for the chart (audited).
+    pub async fn patient_outcomes(&self, principal: &Principal, patient_id: Uuid) -> Result<OutcomesView, ServiceError> {
+        self.authorize(principal, Permission::OutcomeRead, "read outcome data").await?;
+        let patient = self.store().get_patient(patient_id).await.map_err(|e| ServiceError::from_store("patient", e))?;
+        let site = self.site_by_id(patient.site_id).await?;
+        let zone = Self::site_zone(&site);
+        let today = self.now().with_timezone(&zone).date_naive();
+        let reports = latest(&self.store().patient_use_reports(patient_id).await?);
+        let tests: Vec<LabTest> = self
+            .store()
+            .patient_lab_tests(patient_id)
+            .await?
+            .iter()
+            .filter_map(|r| {
+                Some(LabTest {
+                    id: r.id,
+                    collected_at: NaiveDateTime::parse_from_str(&r.collected_at, "%Y-%m-%dT%H:%M:%S").ok()?,
+                    analyte: Analyte::parse(&r.analyte).ok()?,
+                    result: TestResult::parse(&r.result).ok()?,
+                })
+            })
+            .collect();
+        // What can explain a positive: the clinic's infusions and midazolam given, and MOUD on the medication list.
+        let mut infusions_at = Vec::new();
+        let mut rescue = Vec::new();
+        for s in self.store().patient_sessions(patient_id).await? {
+            for e in self.store().session_entries(s.id).await? {
+                let local = e.at.with_timezone(&zone).naive_local();
+                if e.kind == "pump" && e.body.contains("\"start\"") {
+                    infusions_at.push(local);
+                }
+                if e.kind == "medication" && e.body.to_ascii_lowercase().contains("midazolam") {
+                    rescue.push(RescueDose { drug: RescueDrug::Midazolam, given_at: local });
+                }
+            }
+        }
+        let since = patient.created_at.with_timezone(&zone).date_naive();
+        let moud: Vec<MoudCourse> = patient
+            .details
+            .medications
+            .iter()
+            .filter_map(|m| {
+                let name = m.name.to_ascii_lowercase();
+                let medication = if name.contains("buprenorphine") || name.contains("suboxone") {
+                    MoudMedication::Buprenorphine
+                } else if name.contains("methadone") {
+                    MoudMedication::Methadone
+                } else {
+                    return None;
+                };
+                Some(MoudCourse { medication, from: since, to: None })
+            })
+            .collect();
+        let explanations = Explanations { infusions_at: &infusions_at, moud: &moud, prescriptions: &[], rescue_doses: &rescue };
+        let windows = self.detection_windows();
+        let mut classified = classify_all(&tests, &explanations, &windows);
+        let found = conflicts(&reports, &classified, &windows);
+        classified.sort_by(|a, b| b.test.collected_at.cmp(&a.test.collected_at));
+        let window = DayWindow::new(today - Duration::days(CALENDAR_DAYS - 1), today).ok_or_else(|| ServiceError::Internal(anyhow::anyhow!("empty calendar window")))?;
+        let measure_window = MeasureWindow { name: format!("the last {CALENDAR_DAYS} days"), days: window, source: "the chart's calendar".into() };
+        let substances = patient
+            .details
+            .substances
+            .iter()
+            .map(|s| SubstanceOutcome { substance: *s, days: merge_days(&reports, *s, window), pda: percent_days_abstinent(&reports, *s, &measure_window) })
+            .collect();
+        let audit = self.outcome_audit(principal, AuditAction::OutcomeRead, patient_id, json!({ "reports": reports.len(), "tests": classified.len() }));
+        self.audit_writer().record(vec![audit]).await?;
+        Ok(OutcomesView { today, substances, tests: classified, conflicts: found })
+    }
+}

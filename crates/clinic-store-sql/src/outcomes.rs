@@ -1,0 +1,97 @@
+//! The shared SQL of `OutcomeStore`, expanded by `impl_store!` inside its own module.
+
+/// Expands `OutcomeStore` for `$store`; used only from `impl_store!`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! impl_outcome_store {
+    ($store:ty) => {
+        use ::clinic_store::outcomes::{LabTestRow, OutcomeStore, UseReportRow};
+
+        const USE_REPORT_COLUMNS: &str = "id, patient_id, day, substance, source, answer, amount, recorded_by, recorded_at";
+        const LAB_TEST_COLUMNS: &str = "id, patient_id, collected_at, analyte, result, recorded_by, recorded_at";
+
+        fn use_report_from_row(row: &DbRow) -> StoreResult<UseReportRow> {
+            Ok(UseReportRow {
+                id: row.try_get("id").map_err(db_err)?,
+                patient_id: row.try_get("patient_id").map_err(db_err)?,
+                day: row.try_get("day").map_err(db_err)?,
+                substance: row.try_get("substance").map_err(db_err)?,
+                source: row.try_get("source").map_err(db_err)?,
+                answer: row.try_get("answer").map_err(db_err)?,
+                amount: row.try_get("amount").map_err(db_err)?,
+                recorded_by: row.try_get("recorded_by").map_err(db_err)?,
+                recorded_at: row.try_get("recorded_at").map_err(db_err)?,
+            })
+        }
+
+        fn lab_test_from_row(row: &DbRow) -> StoreResult<LabTestRow> {
+            Ok(LabTestRow {
+                id: row.try_get("id").map_err(db_err)?,
+                patient_id: row.try_get("patient_id").map_err(db_err)?,
+                collected_at: row.try_get("collected_at").map_err(db_err)?,
+                analyte: row.try_get("analyte").map_err(db_err)?,
+                result: row.try_get("result").map_err(db_err)?,
+                recorded_by: row.try_get("recorded_by").map_err(db_err)?,
+                recorded_at: row.try_get("recorded_at").map_err(db_err)?,
+            })
+        }
+
+        impl OutcomeStore for $store {
+            async fn add_use_reports(&self, rows: &[UseReportRow], audit: &AuditEvent) -> StoreResult<()> {
+                let mut tx = self.begin_write().await.map_err(db_err)?;
+                let sql = format!("INSERT INTO use_reports ({USE_REPORT_COLUMNS}) VALUES ({})", placeholders(1, 9));
+                for r in rows {
+                    ::sqlx::query(&sql)
+                        .bind(r.id)
+                        .bind(r.patient_id)
+                        .bind(&r.day)
+                        .bind(&r.substance)
+                        .bind(&r.source)
+                        .bind(&r.answer)
+                        .bind(&r.amount)
+                        .bind(r.recorded_by)
+                        .bind(r.recorded_at)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                }
+                insert_audit(&mut tx, audit).await?;
+                tx.commit().await.map_err(db_err)?;
+                Ok(())
+            }
+
+            async fn patient_use_reports(&self, patient_id: Uuid) -> StoreResult<Vec<UseReportRow>> {
+                let sql = format!("SELECT {USE_REPORT_COLUMNS} FROM use_reports WHERE patient_id = $1 ORDER BY day, recorded_at, id");
+                let rows = ::sqlx::query(&sql).bind(patient_id).fetch_all(self.pool()).await.map_err(db_err)?;
+                rows.iter().map(use_report_from_row).collect()
+            }
+
+            async fn add_lab_tests(&self, rows: &[LabTestRow], audit: &AuditEvent) -> StoreResult<()> {
+                let mut tx = self.begin_write().await.map_err(db_err)?;
+                let sql = format!("INSERT INTO lab_tests ({LAB_TEST_COLUMNS}) VALUES ({})", placeholders(1, 7));
+                for r in rows {
+                    ::sqlx::query(&sql)
+                        .bind(r.id)
+                        .bind(r.patient_id)
+                        .bind(&r.collected_at)
+                        .bind(&r.analyte)
+                        .bind(&r.result)
+                        .bind(r.recorded_by)
+                        .bind(r.recorded_at)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                }
+                insert_audit(&mut tx, audit).await?;
+                tx.commit().await.map_err(db_err)?;
+                Ok(())
+            }
+
+            async fn patient_lab_tests(&self, patient_id: Uuid) -> StoreResult<Vec<LabTestRow>> {
+                let sql = format!("SELECT {LAB_TEST_COLUMNS} FROM lab_tests WHERE patient_id = $1 ORDER BY collected_at, id");
+                let rows = ::sqlx::query(&sql).bind(patient_id).fetch_all(self.pool()).await.map_err(db_err)?;
+                rows.iter().map(lab_test_from_row).collect()
+            }
+        }
+    };
+}
