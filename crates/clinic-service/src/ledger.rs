@@ -658,18 +658,16 @@ impl<S: Store> Clinic<S> {
                     Some(s) => self.session_order(s).await?,
                     None => None,
                 };
-                if let (Some(order), Some(lot)) = (order, view.ledger.lot(lot_id)) {
-                    if lot.receipt.lot.drug == Drug::Ketamine {
-                        if Exact::parse(&order.stock_mg_per_ml) != Some(lot.receipt.lot.mg_per_ml) {
-                            errors.push(FieldError::new(
-                                "lot_id",
-                                format!(
-                                    "this lot is {} mg/mL; the order is for {} mg/mL stock: draw from a lot of the ordered strength",
-                                    lot.receipt.lot.mg_per_ml.to_decimal(),
-                                    order.stock_mg_per_ml
-                                ),
-                            ));
-                        }
+                if let (Some(order), Some(lot)) = (order, view.ledger.lot(lot_id).filter(|l| l.receipt.lot.drug == Drug::Ketamine)) {
+                    if Exact::parse(&order.stock_mg_per_ml) != Some(lot.receipt.lot.mg_per_ml) {
+                        errors.push(FieldError::new(
+                            "lot_id",
+                            format!(
+                                "this lot is {} mg/mL; the order is for {} mg/mL stock: draw from a lot of the ordered strength",
+                                lot.receipt.lot.mg_per_ml.to_decimal(),
+                                order.stock_mg_per_ml
+                            ),
+                        ));
                     }
                 }
                 match (session.as_ref(), container, volume_ml) {

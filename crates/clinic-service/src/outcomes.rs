@@ -237,7 +237,7 @@ impl<S: Store> Clinic<S> {
         let windows = self.detection_windows();
         let mut classified = classify_all(&tests, &explanations, &windows);
         let found = conflicts(&reports, &classified, &windows);
-        classified.sort_by(|a, b| b.test.collected_at.cmp(&a.test.collected_at));
+        classified.sort_by_key(|t| std::cmp::Reverse(t.test.collected_at));
         let window = DayWindow::new(today - Duration::days(CALENDAR_DAYS - 1), today).ok_or_else(|| ServiceError::Internal(anyhow::anyhow!("empty calendar window")))?;
         let measure_window = MeasureWindow { name: format!("the last {CALENDAR_DAYS} days"), days: window, source: "the chart's calendar".into() };
         let substances = patient
