@@ -31,6 +31,90 @@ pub struct FileConfig {
     pub orders: OrdersConfig,
     /// The controlled-substance ledger: the in-use period of opened vials.
     pub ledger: LedgerConfig,
+    /// Relapse settings per protocol id, where the protocol leaves them open.
+    pub relapse: std::collections::BTreeMap<String, RelapseConfig>,
+}
+
+/// The clinic's relapse settings for one protocol (`[relapse."PROTOCOL-ID"]`).
+/// The reference gives most protocols no structured definition, no index
+/// date and no end of follow-up (clinical.md §4.2, §4.4, §9): until set,
+/// time to relapse is refused naming what is missing. A value the protocol
+/// file already sets cannot be changed here.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RelapseConfig {
+    /// Any one meets a relapse: `self_reported_use`, `unexplained_positive_test`,
+    /// `heavy_drinking_day` (NIAAA) or `heavy_drinking_day_dakwar_2020`, `consecutive_use_days:N`.
+    pub triggers: Option<Vec<String>>,
+    pub dropout_is_relapse: Option<bool>,
+    /// `start`, `first_infusion`, `last_infusion`, `inpatient_discharge` or `course_end`.
+    pub index_date: Option<String>,
+    /// `course_end`, `protocol_follow_up` or `days_after_index:N`.
+    pub follow_up_end: Option<String>,
+    /// Who decided and when, kept as the source (e.g. "medical director, 2026-11-01").
+    pub set_by: Option<String>,
+}
+
+impl RelapseConfig {
+    pub fn settings(&self, protocol: &str) -> Result<clinic_domain::outcome::relapse::ClinicRelapseSettings, String> {
+        use clinic_domain::outcome::measure::HeavyDrinkingRule;
+        use clinic_domain::outcome::relapse::{ClinicRelapseSettings, FollowUpEnd, RelapseTrigger};
+        use clinic_domain::protocol::definition::IndexDate;
+        let at = |field: &str| format!("relapse.{protocol}.{field}");
+        let count = |field: &str, t: &str| -> Result<u32, String> {
+            t.parse::<u32>().ok().filter(|n| *n > 0).ok_or_else(|| format!("{}: {t:?} is not a whole number from 1", at(field)))
+        };
+        let triggers = match &self.triggers {
+            None => None,
+            Some(list) => Some(
+                list.iter()
+                    .map(|t| match t.trim() {
+                        "self_reported_use" => Ok(RelapseTrigger::SelfReportedUse),
+                        "unexplained_positive_test" => Ok(RelapseTrigger::UnexplainedPositiveTest),
+                        "heavy_drinking_day" => Ok(RelapseTrigger::HeavyDrinkingDay(HeavyDrinkingRule::niaaa())),
+                        "heavy_drinking_day_dakwar_2020" => Ok(RelapseTrigger::HeavyDrinkingDay(HeavyDrinkingRule::dakwar_2020())),
+                        other => match other.strip_prefix("consecutive_use_days:") {
+                            Some(n) => count("triggers", n).and_then(|n| std::num::NonZeroU32::new(n).map(RelapseTrigger::ConsecutiveUseDays).ok_or_else(|| at("triggers"))),
+                            None => Err(format!(
+                                "{}: {other:?} is not one of self_reported_use, unexplained_positive_test, heavy_drinking_day, heavy_drinking_day_dakwar_2020, consecutive_use_days:N",
+                                at("triggers")
+                            )),
+                        },
+                    })
+                    .collect::<Result<Vec<_>, _>>()?,
+            ),
+        };
+        let index_date = match self.index_date.as_deref().map(str::trim) {
+            None => None,
+            Some("start") => Some(IndexDate::Start),
+            Some("first_infusion") => Some(IndexDate::FirstInfusion),
+            Some("last_infusion") => Some(IndexDate::LastInfusion),
+            Some("inpatient_discharge") => Some(IndexDate::InpatientDischarge),
+            Some("course_end") => Some(IndexDate::CourseEnd),
+            Some(other) => return Err(format!("{}: {other:?} is not one of start, first_infusion, last_infusion, inpatient_discharge, course_end", at("index_date"))),
+        };
+        let follow_up_end = match self.follow_up_end.as_deref().map(str::trim) {
+            None => None,
+            Some("course_end") => Some(FollowUpEnd::CourseEnd),
+            Some("protocol_follow_up") => Some(FollowUpEnd::ProtocolFollowUp),
+            Some(other) => match other.strip_prefix("days_after_index:") {
+                Some(n) => Some(FollowUpEnd::DaysAfterIndex(count("follow_up_end", n)?)),
+                None => return Err(format!("{}: {other:?} is not one of course_end, protocol_follow_up, days_after_index:N", at("follow_up_end"))),
+            },
+        };
+        Ok(ClinicRelapseSettings {
+            triggers,
+            dropout_is_relapse: self.dropout_is_relapse,
+            index_date,
+            follow_up_end,
+            set_by: self.set_by.clone().unwrap_or_else(|| "ketaclinic.toml".into()),
+        })
+    }
+}
+
+/// Every protocol's relapse settings from the configuration.
+pub fn relapse_settings(config: &FileConfig) -> Result<Vec<(String, clinic_domain::outcome::relapse::ClinicRelapseSettings)>, String> {
+    config.relapse.iter().map(|(id, r)| r.settings(id).map(|s| (id.clone(), s))).collect()
 }
 
 /// Ledger settings. Opened multi-dose vials are discarded 28 days after the
@@ -201,6 +285,7 @@ impl Default for FileConfig {
             scheduling: SchedulingConfig::default(),
             orders: OrdersConfig::default(),
             ledger: LedgerConfig::default(),
+            relapse: std::collections::BTreeMap::new(),
         }
     }
 }

@@ -103,6 +103,28 @@ enum Command {
         #[command(subcommand)]
         action: pk::PkCommand,
     },
+    /// Research exports from the clinic's own records (pseudonymous, no names).
+    Export {
+        #[command(subcommand)]
+        action: ExportAction,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum ExportAction {
+    /// The time-to-relapse cohort as CSV `patient_id,arm,days,relapsed` (arm = protocol id),
+    /// the input of `ketaclinic stats survival`. Patients whose time to relapse is not settled
+    /// (relapse settings unset, proposals awaiting a decision) are left out and counted on stderr.
+    Cohort {
+        /// Only this protocol's patients.
+        #[arg(long, value_name = "ID")]
+        protocol: Option<String>,
+        /// Write the CSV here instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -257,6 +279,32 @@ fn demo_scheduling(config: &FileConfig) -> Result<clinic_service::scheduling::Sc
     scheduling.settings().map_err(CliError::Usage)
 }
 
+/// The demo clinic's relapse settings where its protocols leave them open —
+/// choices of this fictitious clinic, not reference values — unless
+/// `ketaclinic.toml` sets a protocol's.
+fn demo_relapse(config: &FileConfig) -> Result<Vec<(String, clinic_domain::outcome::relapse::ClinicRelapseSettings)>, CliError> {
+    let mut relapse = config.relapse.clone();
+    let choice = |triggers: Option<&[&str]>, dropout: Option<bool>, index: &str| config::RelapseConfig {
+        triggers: triggers.map(|t| t.iter().map(|x| (*x).to_string()).collect()),
+        dropout_is_relapse: dropout,
+        index_date: Some(index.into()),
+        follow_up_end: Some("course_end".into()),
+        set_by: Some("the demo clinic's choice (fictitious), not a reference value".into()),
+    };
+    for (protocol, settings) in [
+        ("alcohol-kare-grabski2022", choice(Some(&["heavy_drinking_day", "unexplained_positive_test"]), Some(false), "first_infusion")),
+        ("alcohol-met-dakwar2020", choice(Some(&["heavy_drinking_day_dakwar_2020"]), None, "last_infusion")),
+        ("cocaine-mbrp-dakwar2019", choice(None, None, "first_infusion")),
+        ("clinic-series-6", choice(Some(&["unexplained_positive_test", "consecutive_use_days:3"]), Some(false), "first_infusion")),
+        ("opioid-clinic-moud-example", choice(Some(&["unexplained_positive_test", "consecutive_use_days:3"]), Some(false), "first_infusion")),
+    ] {
+        relapse.entry(protocol.to_string()).or_insert(settings);
+    }
+    let mut with_demo = config.clone();
+    with_demo.relapse = relapse;
+    config::relapse_settings(&with_demo).map_err(CliError::Usage)
+}
+
 /// The demo clinic's order settings: its pumps step by 0.1 mL/h and it draws
 /// stock with 0.1 mL graduations (the demo clinic's equipment, not reference values).
 fn demo_orders(config: &FileConfig) -> Result<clinic_domain::order::OrderSettings, CliError> {
@@ -309,6 +357,7 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             service.scheduling = demo_scheduling(&config)?;
             service.orders = demo_orders(&config)?;
             service.ledger = config.ledger.settings().map_err(CliError::Usage)?;
+            service.relapse = demo_relapse(&config)?;
             let clinic = Clinic::new(store.clone(), service, data_files(&config))?;
             let bar = progress_bar();
             let on_progress = |done: u64, total: u64| {
@@ -357,6 +406,7 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
                 service.scheduling = config.scheduling.settings().map_err(CliError::Usage)?;
                 service.orders = config.orders.settings().map_err(CliError::Usage)?;
                 service.ledger = config.ledger.settings().map_err(CliError::Usage)?;
+                service.relapse = config::relapse_settings(&config).map_err(CliError::Usage)?;
                 let clinic = Clinic::new(s, service, data_files(&config))?;
                 serve_with(clinic, listener, &config).await?;
             });
@@ -389,6 +439,39 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
                     "dest: ketaclinic backup copies the embedded SQLite database; for PostgreSQL use pg_dump --format=custom --file=DEST DATABASE_URL (see docs/DATABASE.md)".into(),
                 )),
             }
+        }
+        Command::Export { action: ExportAction::Cohort { protocol, out }, db } => {
+            let store = open_store(&database_url(&db, &config)?).await?;
+            with_store!(store, |s| {
+                let mut service = ServiceConfig::standard(DeploymentMode::Production);
+                // A database the demo seeded is read with the demo clinic's settings, as `demo` shows it.
+                let seeded = s
+                    .list_audit(&clinic_store::records::AuditFilter { action: Some("system.seed".into()), limit: 1, ..Default::default() })
+                    .await
+                    .map_err(|e| CliError::Failed(anyhow::Error::new(e)))?;
+                service.relapse = if seeded.items.is_empty() { config::relapse_settings(&config).map_err(CliError::Usage)? } else { demo_relapse(&config)? };
+                let clinic = Clinic::new(s, service, data_files(&config))?;
+                if let Some(p) = &protocol {
+                    if clinic.protocols().get(p).is_none() {
+                        let known: Vec<&str> = clinic.protocols().iter().map(|x| x.id()).collect();
+                        return Err(CliError::Usage(format!("protocol: {p:?} is not one of {}", known.join(", "))));
+                    }
+                }
+                let (rows, excluded) = clinic.cohort(&Actor::system_cli(), protocol.as_deref()).await?;
+                clinic.flush().await?;
+                let csv = clinic_service::relapse::cohort_csv(&rows);
+                match &out {
+                    Some(path) => {
+                        std::fs::write(path, csv).map_err(|e| CliError::Usage(format!("out: cannot write {}: {e}", path.display())))?;
+                        println!("{}", serde_json::json!({ "out": path.display().to_string(), "rows": rows.len(), "excluded": excluded.len() }));
+                    }
+                    None => print!("{csv}"),
+                }
+                for e in &excluded {
+                    eprintln!("left out {} ({}): {}", e.pseudonym, e.arm, e.reason);
+                }
+                Ok(ExitCode::SUCCESS)
+            })
         }
         Command::Audit { action: AuditAction::Verify, db } => {
             let store = open_store(&database_url(&db, &config)?).await?;

@@ -344,3 +344,24 @@ async fn sigterm_finishes_requests_and_seals_the_audit_trail() {
     assert_eq!(verify.status.code(), Some(0), "{}", stderr(&verify));
     assert!(stdout(&verify).contains("\"unsealed_waiting\":false"), "everything was sealed on shutdown: {}", stdout(&verify));
 }
+
+#[test]
+fn export_cohort_writes_the_csv_contract_and_refuses_an_unknown_protocol() {
+    let dir = temp_dir();
+    let url = sqlite_url(&dir);
+    assert!(run(&dir, &["migrate", "--database-url", &url], "").status.success());
+    // No patient yet: the header of DESIGN.md's contract, nothing else.
+    let out = run(&dir, &["export", "cohort", "--database-url", &url], "");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "patient_id,arm,days,relapsed\n");
+    let file = dir.join("cohort.csv");
+    let out = run(&dir, &["export", "cohort", "--protocol", "cocaine-mbrp-dakwar2019", "--out", file.to_str().unwrap(), "--database-url", &url], "");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!((summary["rows"].as_u64(), summary["excluded"].as_u64()), (Some(0), Some(0)));
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "patient_id,arm,days,relapsed\n");
+    assert_usage_error(&run(&dir, &["export", "cohort", "--protocol", "nope", "--database-url", &url], ""), "protocol: \"nope\" is not one of");
+    // A relapse setting that is not one of the allowed values is refused naming it.
+    std::fs::write(dir.join("ketaclinic.toml"), "[relapse.\"clinic-series-6\"]\nindex_date = \"yesterday\"\n").unwrap();
+    assert_usage_error(&run(&dir, &["export", "cohort", "--database-url", &url], ""), "relapse.clinic-series-6.index_date: \"yesterday\" is not one of");
+}

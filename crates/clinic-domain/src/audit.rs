@@ -84,11 +84,13 @@ pub enum AuditAction {
     CounselingNoteRead,
     OutcomeRecord,
     OutcomeRead,
+    RelapseDecide,
+    CohortExport,
     EmergencyDisclosure,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 69] = [
+    pub const ALL: [AuditAction; 71] = [
         AuditAction::LoginSuccess,
         AuditAction::LoginFailure,
         AuditAction::Logout,
@@ -157,6 +159,8 @@ impl AuditAction {
         AuditAction::CounselingNoteRead,
         AuditAction::OutcomeRecord,
         AuditAction::OutcomeRead,
+        AuditAction::RelapseDecide,
+        AuditAction::CohortExport,
         AuditAction::EmergencyDisclosure,
     ];
 
@@ -230,6 +234,8 @@ impl AuditAction {
             AuditAction::CounselingNoteRead => "counseling_note.read",
             AuditAction::OutcomeRecord => "outcome.record",
             AuditAction::OutcomeRead => "outcome.read",
+            AuditAction::RelapseDecide => "relapse.decide",
+            AuditAction::CohortExport => "export.cohort",
             AuditAction::EmergencyDisclosure => "disclosure.medical_emergency",
         }
     }

@@ -18,6 +18,7 @@ pub mod error;
 pub mod patients;
 pub mod plans;
 pub mod protocols;
+pub mod relapse;
 pub mod scheduling;
 pub mod screening;
 pub mod sealer;
@@ -63,6 +64,8 @@ pub struct ServiceConfig {
     pub infusion: crate::infusions::InfusionSettings,
     /// The controlled-substance ledger's settings (the in-use period of opened vials).
     pub ledger: clinic_domain::ledger::LedgerSettings,
+    /// The clinic's relapse settings per protocol id, where the protocol leaves them open (shipped: none).
+    pub relapse: Vec<(String, clinic_domain::outcome::relapse::ClinicRelapseSettings)>,
 }
 
 impl ServiceConfig {
@@ -85,6 +88,7 @@ impl ServiceConfig {
             orders: clinic_domain::order::OrderSettings::shipped(),
             infusion: crate::infusions::InfusionSettings::default(),
             ledger: clinic_domain::ledger::LedgerSettings::shipped(),
+            relapse: Vec::new(),
         }
     }
 }

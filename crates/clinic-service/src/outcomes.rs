@@ -180,17 +180,13 @@ impl<S: Store> Clinic<S> {
         DetectionWindows::shipped()
     }
 
-    /// A patient's outcome data for the chart (audited).
-    pub async fn patient_outcomes(&self, principal: &Principal, patient_id: Uuid) -> Result<OutcomesView, ServiceError> {
-        self.authorize(principal, Permission::OutcomeRead, "read outcome data").await?;
-        let patient = self.store().get_patient(patient_id).await.map_err(|e| ServiceError::from_store("patient", e))?;
-        let site = self.site_by_id(patient.site_id).await?;
-        let zone = Self::site_zone(&site);
-        let today = self.now().with_timezone(&zone).date_naive();
-        let reports = latest(&self.store().patient_use_reports(patient_id).await?);
+    /// A patient's use reports (the newest answer of each day), tests
+    /// classified against what can explain them, and the conflicts.
+    pub(crate) async fn outcome_facts(&self, patient: &Patient, zone: chrono_tz::Tz) -> Result<(Vec<DayReport>, Vec<ClassifiedTest>, Vec<Conflict>), ServiceError> {
+        let reports = latest(&self.store().patient_use_reports(patient.id).await?);
         let tests: Vec<LabTest> = self
             .store()
-            .patient_lab_tests(patient_id)
+            .patient_lab_tests(patient.id)
             .await?
             .iter()
             .filter_map(|r| {
@@ -205,7 +201,7 @@ impl<S: Store> Clinic<S> {
         // What can explain a positive: the clinic's infusions and midazolam given, and MOUD on the medication list.
         let mut infusions_at = Vec::new();
         let mut rescue = Vec::new();
-        for s in self.store().patient_sessions(patient_id).await? {
+        for s in self.store().patient_sessions(patient.id).await? {
             for e in self.store().session_entries(s.id).await? {
                 let local = e.at.with_timezone(&zone).naive_local();
                 if e.kind == "pump" && e.body.contains("\"start\"") {
@@ -235,8 +231,19 @@ impl<S: Store> Clinic<S> {
             .collect();
         let explanations = Explanations { infusions_at: &infusions_at, moud: &moud, prescriptions: &[], rescue_doses: &rescue };
         let windows = self.detection_windows();
-        let mut classified = classify_all(&tests, &explanations, &windows);
+        let classified = classify_all(&tests, &explanations, &windows);
         let found = conflicts(&reports, &classified, &windows);
+        Ok((reports, classified, found))
+    }
+
+    /// A patient's outcome data for the chart (audited).
+    pub async fn patient_outcomes(&self, principal: &Principal, patient_id: Uuid) -> Result<OutcomesView, ServiceError> {
+        self.authorize(principal, Permission::OutcomeRead, "read outcome data").await?;
+        let patient = self.store().get_patient(patient_id).await.map_err(|e| ServiceError::from_store("patient", e))?;
+        let site = self.site_by_id(patient.site_id).await?;
+        let zone = Self::site_zone(&site);
+        let today = self.now().with_timezone(&zone).date_naive();
+        let (reports, mut classified, found) = self.outcome_facts(&patient, zone).await?;
         classified.sort_by_key(|t| std::cmp::Reverse(t.test.collected_at));
         let window = DayWindow::new(today - Duration::days(CALENDAR_DAYS - 1), today).ok_or_else(|| ServiceError::Internal(anyhow::anyhow!("empty calendar window")))?;
         let measure_window = MeasureWindow { name: format!("the last {CALENDAR_DAYS} days"), days: window, source: "the chart's calendar".into() };

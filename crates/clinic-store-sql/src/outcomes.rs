@@ -5,7 +5,24 @@
 #[macro_export]
 macro_rules! impl_outcome_store {
     ($store:ty) => {
-        use ::clinic_store::outcomes::{LabTestRow, OutcomeStore, UseReportRow};
+        use ::clinic_store::outcomes::{LabTestRow, OutcomeStore, RelapseDecisionRow, UseReportRow};
+
+        const RELAPSE_DECISION_COLUMNS: &str = "id, patient_id, plan_id, event_date, kind, substance, verdict, note, decided_by, decided_at";
+
+        fn relapse_decision_from_row(row: &DbRow) -> StoreResult<RelapseDecisionRow> {
+            Ok(RelapseDecisionRow {
+                id: row.try_get("id").map_err(db_err)?,
+                patient_id: row.try_get("patient_id").map_err(db_err)?,
+                plan_id: row.try_get("plan_id").map_err(db_err)?,
+                event_date: row.try_get("event_date").map_err(db_err)?,
+                kind: row.try_get("kind").map_err(db_err)?,
+                substance: row.try_get("substance").map_err(db_err)?,
+                verdict: row.try_get("verdict").map_err(db_err)?,
+                note: row.try_get("note").map_err(db_err)?,
+                decided_by: row.try_get("decided_by").map_err(db_err)?,
+                decided_at: row.try_get("decided_at").map_err(db_err)?,
+            })
+        }
 
         const USE_REPORT_COLUMNS: &str = "id, patient_id, day, substance, source, answer, amount, recorded_by, recorded_at";
         const LAB_TEST_COLUMNS: &str = "id, patient_id, collected_at, analyte, result, recorded_by, recorded_at";
@@ -37,6 +54,34 @@ macro_rules! impl_outcome_store {
         }
 
         impl OutcomeStore for $store {
+            async fn add_relapse_decision(&self, r: &RelapseDecisionRow, audit: &AuditEvent) -> StoreResult<()> {
+                let mut tx = self.begin_write().await.map_err(db_err)?;
+                let sql = format!("INSERT INTO relapse_decisions ({RELAPSE_DECISION_COLUMNS}) VALUES ({})", placeholders(1, 10));
+                ::sqlx::query(&sql)
+                    .bind(r.id)
+                    .bind(r.patient_id)
+                    .bind(r.plan_id)
+                    .bind(&r.event_date)
+                    .bind(&r.kind)
+                    .bind(&r.substance)
+                    .bind(&r.verdict)
+                    .bind(&r.note)
+                    .bind(r.decided_by)
+                    .bind(r.decided_at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                insert_audit(&mut tx, audit).await?;
+                tx.commit().await.map_err(db_err)?;
+                Ok(())
+            }
+
+            async fn patient_relapse_decisions(&self, patient_id: Uuid) -> StoreResult<Vec<RelapseDecisionRow>> {
+                let sql = format!("SELECT {RELAPSE_DECISION_COLUMNS} FROM relapse_decisions WHERE patient_id = $1 ORDER BY decided_at, id");
+                let rows = ::sqlx::query(&sql).bind(patient_id).fetch_all(self.pool()).await.map_err(db_err)?;
+                rows.iter().map(relapse_decision_from_row).collect()
+            }
+
             async fn add_use_reports(&self, rows: &[UseReportRow], audit: &AuditEvent) -> StoreResult<()> {
                 let mut tx = self.begin_write().await.map_err(db_err)?;
                 let sql = format!("INSERT INTO use_reports ({USE_REPORT_COLUMNS}) VALUES ({})", placeholders(1, 9));

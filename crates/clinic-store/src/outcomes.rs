@@ -39,7 +39,28 @@ pub struct LabTestRow {
     pub recorded_at: DateTime<Utc>,
 }
 
+/// A clinician's decision on a proposed event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelapseDecisionRow {
+    pub id: Uuid,
+    pub patient_id: Uuid,
+    pub plan_id: Uuid,
+    /// YYYY-MM-DD.
+    pub event_date: String,
+    /// lapse, relapse or dropout.
+    pub kind: String,
+    pub substance: Option<String>,
+    /// confirmed or rejected.
+    pub verdict: String,
+    pub note: String,
+    pub decided_by: Uuid,
+    pub decided_at: DateTime<Utc>,
+}
+
 pub trait OutcomeStore: Clone + Send + Sync + 'static {
+    fn add_relapse_decision(&self, row: &RelapseDecisionRow, audit: &AuditEvent) -> impl Future<Output = StoreResult<()>> + Send;
+    /// A patient's decisions in the order they were made.
+    fn patient_relapse_decisions(&self, patient_id: Uuid) -> impl Future<Output = StoreResult<Vec<RelapseDecisionRow>>> + Send;
     fn add_use_reports(&self, rows: &[UseReportRow], audit: &AuditEvent) -> impl Future<Output = StoreResult<()>> + Send;
     /// Every report of a patient, by day then by when it was recorded.
     fn patient_use_reports(&self, patient_id: Uuid) -> impl Future<Output = StoreResult<Vec<UseReportRow>>> + Send;

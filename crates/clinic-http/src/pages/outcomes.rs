@@ -106,6 +106,7 @@ pub async fn tab<S: Store>(app: &AppState<S>, principal: &Principal, patient: &c
                     }
                 }
             }
+            (relapse_section(app, principal, patient).await)
             @if !view.tests.is_empty() {
                 h3 { "Tests" }
                 table.stack data-testid="tests" {
@@ -284,6 +285,87 @@ pub async fn tests_save<S: Store>(
         Ok(_) => Redirect::to(&format!("/patients/{}?tab=outcomes", patient.id)).into_response(),
         Err(err) => match crate::pages::ledger::problem_text(&err) {
             Some(problem) => tests_page(&app, &principal, &patient, Some(problem)).await,
+            None => failure(err),
+        },
+    }
+}
+
+/// Proposed lapses, relapses and dropouts with their evidence, each to
+/// confirm or reject with a note; time to relapse from the confirmed ones.
+async fn relapse_section<S: Store>(app: &AppState<S>, principal: &Principal, patient: &clinic_domain::patient::Patient) -> Markup {
+    let view = match app.clinic.patient_relapse(principal, patient.id).await {
+        Ok(Some(v)) => v,
+        Ok(None) => return html! { h3 { "Relapse" } p.muted { "No signed plan yet: relapse is evaluated against the plan's protocol." } },
+        Err(err) => return html! { p.error { (err.to_string()) } },
+    };
+    let may_decide = role_allows(principal.user.role, Permission::OutcomeRecord);
+    let decided = |key: &clinic_domain::outcome::relapse::EventKey| {
+        view.decisions.iter().rev().find(|d| {
+            d.event_date == key.date.to_string() && d.kind == key.kind.as_str() && d.substance.as_deref() == key.substance.map(|s| s.as_str())
+        })
+    };
+    html! {
+        section #relapse data-testid="relapse" {
+            h3 { "Relapse (" (view.protocol_id) ")" }
+            @match &view.outcome {
+                Err(why) => p.warning data-testid="relapse-unset" { (why) },
+                Ok(o) => {
+                    p data-testid="time-to-relapse" {
+                        "From " (o.proposals.index) " (index date): "
+                        @if o.time.point.relapsed { strong { "relapse confirmed on day " (o.time.point.days) } }
+                        @else { strong { "no confirmed relapse; followed " (o.time.point.days) " days" } }
+                        @if !o.time.pending.is_empty() { " · " span.warning { (o.time.pending.len()) " proposal(s) await a decision: provisional" } }
+                    }
+                    @if o.proposals.events.is_empty() { p.muted { "No lapse, relapse or dropout proposed." } }
+                    @for e in &o.proposals.events {
+                        @let key = e.key;
+                        div.card.proposal data-kind=(key.kind.as_str()) data-date=(key.date) {
+                            p {
+                                strong { (key.kind.as_str()) } " on " (key.date) " (day " (e.day) ")"
+                                @if let Some(s) = key.substance { " · " (s.as_str()) }
+                            }
+                            ul { @for r in &e.evidence.reasons { li { (r) } } }
+                            @match decided(&key) {
+                                Some(d) => p data-testid="decision" { (d.verdict) ": " (d.note) },
+                                None => @if may_decide {
+                                    form.inline method="post" action={ "/patients/" (patient.id) "/relapse-decisions" } {
+                                        (csrf_input(principal))
+                                        input type="hidden" name="event_date" value=(key.date);
+                                        input type="hidden" name="kind" value=(key.kind.as_str());
+                                        input type="hidden" name="substance" value=(key.substance.map(|s| s.as_str()).unwrap_or(""));
+                                        label for={ "note-" (key.date) "-" (key.kind.as_str()) } { "Note" }
+                                        input id={ "note-" (key.date) "-" (key.kind.as_str()) } name="note" required;
+                                        button type="submit" name="verdict" value="confirmed" { "Confirm" }
+                                        button.secondary type="submit" name="verdict" value="rejected" { "Reject" }
+                                    }
+                                },
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Records a clinician's decision on a proposal.
+pub async fn decide<S: Store>(
+    State(app): State<AppState<S>>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+    axum::extract::RawForm(raw): axum::extract::RawForm,
+) -> Response {
+    let patient = match patient_of(&app, &principal, &id).await {
+        Ok(p) => p,
+        Err(err) => return failure(err),
+    };
+    let p = form_pairs(&raw);
+    let f = |n: &str| form_field(&p, n).unwrap_or_default();
+    let substance = form_field(&p, "substance");
+    match app.clinic.decide_relapse(&principal, patient.id, (&f("event_date"), &f("kind"), substance.as_deref()), &f("verdict"), form_field(&p, "note").as_deref()).await {
+        Ok(_) => Redirect::to(&format!("/patients/{}?tab=outcomes#relapse", patient.id)).into_response(),
+        Err(err) => match crate::pages::ledger::problem_text(&err) {
+            Some(problem) => crate::pages::error_page(StatusCode::UNPROCESSABLE_ENTITY, "The decision was not saved", &problem),
             None => failure(err),
         },
     }

@@ -121,6 +121,7 @@ const PATIENT_DATA_ROUTES: &[(&str, &str)] = &[
     ("POST", "/patients/{id}/tlfb"),
     ("GET", "/patients/{id}/tests/new"),
     ("POST", "/patients/{id}/tests"),
+    ("POST", "/patients/{id}/relapse-decisions"),
     // The ledger: entries, reads and reports audited; checked in ledger.rs.
     ("POST", "/sessions/{id}/ledger"),
     ("GET", "/ledger"),

@@ -176,6 +176,7 @@ const MATRIX: &[(&str, &str, Allowed)] = &[
     ("POST", "/patients/{id}/tlfb", Allowed::Roles(&[Physician, Nurse, Counselor])),
     ("GET", "/patients/{id}/tests/new", Allowed::Roles(&[Physician, Nurse, Counselor])),
     ("POST", "/patients/{id}/tests", Allowed::Roles(&[Physician, Nurse, Counselor])),
+    ("POST", "/patients/{id}/relapse-decisions", Allowed::Roles(&[Physician, Nurse, Counselor])),
     // The controlled-substance ledger: physicians and nurses.
     ("POST", "/sessions/{id}/ledger", Allowed::Roles(&[Physician, Nurse])),
     ("GET", "/ledger", Allowed::Roles(&[Physician, Nurse])),

@@ -17,4 +17,5 @@ mod patients;
 mod screening;
 mod eligibility;
 mod plans;
+mod relapse;
 mod scheduling;

@@ -1,0 +1,290 @@
+//! Relapse as the patient's protocol defines it: the evaluator in
+//! `clinic_domain::outcome::relapse` proposes lapse, relapse and dropout
+//! events from all sources; a clinician confirms or rejects each with a
+//! note; time to relapse comes from the confirmed events only. Where the
+//! protocol leaves the definition open and the clinic has not set it, the
+//! answer names every missing setting instead of guessing. The cohort
+//! export (`ketaclinic export cohort`) is built from the same numbers.
+
+use chrono::{NaiveDate, Utc};
+use clinic_domain::audit::{Actor, AuditAction, AuditEvent, AuditTarget, Outcome};
+use clinic_domain::authz::Permission;
+use clinic_domain::field::{FieldError, FieldErrors};
+use clinic_domain::outcome::relapse::{
+    propose, relapse_definition, time_to_relapse, ClinicRelapseSettings, Decision, EventKey, EventKind, Proposals, RelapseDefinition, RelapseFacts,
+    TimeToRelapse,
+};
+use clinic_domain::outcome::{ContactStatus, CourseDates, FollowUpContact, Verdict};
+use clinic_domain::patient::{Patient, Substance};
+use clinic_domain::plan::{EventStatus, PlanState};
+use clinic_domain::protocol::EventKind as PlanEventKind;
+use clinic_domain::schedule::BookingStatus;
+use clinic_store::outcomes::RelapseDecisionRow;
+use clinic_domain::plan::Plan as PlanRecord;
+use clinic_store::Store;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::auth::Principal;
+use crate::error::ServiceError;
+use crate::Clinic;
+
+/// The evaluation for one patient's plan.
+#[derive(Debug, Clone)]
+pub struct RelapseOutcome {
+    pub definition: RelapseDefinition,
+    pub proposals: Proposals,
+    pub time: TimeToRelapse,
+}
+
+/// What the chart shows: the plan and either the evaluation or why there is none.
+#[derive(Debug, Clone)]
+pub struct RelapseView {
+    pub plan_id: Uuid,
+    pub protocol_id: String,
+    pub outcome: Result<RelapseOutcome, String>,
+    /// Every decision, oldest first.
+    pub decisions: Vec<RelapseDecisionRow>,
+}
+
+/// One row of the cohort export: `patient_id,arm,days,relapsed`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CohortRow {
+    pub pseudonym: String,
+    pub arm: String,
+    pub days: u32,
+    pub relapsed: bool,
+}
+
+/// A patient left out of the cohort, and why (no names).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Excluded {
+    pub pseudonym: String,
+    pub arm: String,
+    pub reason: String,
+}
+
+/// A stable pseudonym for the export: not the MRN, not the name.
+pub fn pseudonym(patient_id: Uuid) -> String {
+    let digest = Sha256::digest(format!("ketaclinic-cohort:{patient_id}").as_bytes());
+    let hex: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+    format!("P{hex}")
+}
+
+fn decision_of(row: &RelapseDecisionRow) -> Option<Decision> {
+    Some(Decision {
+        key: EventKey {
+            date: NaiveDate::parse_from_str(&row.event_date, "%Y-%m-%d").ok()?,
+            kind: EventKind::parse(&row.kind).ok()?,
+            substance: match &row.substance {
+                Some(s) => Some(Substance::parse(s).ok()?),
+                None => None,
+            },
+        },
+        verdict: Verdict::parse(&row.verdict).ok()?,
+        note: row.note.clone(),
+    })
+}
+
+impl<S: Store> Clinic<S> {
+    /// The clinic's settings for a protocol (unset when it has none).
+    fn relapse_settings(&self, protocol_id: &str) -> ClinicRelapseSettings {
+        self.config().relapse.iter().find(|(id, _)| id == protocol_id).map(|(_, s)| s.clone()).unwrap_or_else(ClinicRelapseSettings::unset)
+    }
+
+    /// The patient's treatment plan for outcomes: the newest signed one.
+    async fn outcome_plan(&self, patient: &Patient) -> Result<Option<PlanRecord>, ServiceError> {
+        let mut headers = self.store().list_plans(patient.id).await?;
+        headers.retain(|h| h.signed_at.is_some());
+        headers.sort_by_key(|h| h.created_at);
+        match headers.last() {
+            Some(h) => Ok(Some(self.store().get_plan(h.id).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Evaluates a patient's plan (no permission check, no audit: callers do both).
+    async fn evaluate_relapse(&self, patient: &Patient, plan: &PlanRecord) -> Result<(Result<RelapseOutcome, String>, Vec<RelapseDecisionRow>), ServiceError> {
+        let decisions = self.store().patient_relapse_decisions(patient.id).await?.into_iter().filter(|d| d.plan_id == plan.header.id).collect::<Vec<_>>();
+        let Some(protocol) = self.protocols().get(&plan.header.protocol_id) else {
+            return Ok((Err(format!("protocol {} is not installed", plan.header.protocol_id)), decisions));
+        };
+        let definition = match relapse_definition(protocol, &self.relapse_settings(&plan.header.protocol_id)) {
+            Ok(d) => d,
+            Err(e) => return Ok((Err(format!("the clinic's relapse settings contradict the protocol: {}", e.fields.join(", "))), decisions)),
+        };
+        let site = self.site_by_id(patient.site_id).await?;
+        let zone = Self::site_zone(&site);
+        let today = self.now().with_timezone(&zone).date_naive();
+        // The course as it happened: infusions given, the protocol's course length and follow-up.
+        let dates = |kind: PlanEventKind, done: bool| {
+            plan.events.iter().filter(move |e| e.kind == kind && (!done || e.status == EventStatus::Completed)).map(|e| e.date)
+        };
+        let course_days = protocol.definition().course_days;
+        let course = CourseDates {
+            start: plan.header.start_date,
+            first_infusion: dates(PlanEventKind::Infusion, true).min(),
+            last_infusion: dates(PlanEventKind::Infusion, true).max(),
+            inpatient_discharge: dates(PlanEventKind::Inpatient, false).max(),
+            course_end: plan.header.start_date + chrono::Duration::days((course_days - 1).max(0)),
+            protocol_follow_up: dates(PlanEventKind::FollowUp, false).min(),
+        };
+        // The last contact: an attended appointment, a report or a test, up to today.
+        let (reports, tests, _) = self.outcome_facts(patient, zone).await?;
+        let mut last_contact = plan.header.start_date;
+        for b in self.store().patient_bookings(patient.id).await? {
+            if b.status == BookingStatus::Attended {
+                last_contact = last_contact.max(b.starts_at.with_timezone(&zone).date_naive());
+            }
+        }
+        for r in self.store().patient_use_reports(patient.id).await? {
+            last_contact = last_contact.max(r.recorded_at.with_timezone(&zone).date_naive());
+        }
+        for t in &tests {
+            last_contact = last_contact.max(t.test.collected_on());
+        }
+        let last_contact = last_contact.min(today);
+        let status = if plan.header.state() == PlanState::Ended { ContactStatus::Completed } else { ContactStatus::InFollowUp };
+        let windows = self.detection_windows();
+        let facts = RelapseFacts {
+            patient_substances: &patient.details.substances,
+            sex_at_birth: patient.details.sex_at_birth,
+            reports: &reports,
+            tests: &tests,
+            windows: &windows,
+            course: &course,
+            contact: FollowUpContact { last_contact, status },
+        };
+        let outcome = match propose(&definition, &facts) {
+            Ok(proposals) => {
+                let domain: Vec<Decision> = decisions.iter().filter_map(decision_of).collect();
+                let time = time_to_relapse(&proposals, &domain);
+                Ok(RelapseOutcome { definition, proposals, time })
+            }
+            Err(e) => Err(e.to_string()),
+        };
+        Ok((outcome, decisions))
+    }
+
+    /// The chart's relapse section for a patient (audited as an outcome read).
+    pub async fn patient_relapse(&self, principal: &Principal, patient_id: Uuid) -> Result<Option<RelapseView>, ServiceError> {
+        self.authorize(principal, Permission::OutcomeRead, "read relapse proposals").await?;
+        let patient = self.store().get_patient(patient_id).await.map_err(|e| ServiceError::from_store("patient", e))?;
+        let Some(plan) = self.outcome_plan(&patient).await? else { return Ok(None) };
+        let (outcome, decisions) = self.evaluate_relapse(&patient, &plan).await?;
+        let audit = AuditEvent::new(Uuid::now_v7(), self.now(), &principal.actor(), AuditAction::OutcomeRead, AuditTarget::patient(patient_id), Outcome::Success, Some(json!({ "relapse": plan.header.id }).to_string()));
+        self.audit_writer().record(vec![audit]).await?;
+        Ok(Some(RelapseView { plan_id: plan.header.id, protocol_id: plan.header.protocol_id.clone(), outcome, decisions }))
+    }
+
+    /// A clinician confirms or rejects one proposed event, with a note.
+    pub async fn decide_relapse(
+        &self,
+        principal: &Principal,
+        patient_id: Uuid,
+        key: (&str, &str, Option<&str>),
+        verdict: &str,
+        note: Option<&str>,
+    ) -> Result<RelapseDecisionRow, ServiceError> {
+        self.authorize(principal, Permission::OutcomeRecord, "decide on a relapse proposal").await?;
+        let patient = self.store().get_patient(patient_id).await.map_err(|e| ServiceError::from_store("patient", e))?;
+        let mut errors = Vec::new();
+        let verdict = Verdict::parse(verdict.trim()).map_err(|e| errors.push(e)).ok();
+        let note = match clinic_domain::alert::parse_response(note) {
+            Ok(n) => Some(n),
+            Err(e) => {
+                errors.extend(e.0.into_iter().map(|f| FieldError::new("note", f.message)));
+                None
+            }
+        };
+        let date = NaiveDate::parse_from_str(key.0.trim(), "%Y-%m-%d").map_err(|_| errors.push(FieldError::new("event_date", format!("must be a date YYYY-MM-DD, got {:?}", key.0)))).ok();
+        let kind = EventKind::parse(key.1.trim()).map_err(|e| errors.push(e)).ok();
+        let substance = match key.2.map(str::trim).filter(|s| !s.is_empty()) {
+            Some(s) => Substance::parse(s).map(Some).map_err(|e| errors.push(e)).unwrap_or(None),
+            None => None,
+        };
+        let (Some(verdict), Some(note), Some(date), Some(kind)) = (verdict, note, date, kind) else {
+            return Err(ServiceError::Invalid(FieldErrors(errors)));
+        };
+        let Some(plan) = self.outcome_plan(&patient).await? else {
+            return Err(ServiceError::Conflict { code: "no_plan", message: "the patient has no signed plan to evaluate relapse against".into() });
+        };
+        let (outcome, _) = self.evaluate_relapse(&patient, &plan).await?;
+        let outcome = outcome.map_err(|why| ServiceError::Conflict { code: "needs_clinic_setting", message: why })?;
+        let wanted = EventKey { date, kind, substance };
+        if !outcome.proposals.events.iter().any(|e| e.key == wanted) {
+            return Err(ServiceError::Invalid(FieldErrors::one("event_date", format!("no {} is proposed on {date}: the data may have changed; reload the chart", kind.as_str()))));
+        }
+        let row = RelapseDecisionRow {
+            id: Uuid::now_v7(),
+            patient_id,
+            plan_id: plan.header.id,
+            event_date: date.to_string(),
+            kind: kind.as_str().into(),
+            substance: substance.map(|s| s.as_str().into()),
+            verdict: verdict.as_str().into(),
+            note,
+            decided_by: principal.user.id,
+            decided_at: self.now(),
+        };
+        let audit = AuditEvent::new(
+            Uuid::now_v7(),
+            row.decided_at,
+            &principal.actor(),
+            AuditAction::RelapseDecide,
+            AuditTarget::patient(patient_id),
+            Outcome::Success,
+            Some(json!({ "decision_id": row.id, "event_date": row.event_date, "kind": row.kind, "verdict": row.verdict }).to_string()),
+        );
+        self.store().add_relapse_decision(&row, &audit).await?;
+        Ok(row)
+    }
+
+    /// The clinic's time-to-relapse cohort: one row per patient with a signed
+    /// plan whose time to relapse is settled (pseudonymous, no names), and
+    /// those left out with the reason (settings unset, decisions pending).
+    /// An operator's export, audited as such.
+    pub async fn cohort(&self, actor: &Actor, protocol: Option<&str>) -> Result<(Vec<CohortRow>, Vec<Excluded>), ServiceError> {
+        let patients = self.store().list_patients(&clinic_store::records::PatientFilter { limit: 100_000, ..Default::default() }).await?.items;
+        let mut rows = Vec::new();
+        let mut excluded = Vec::new();
+        for patient in &patients {
+            let Some(plan) = self.outcome_plan(patient).await? else { continue };
+            if protocol.is_some_and(|p| p != plan.header.protocol_id) {
+                continue;
+            }
+            let pseudonym = pseudonym(patient.id);
+            let arm = plan.header.protocol_id.clone();
+            match self.evaluate_relapse(patient, &plan).await?.0 {
+                Err(reason) => excluded.push(Excluded { pseudonym, arm, reason }),
+                Ok(o) if !o.time.pending.is_empty() => excluded.push(Excluded {
+                    pseudonym,
+                    arm,
+                    reason: format!("{} proposed relapse or dropout event(s) await a clinician's decision", o.time.pending.len()),
+                }),
+                Ok(o) => rows.push(CohortRow { pseudonym, arm, days: o.time.point.days, relapsed: o.time.point.relapsed }),
+            }
+        }
+        let audit = AuditEvent::new(
+            Uuid::now_v7(),
+            Utc::now(),
+            actor,
+            AuditAction::CohortExport,
+            AuditTarget::none("cohort"),
+            Outcome::Success,
+            Some(json!({ "protocol": protocol, "rows": rows.len(), "excluded": excluded.len() }).to_string()),
+        );
+        self.audit_writer().record(vec![audit]).await?;
+        Ok((rows, excluded))
+    }
+}
+
+/// The cohort as CSV: `patient_id,arm,days,relapsed` (DESIGN.md).
+pub fn cohort_csv(rows: &[CohortRow]) -> String {
+    let mut out = String::from("patient_id,arm,days,relapsed\n");
+    for r in rows {
+        out.push_str(&format!("{},{},{},{}\n", r.pseudonym, r.arm, r.days, u8::from(r.relapsed)));
+    }
+    out
+}
