@@ -305,6 +305,14 @@ fn demo_relapse(config: &FileConfig) -> Result<Vec<(String, clinic_domain::outco
     config::relapse_settings(&with_demo).map_err(CliError::Usage)
 }
 
+/// The demo clinic's detection window for ketamine after its own infusions:
+/// 4 days, the upper end of the reference's range ("~2–4 days", clinical.md
+/// §4.1, UNVERIFIED) — the demo clinic's choice; norketamine ("longer", no
+/// number) stays unset, so its positives after an infusion are undetermined.
+fn demo_windows() -> clinic_domain::outcome::toxicology::DetectionWindows {
+    clinic_domain::outcome::toxicology::DetectionWindows::shipped().with(clinic_domain::outcome::toxicology::Analyte::Ketamine, 4)
+}
+
 /// The demo clinic's order settings: its pumps step by 0.1 mL/h and it draws
 /// stock with 0.1 mL graduations (the demo clinic's equipment, not reference values).
 fn demo_orders(config: &FileConfig) -> Result<clinic_domain::order::OrderSettings, CliError> {
@@ -358,6 +366,7 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             service.orders = demo_orders(&config)?;
             service.ledger = config.ledger.settings().map_err(CliError::Usage)?;
             service.relapse = demo_relapse(&config)?;
+            service.detection_windows = demo_windows();
             let clinic = Clinic::new(store.clone(), service, data_files(&config))?;
             let bar = progress_bar();
             let on_progress = |done: u64, total: u64| {
@@ -450,6 +459,9 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
                     .await
                     .map_err(|e| CliError::Failed(anyhow::Error::new(e)))?;
                 service.relapse = if seeded.items.is_empty() { config::relapse_settings(&config).map_err(CliError::Usage)? } else { demo_relapse(&config)? };
+                if !seeded.items.is_empty() {
+                    service.detection_windows = demo_windows();
+                }
                 let clinic = Clinic::new(s, service, data_files(&config))?;
                 if let Some(p) = &protocol {
                     if clinic.protocols().get(p).is_none() {

@@ -66,6 +66,9 @@ pub struct ServiceConfig {
     pub ledger: clinic_domain::ledger::LedgerSettings,
     /// The clinic's relapse settings per protocol id, where the protocol leaves them open (shipped: none).
     pub relapse: Vec<(String, clinic_domain::outcome::relapse::ClinicRelapseSettings)>,
+    /// Days after an exposure a positive is explained by it, per analyte (shipped: none set;
+    /// the reference gives ranges, clinical.md §4.1).
+    pub detection_windows: clinic_domain::outcome::toxicology::DetectionWindows,
 }
 
 impl ServiceConfig {
@@ -89,6 +92,7 @@ impl ServiceConfig {
             infusion: crate::infusions::InfusionSettings::default(),
             ledger: clinic_domain::ledger::LedgerSettings::shipped(),
             relapse: Vec::new(),
+            detection_windows: clinic_domain::outcome::toxicology::DetectionWindows::shipped(),
         }
     }
 }

@@ -177,7 +177,7 @@ impl<S: Store> Clinic<S> {
     /// The clinic's detection windows (all unset until the clinic sets them:
     /// the reference gives ranges, not values).
     pub fn detection_windows(&self) -> DetectionWindows {
-        DetectionWindows::shipped()
+        self.config().detection_windows.clone()
     }
 
     /// A patient's use reports (the newest answer of each day), tests
@@ -212,7 +212,9 @@ impl<S: Store> Clinic<S> {
                 }
             }
         }
-        let since = patient.created_at.with_timezone(&zone).date_naive();
+        // The medication list gives no start date: MOUD on it explains its analyte on any day,
+        // so a patient's own MOUD never counts as use (clinical.md §11.4, §11.5).
+        let since = NaiveDate::MIN;
         let moud: Vec<MoudCourse> = patient
             .details
             .medications

@@ -292,6 +292,104 @@ impl<S: Store> Clinic<S> {
             let until = crate::now().min(anchor + Duration::minutes(40));
             self.replay_session(&nurse, &physician, &booking, lot, 7, Some(until)).await?;
         }
+        self.seed_demo_outcomes(early, anchor).await
+    }
+
+    /// The early patients' outcome data, entered by the counselor a week at a
+    /// time: one stays abstinent (a ketamine-positive screen the day after an
+    /// infusion is expected), one relapses (three heavy use days in a row,
+    /// confirmed where the clinic's settings define relapse for the
+    /// protocol), the one in the chair has one day they could not recall.
+    /// Synthetic data.
+    async fn seed_demo_outcomes(&self, early: &[EarlyPlan], anchor: DateTime<Utc>) -> Result<(), ServiceError> {
+        let users = self.store().list_users().await?;
+        let Some(counselor) = Self::demo_principal(&users, Role::Counselor) else { return Ok(()) };
+        let site = self.main_site().await?;
+        let zone = Self::site_zone(&site);
+        let at = |day: NaiveDate, h: u32| local(zone, day, h, 0).unwrap_or(anchor);
+        let last_day = anchor.with_timezone(&zone).date_naive() - Duration::days(1);
+        for e in early.iter().filter(|e| e.role != EarlyRole::Ready) {
+            let plan = self.store().get_plan(e.plan_id).await?;
+            let patient = self.store().get_patient(plan.header.patient_id).await?;
+            let relapses = e.role == EarlyRole::Completed(5);
+            let start = plan.header.start_date - Duration::days(7);
+            // Weeks from a week before day 0, each entered the day after it ends.
+            let mut week = start;
+            while week + Duration::days(6) <= last_day {
+                self.set_clock(Some(at(week + Duration::days(7), 11)));
+                for substance in &patient.details.substances {
+                    let days = (0..7)
+                        .map(|i| {
+                            let day = week + Duration::days(i);
+                            let n = (day - plan.header.start_date).num_days();
+                            let (used, amount) = if relapses && (16..19).contains(&n) {
+                                ("yes", Some("6".to_string()))
+                            } else if e.role == EarlyRole::Running && n == -2 {
+                                ("unknown", None)
+                            } else {
+                                ("no", None)
+                            };
+                            clinic_domain::outcome::tlfb::TlfbDayInput { used: Some(used.into()), amount }
+                        })
+                        .collect();
+                    let input = clinic_domain::outcome::tlfb::TlfbWeekInput { week_start: Some(week.to_string()), substance: Some(substance.as_str().into()), days };
+                    self.record_tlfb_week(&counselor, patient.id, &input).await?;
+                }
+                week += Duration::days(7);
+            }
+            // A urine screen at each infusion before the anchor, and the day after the first.
+            let infusions: Vec<NaiveDate> = plan
+                .events
+                .iter()
+                .filter(|x| x.kind == EventKind::Infusion && x.status == clinic_domain::plan::EventStatus::Completed)
+                .map(|x| x.date)
+                .collect();
+            for (k, day) in infusions.iter().enumerate() {
+                let mut results: Vec<(String, String)> = patient
+                    .details
+                    .substances
+                    .iter()
+                    .flat_map(|s| clinic_domain::outcome::toxicology::analytes_of(*s))
+                    .map(|a| (a.as_str().to_string(), "negative".to_string()))
+                    .collect();
+                results.sort();
+                results.dedup();
+                // A patient on MOUD shows it (expected: the medication list explains it).
+                let meds: Vec<String> = patient.details.medications.iter().map(|m| m.name.to_ascii_lowercase()).collect();
+                for (analyte, result) in results.iter_mut() {
+                    let on = |name: &str| meds.iter().any(|m| m.contains(name));
+                    if (analyte == "buprenorphine" && on("buprenorphine")) || (analyte == "methadone" && on("methadone")) {
+                        *result = "positive".into();
+                    }
+                }
+                self.set_clock(Some(at(*day, 8)));
+                let input = crate::outcomes::SpecimenInput { collected_at: Some(format!("{day}T08:30")), results: results.clone() };
+                self.record_specimen(&counselor, patient.id, &input).await?;
+                if k == 0 && !relapses {
+                    let next = *day + Duration::days(1);
+                    self.set_clock(Some(at(next, 10)));
+                    let mut after = results;
+                    after.push(("ketamine".into(), "positive".into()));
+                    let input = crate::outcomes::SpecimenInput { collected_at: Some(format!("{next}T10:00")), results: after };
+                    self.record_specimen(&counselor, patient.id, &input).await?;
+                }
+            }
+            // The relapse confirmed in the next session, where the clinic defines relapse for the protocol.
+            if relapses {
+                self.set_clock(Some(at(plan.header.start_date + Duration::days(21), 12)));
+                if let Some(view) = self.patient_relapse(&counselor, patient.id).await? {
+                    if let Ok(o) = &view.outcome {
+                        // The relapse the use days meet (the timeline follow-back is its evidence).
+                        if let Some(event) = o.proposals.events.iter().find(|x| x.key.kind == clinic_domain::outcome::relapse::EventKind::Relapse && !x.evidence.days.is_empty()) {
+                            let date = event.key.date.to_string();
+                            let substance = event.key.substance.map(|s| s.as_str().to_string());
+                            self.decide_relapse(&counselor, patient.id, (&date, "relapse", substance.as_deref()), "confirmed", Some("Confirmed with the patient in session: three days of heavy use after a family conflict; plan reviewed"))
+                                .await?;
+                        }
+                    }
+                }
+            }
+        }
         Ok(())
     }
 

@@ -109,15 +109,33 @@ pub async fn tab<S: Store>(app: &AppState<S>, principal: &Principal, patient: &c
             (relapse_section(app, principal, patient).await)
             @if !view.tests.is_empty() {
                 h3 { "Tests" }
+                // One row per specimen: positives first with whether they count, then the negatives.
+                @let specimens = {
+                    let mut by: Vec<(chrono::NaiveDateTime, Vec<&clinic_domain::outcome::toxicology::ClassifiedTest>)> = Vec::new();
+                    for t in &view.tests {
+                        match by.last_mut() {
+                            Some((at, list)) if *at == t.test.collected_at => list.push(t),
+                            _ => by.push((t.test.collected_at, vec![t])),
+                        }
+                    }
+                    by
+                };
                 table.stack data-testid="tests" {
-                    thead { tr { th { "Collected" } th { "Analyte" } th { "Result" } th { "Counts?" } } }
+                    thead { tr { th { "Collected" } th { "Positive, and whether it counts" } th { "Negative or invalid" } } }
                     tbody {
-                        @for t in &view.tests {
-                            tr data-analyte=(t.test.analyte.as_str()) data-result=(t.test.result.as_str()) {
-                                td data-label="Collected" { (t.test.collected_at.format("%Y-%m-%d %H:%M")) }
-                                td data-label="Analyte" { (t.test.analyte.as_str().replace('_', " ")) }
-                                td data-label="Result" { (t.test.result.as_str()) }
-                                td data-label="Counts?" { (expectation_words(&t.expectation)) }
+                        @for (at, tests) in &specimens {
+                            tr {
+                                td data-label="Collected" { (at.format("%Y-%m-%d %H:%M")) }
+                                td data-label="Positive" {
+                                    @for t in tests.iter().filter(|t| t.test.result == clinic_domain::outcome::toxicology::TestResult::Positive) {
+                                        div data-analyte=(t.test.analyte.as_str()) data-result="positive" { strong { (t.test.analyte.as_str().replace('_', " ")) } ": " (expectation_words(&t.expectation)) }
+                                    }
+                                }
+                                td data-label="Negative or invalid" {
+                                    @for t in tests.iter().filter(|t| t.test.result != clinic_domain::outcome::toxicology::TestResult::Positive) {
+                                        span data-analyte=(t.test.analyte.as_str()) data-result=(t.test.result.as_str()) { (t.test.analyte.as_str().replace('_', " ")) @if t.test.result.as_str() == "invalid" { " (invalid)" } } " "
+                                    }
+                                }
                             }
                         }
                     }

@@ -19,7 +19,8 @@ async fn staff_enter_use_and_tests_and_the_chart_keeps_them_apart<S: Store>(stor
     let body = serde_json::json!({ "given_name": "Ana", "family_name": "Outcome", "date_of_birth": "1980-01-01", "sex_at_birth": "female",
         "substances": ["alcohol", "opioids"], "medications": [{"name": "buprenorphine-naloxone", "dose": "16 mg daily"}], "confirm_not_duplicate": true });
     let patient = app.create_patient(&doctor, body).await["id"].as_str().unwrap().to_string();
-    // The clinic's clock on a fixed day, so the week and the calendar are known.
+    // The clinic's clock on a fixed day, so the week and the calendar are known (the record was made
+    // before it: MOUD on the medication list explains its positive whatever day it was collected).
     let today: chrono::NaiveDate = "2030-03-20".parse().unwrap();
     app.clinic.set_clock(Some(today.and_hms_opt(16, 0, 0).unwrap().and_utc()));
 
@@ -50,15 +51,20 @@ async fn staff_enter_use_and_tests_and_the_chart_keeps_them_apart<S: Store>(stor
     let res = app.send(req("POST", &format!("/patients/{patient}/tests")).token(&counselor).raw("collected_at=2030-03-21T10:30&result_etg=maybe", FORM)).await;
     assert!(res.text.contains("collected at: 2030-03-21 10:30:00 is after today") && res.text.contains("results[1].result: must be one of: positive, negative, invalid"), "{}", res.text);
 
+    // A screen from before the record was made (entered late): the MOUD still explains it.
+    let res = app.send(req("POST", &format!("/patients/{patient}/tests")).token(&counselor).raw("collected_at=2026-01-05T09:00&result_buprenorphine=positive", FORM)).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text);
     let tab = app.send(req("GET", &format!("/patients/{patient}?tab=outcomes")).token(&doctor)).await.text;
+    assert_eq!(tab.matches("<strong>buprenorphine</strong>: expected: on buprenorphine (MOUD, medication list)").count(), 2, "{tab}");
     // 4 of 5 days assessed were without use: 80 %; the two unknown days are left out, never counted as abstinent.
     assert!(tab.contains("data-testid=\"pda-alcohol\"") && tab.contains("80 %</strong> (4 of 5 days assessed; 2 unknown and 21 not recorded, left out)"), "{tab}");
     assert!(tab.contains("data-date=\"2030-03-20\""), "the calendar ends today");
     // Buprenorphine on the medication list explains its positive; EtG is unexplained and contradicts the report of no use.
-    let row = |analyte: &str| tab.split(&format!("data-analyte=\"{analyte}\"")).nth(1).unwrap().split("</tr>").next().unwrap().to_string();
-    assert!(row("buprenorphine").contains("expected: on buprenorphine (MOUD, medication list)"), "{}", row("buprenorphine"));
-    assert!(row("etg").contains("unexplained: counts"), "{}", row("etg"));
-    assert!(row("fentanyl").contains("counts for nothing"));
+    let cell = |analyte: &str| tab.split(&format!("data-analyte=\"{analyte}\"")).nth(1).unwrap().split("</").next().unwrap().to_string();
+    let positive = |analyte: &str| tab.split(&format!("data-analyte=\"{analyte}\" data-result=\"positive\">")).nth(1).unwrap().split("</div>").next().unwrap().to_string();
+    assert!(positive("buprenorphine").contains("expected: on buprenorphine (MOUD, medication list)"), "{}", positive("buprenorphine"));
+    assert!(positive("etg").contains("unexplained: counts"), "{}", positive("etg"));
+    assert!(tab.contains("data-analyte=\"fentanyl\" data-result=\"negative\""), "{}", cell("fentanyl"));
     assert!(tab.contains("data-testid=\"conflicts\"") && tab.contains("etg positive on 2030-03-16 while the self-report says no alcohol use"), "{tab}");
     // Entering the week again replaces its answers (the earlier rows are kept).
     let fixed = [("no", ""), ("no", ""), ("yes", "3"), ("no", ""), ("no", ""), ("no", ""), ("no", "")];
@@ -71,6 +77,6 @@ async fn staff_enter_use_and_tests_and_the_chart_keeps_them_apart<S: Store>(stor
     assert_eq!(app.send(req("GET", &format!("/patients/{patient}/tlfb/new")).token(&desk)).await.status, StatusCode::FORBIDDEN);
     let desk_tab = app.send(req("GET", &format!("/patients/{patient}?tab=outcomes")).token(&desk)).await.text;
     assert!(desk_tab.contains("Outcome data is read by the clinicians") && !desk_tab.contains("etg"), "{desk_tab}");
-    assert_eq!(app.audit_events(AuditFilter { action: Some("outcome.record".into()), ..Default::default() }).await.len(), 3);
+    assert_eq!(app.audit_events(AuditFilter { action: Some("outcome.record".into()), ..Default::default() }).await.len(), 4);
     assert!(app.audit_events(AuditFilter { action: Some("outcome.read".into()), ..Default::default() }).await.len() >= 2);
 }
