@@ -13,6 +13,7 @@ wire_enum!(
     AlertKind, "kind" {
     SuicideRisk => "suicide_risk",
     PositiveScreen => "positive_screen",
+    KetamineMisuse => "ketamine_misuse",
 });
 
 impl AlertKind {
@@ -25,6 +26,10 @@ impl AlertKind {
                  Close the alert by recording what was done."
             }
             AlertKind::PositiveScreen => "A screening questionnaire was positive. Review it and plan the assessment it calls for.",
+            AlertKind::KetamineMisuse => {
+                "A sign that treatment may be leading to ketamine misuse (an unexplained ketamine positive, ketamine craving, or a request for more, earlier or stronger infusions). \
+                 A physician reviews the evidence on the patient's Outcomes tab and confirms or rejects the flag there; close this alert with what was done."
+            }
         }
     }
 }

@@ -86,11 +86,12 @@ pub enum AuditAction {
     OutcomeRead,
     RelapseDecide,
     CohortExport,
+    MisuseDecide,
     EmergencyDisclosure,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 71] = [
+    pub const ALL: [AuditAction; 72] = [
         AuditAction::LoginSuccess,
         AuditAction::LoginFailure,
         AuditAction::Logout,
@@ -161,6 +162,7 @@ impl AuditAction {
         AuditAction::OutcomeRead,
         AuditAction::RelapseDecide,
         AuditAction::CohortExport,
+        AuditAction::MisuseDecide,
         AuditAction::EmergencyDisclosure,
     ];
 
@@ -236,6 +238,7 @@ impl AuditAction {
             AuditAction::OutcomeRead => "outcome.read",
             AuditAction::RelapseDecide => "relapse.decide",
             AuditAction::CohortExport => "export.cohort",
+            AuditAction::MisuseDecide => "misuse.decide",
             AuditAction::EmergencyDisclosure => "disclosure.medical_emergency",
         }
     }

@@ -76,10 +76,12 @@ pub enum Permission {
     OutcomeRead,
     /// Enter the timeline follow-back and test results: clinicians.
     OutcomeRecord,
+    /// Confirm or reject a ketamine-misuse flag: physicians only.
+    MisuseDecide,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 32] = [
+    pub const ALL: [Permission; 33] = [
         Permission::StaffHome,
         Permission::PatientRead,
         Permission::PatientCreate,
@@ -112,6 +114,7 @@ impl Permission {
         Permission::CounselingRecord,
         Permission::OutcomeRead,
         Permission::OutcomeRecord,
+        Permission::MisuseDecide,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -148,6 +151,7 @@ impl Permission {
             Permission::CounselingRecord => "counseling_record",
             Permission::OutcomeRead => "outcome_read",
             Permission::OutcomeRecord => "outcome_record",
+            Permission::MisuseDecide => "misuse_decide",
         }
     }
 }
@@ -173,7 +177,7 @@ pub fn role_allows(role: Role, permission: Permission) -> bool {
         P::ScheduleRead | P::ScheduleManage => matches!(role, R::Physician | R::Nurse | R::Counselor | R::Frontdesk),
         P::SiteManage => role == R::Admin,
         P::OrderRead | P::OrderCheck => matches!(role, R::Physician | R::Nurse),
-        P::OrderSign | P::DischargeOverride => role == R::Physician,
+        P::OrderSign | P::DischargeOverride | P::MisuseDecide => role == R::Physician,
         P::InfusionChart | P::LedgerRead | P::LedgerRecord => matches!(role, R::Physician | R::Nurse),
         P::CounselingRead | P::OutcomeRead | P::OutcomeRecord => matches!(role, R::Physician | R::Nurse | R::Counselor),
         P::CounselingRecord => matches!(role, R::Physician | R::Counselor),
@@ -225,6 +229,7 @@ mod tests {
         check(Permission::CounselingRecord, &[Physician, Counselor]);
         check(Permission::OutcomeRead, &[Physician, Nurse, Counselor]);
         check(Permission::OutcomeRecord, &[Physician, Nurse, Counselor]);
+        check(Permission::MisuseDecide, &[Physician]);
     }
 
     #[test]

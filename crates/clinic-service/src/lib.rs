@@ -11,6 +11,7 @@ pub mod infusions;
 pub mod inquiries;
 pub mod instruments;
 pub mod ledger;
+pub mod misuse;
 pub mod orders;
 pub mod outcomes;
 pub mod outbox;

@@ -8,6 +8,7 @@
 //! is `clinic_domain::outcome`.
 
 use chrono::{Duration, NaiveDate, NaiveDateTime};
+use clinic_domain::alert::{AlertKind, ClinicalAlert};
 use clinic_domain::audit::{AuditAction, AuditEvent, AuditTarget, Outcome};
 use clinic_domain::authz::Permission;
 use clinic_domain::dose::Exact;
@@ -16,7 +17,7 @@ use clinic_domain::outcome::DayWindow;
 use clinic_domain::outcome::measure::{MeasureWindow, PercentDaysAbstinent, percent_days_abstinent};
 use clinic_domain::outcome::tlfb::{DayReport, MergedDay, ReportSource, TlfbWeekInput, UseAnswer, merge_days, validate_week};
 use clinic_domain::outcome::toxicology::{
-    Analyte, ClassifiedTest, Conflict, DetectionWindows, Explanations, LabTest, MoudCourse, MoudMedication, RescueDose, RescueDrug, TestResult,
+    Analyte, ClassifiedTest, Conflict, DetectionWindows, Expectation, Explanations, LabTest, MoudCourse, MoudMedication, RescueDose, RescueDrug, TestResult,
     classify_all, conflicts,
 };
 use clinic_domain::patient::{Patient, Substance};
@@ -169,15 +170,93 @@ impl<S: Store> Clinic<S> {
                 recorded_at: now,
             })
             .collect();
-        let audit = self.outcome_audit(principal, AuditAction::OutcomeRecord, patient_id, json!({ "specimen": rows.first().map(|r| r.collected_at.clone()), "results": rows.len() }));
-        self.store().add_lab_tests(&rows, &audit).await?;
+        // A ketamine positive that nothing explains (or only an unset window could) raises a misuse alert at once.
+        let site = self.site_by_id(patient.site_id).await?;
+        let zone = Self::site_zone(&site);
+        let (infusions_at, moud, rescue) = self.explanations_of(&patient, zone).await?;
+        let explanations = Explanations { infusions_at: &infusions_at, moud: &moud, prescriptions: &[], rescue_doses: &rescue };
+        let new_tests: Vec<LabTest> = rows.iter().zip(&results).map(|(r, (a, res))| LabTest { id: r.id, collected_at: collected, analyte: *a, result: *res }).collect();
+        let classified = classify_all(&new_tests, &explanations, &self.detection_windows());
+        let flagged: Vec<&ClassifiedTest> = classified
+            .iter()
+            .filter(|t| t.test.analyte.is_ketamine() && matches!(t.expectation, Expectation::Unexplained | Expectation::Undetermined(_)))
+            .collect();
+        let mut audit = vec![self.outcome_audit(principal, AuditAction::OutcomeRecord, patient_id, json!({ "specimen": rows.first().map(|r| r.collected_at.clone()), "results": rows.len() }))];
+        let alerts: Vec<ClinicalAlert> = flagged
+            .first()
+            .map(|t| {
+                let how = if t.is_unexplained_positive() { "that no clinic infusion explains" } else { "that only an unset detection window could explain" };
+                self.misuse_alert(&patient, format!("{} positive on {} {how}.", t.test.analyte.as_str(), t.test.collected_on()), t.test.id)
+            })
+            .into_iter()
+            .collect();
+        audit.extend(alerts.iter().map(|a| self.outcome_audit(principal, AuditAction::AlertRaise, patient_id, json!({ "alert_id": a.id, "kind": a.kind.as_str(), "routed_to": a.routed_to }))));
+        self.store().add_lab_tests(&rows, &alerts, &audit).await?;
         Ok(rows.len())
+    }
+
+    /// A ketamine-misuse alert for the physicians (shown on the alerts page until closed with the response taken).
+    pub(crate) fn misuse_alert(&self, patient: &Patient, what: String, source: Uuid) -> ClinicalAlert {
+        ClinicalAlert {
+            id: Uuid::now_v7(),
+            patient_id: patient.id,
+            kind: AlertKind::KetamineMisuse,
+            message: format!("Ketamine-misuse watch, {} {}: {what}", patient.details.given_name, patient.details.family_name),
+            source_id: Some(source),
+            routed_to: "the physicians (alerts page)".into(),
+            raised_at: self.now(),
+            closed_at: None,
+            closed_by: None,
+            response: None,
+            version: 1,
+        }
     }
 
     /// The clinic's detection windows (all unset until the clinic sets them:
     /// the reference gives ranges, not values).
     pub fn detection_windows(&self) -> DetectionWindows {
         self.config().detection_windows.clone()
+    }
+
+    /// What can explain a positive: the clinic's infusions and midazolam
+    /// given (from the chair's charts), and MOUD on the medication list.
+    pub(crate) async fn explanations_of(
+        &self,
+        patient: &Patient,
+        zone: chrono_tz::Tz,
+    ) -> Result<(Vec<NaiveDateTime>, Vec<MoudCourse>, Vec<RescueDose>), ServiceError> {
+        let mut infusions_at = Vec::new();
+        let mut rescue = Vec::new();
+        for s in self.store().patient_sessions(patient.id).await? {
+            for e in self.store().session_entries(s.id).await? {
+                let local = e.at.with_timezone(&zone).naive_local();
+                if e.kind == "pump" && e.body.contains("\"start\"") {
+                    infusions_at.push(local);
+                }
+                if e.kind == "medication" && e.body.to_ascii_lowercase().contains("midazolam") {
+                    rescue.push(RescueDose { drug: RescueDrug::Midazolam, given_at: local });
+                }
+            }
+        }
+        // The medication list gives no start date: MOUD on it explains its analyte on any day,
+        // so a patient's own MOUD never counts as use (clinical.md §11.4, §11.5).
+        let moud: Vec<MoudCourse> = patient
+            .details
+            .medications
+            .iter()
+            .filter_map(|m| {
+                let name = m.name.to_ascii_lowercase();
+                let medication = if name.contains("buprenorphine") || name.contains("suboxone") {
+                    MoudMedication::Buprenorphine
+                } else if name.contains("methadone") {
+                    MoudMedication::Methadone
+                } else {
+                    return None;
+                };
+                Some(MoudCourse { medication, from: NaiveDate::MIN, to: None })
+            })
+            .collect();
+        Ok((infusions_at, moud, rescue))
     }
 
     /// A patient's use reports (the newest answer of each day), tests
@@ -198,39 +277,7 @@ impl<S: Store> Clinic<S> {
                 })
             })
             .collect();
-        // What can explain a positive: the clinic's infusions and midazolam given, and MOUD on the medication list.
-        let mut infusions_at = Vec::new();
-        let mut rescue = Vec::new();
-        for s in self.store().patient_sessions(patient.id).await? {
-            for e in self.store().session_entries(s.id).await? {
-                let local = e.at.with_timezone(&zone).naive_local();
-                if e.kind == "pump" && e.body.contains("\"start\"") {
-                    infusions_at.push(local);
-                }
-                if e.kind == "medication" && e.body.to_ascii_lowercase().contains("midazolam") {
-                    rescue.push(RescueDose { drug: RescueDrug::Midazolam, given_at: local });
-                }
-            }
-        }
-        // The medication list gives no start date: MOUD on it explains its analyte on any day,
-        // so a patient's own MOUD never counts as use (clinical.md §11.4, §11.5).
-        let since = NaiveDate::MIN;
-        let moud: Vec<MoudCourse> = patient
-            .details
-            .medications
-            .iter()
-            .filter_map(|m| {
-                let name = m.name.to_ascii_lowercase();
-                let medication = if name.contains("buprenorphine") || name.contains("suboxone") {
-                    MoudMedication::Buprenorphine
-                } else if name.contains("methadone") {
-                    MoudMedication::Methadone
-                } else {
-                    return None;
-                };
-                Some(MoudCourse { medication, from: since, to: None })
-            })
-            .collect();
+        let (infusions_at, moud, rescue) = self.explanations_of(patient, zone).await?;
         let explanations = Explanations { infusions_at: &infusions_at, moud: &moud, prescriptions: &[], rescue_doses: &rescue };
         let windows = self.detection_windows();
         let classified = classify_all(&tests, &explanations, &windows);

@@ -374,6 +374,17 @@ impl<S: Store> Clinic<S> {
                     self.record_specimen(&counselor, patient.id, &input).await?;
                 }
             }
+            // The patient who relapses also asked for an extra infusion "to feel it again"; the physician confirms the flag.
+            if relapses {
+                let asked = plan.header.start_date + Duration::days(19);
+                self.set_clock(Some(at(asked, 15)));
+                let signal = self.record_misuse_signal(&counselor, patient.id, "extra_infusion", &asked.to_string(), Some("Asked for an extra infusion this week to feel the effect again")).await?;
+                if let Some(physician) = Self::demo_principal(&users, Role::Physician) {
+                    self.set_clock(Some(at(asked + Duration::days(1), 9)));
+                    self.decide_misuse(&physician, patient.id, "extra_infusion_request", &signal.id.to_string(), "confirmed", Some("Seeking ketamine for its effect; discussed; infusions kept as planned, no extra doses"))
+                        .await?;
+                }
+            }
             // The relapse confirmed in the next session, where the clinic defines relapse for the protocol.
             if relapses {
                 self.set_clock(Some(at(plan.header.start_date + Duration::days(21), 12)));

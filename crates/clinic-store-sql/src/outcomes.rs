@@ -5,7 +5,35 @@
 #[macro_export]
 macro_rules! impl_outcome_store {
     ($store:ty) => {
-        use ::clinic_store::outcomes::{LabTestRow, OutcomeStore, RelapseDecisionRow, UseReportRow};
+        use ::clinic_store::outcomes::{LabTestRow, MisuseDecisionRow, MisuseSignalRow, OutcomeStore, RelapseDecisionRow, UseReportRow};
+
+        const MISUSE_SIGNAL_COLUMNS: &str = "id, patient_id, kind, reported_on, note, recorded_by, recorded_at";
+        const MISUSE_DECISION_COLUMNS: &str = "id, patient_id, signal, record_id, verdict, note, decided_by, decided_at";
+
+        fn misuse_signal_from_row(row: &DbRow) -> StoreResult<MisuseSignalRow> {
+            Ok(MisuseSignalRow {
+                id: row.try_get("id").map_err(db_err)?,
+                patient_id: row.try_get("patient_id").map_err(db_err)?,
+                kind: row.try_get("kind").map_err(db_err)?,
+                reported_on: row.try_get("reported_on").map_err(db_err)?,
+                note: row.try_get("note").map_err(db_err)?,
+                recorded_by: row.try_get("recorded_by").map_err(db_err)?,
+                recorded_at: row.try_get("recorded_at").map_err(db_err)?,
+            })
+        }
+
+        fn misuse_decision_from_row(row: &DbRow) -> StoreResult<MisuseDecisionRow> {
+            Ok(MisuseDecisionRow {
+                id: row.try_get("id").map_err(db_err)?,
+                patient_id: row.try_get("patient_id").map_err(db_err)?,
+                signal: row.try_get("signal").map_err(db_err)?,
+                record_id: row.try_get("record_id").map_err(db_err)?,
+                verdict: row.try_get("verdict").map_err(db_err)?,
+                note: row.try_get("note").map_err(db_err)?,
+                decided_by: row.try_get("decided_by").map_err(db_err)?,
+                decided_at: row.try_get("decided_at").map_err(db_err)?,
+            })
+        }
 
         const RELAPSE_DECISION_COLUMNS: &str = "id, patient_id, plan_id, event_date, kind, substance, verdict, note, decided_by, decided_at";
 
@@ -54,6 +82,62 @@ macro_rules! impl_outcome_store {
         }
 
         impl OutcomeStore for $store {
+            async fn add_misuse_signal(&self, r: &MisuseSignalRow, alerts: &[ClinicalAlert], audit: &[AuditEvent]) -> StoreResult<()> {
+                let mut tx = self.begin_write().await.map_err(db_err)?;
+                let sql = format!("INSERT INTO misuse_signals ({MISUSE_SIGNAL_COLUMNS}) VALUES ({})", placeholders(1, 7));
+                ::sqlx::query(&sql)
+                    .bind(r.id)
+                    .bind(r.patient_id)
+                    .bind(&r.kind)
+                    .bind(&r.reported_on)
+                    .bind(&r.note)
+                    .bind(r.recorded_by)
+                    .bind(r.recorded_at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                for alert in alerts {
+                    insert_alert(&mut tx, alert).await?;
+                }
+                for event in audit {
+                    insert_audit(&mut tx, event).await?;
+                }
+                tx.commit().await.map_err(db_err)?;
+                Ok(())
+            }
+
+            async fn patient_misuse_signals(&self, patient_id: Uuid) -> StoreResult<Vec<MisuseSignalRow>> {
+                let sql = format!("SELECT {MISUSE_SIGNAL_COLUMNS} FROM misuse_signals WHERE patient_id = $1 ORDER BY reported_on, recorded_at, id");
+                let rows = ::sqlx::query(&sql).bind(patient_id).fetch_all(self.pool()).await.map_err(db_err)?;
+                rows.iter().map(misuse_signal_from_row).collect()
+            }
+
+            async fn add_misuse_decision(&self, r: &MisuseDecisionRow, audit: &AuditEvent) -> StoreResult<()> {
+                let mut tx = self.begin_write().await.map_err(db_err)?;
+                let sql = format!("INSERT INTO misuse_decisions ({MISUSE_DECISION_COLUMNS}) VALUES ({})", placeholders(1, 8));
+                ::sqlx::query(&sql)
+                    .bind(r.id)
+                    .bind(r.patient_id)
+                    .bind(&r.signal)
+                    .bind(r.record_id)
+                    .bind(&r.verdict)
+                    .bind(&r.note)
+                    .bind(r.decided_by)
+                    .bind(r.decided_at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                insert_audit(&mut tx, audit).await?;
+                tx.commit().await.map_err(db_err)?;
+                Ok(())
+            }
+
+            async fn patient_misuse_decisions(&self, patient_id: Uuid) -> StoreResult<Vec<MisuseDecisionRow>> {
+                let sql = format!("SELECT {MISUSE_DECISION_COLUMNS} FROM misuse_decisions WHERE patient_id = $1 ORDER BY decided_at, id");
+                let rows = ::sqlx::query(&sql).bind(patient_id).fetch_all(self.pool()).await.map_err(db_err)?;
+                rows.iter().map(misuse_decision_from_row).collect()
+            }
+
             async fn add_relapse_decision(&self, r: &RelapseDecisionRow, audit: &AuditEvent) -> StoreResult<()> {
                 let mut tx = self.begin_write().await.map_err(db_err)?;
                 let sql = format!("INSERT INTO relapse_decisions ({RELAPSE_DECISION_COLUMNS}) VALUES ({})", placeholders(1, 10));
@@ -111,7 +195,7 @@ macro_rules! impl_outcome_store {
                 rows.iter().map(use_report_from_row).collect()
             }
 
-            async fn add_lab_tests(&self, rows: &[LabTestRow], audit: &AuditEvent) -> StoreResult<()> {
+            async fn add_lab_tests(&self, rows: &[LabTestRow], alerts: &[ClinicalAlert], audit: &[AuditEvent]) -> StoreResult<()> {
                 let mut tx = self.begin_write().await.map_err(db_err)?;
                 let sql = format!("INSERT INTO lab_tests ({LAB_TEST_COLUMNS}) VALUES ({})", placeholders(1, 7));
                 for r in rows {
@@ -127,7 +211,12 @@ macro_rules! impl_outcome_store {
                         .await
                         .map_err(db_err)?;
                 }
-                insert_audit(&mut tx, audit).await?;
+                for alert in alerts {
+                    insert_alert(&mut tx, alert).await?;
+                }
+                for event in audit {
+                    insert_audit(&mut tx, event).await?;
+                }
                 tx.commit().await.map_err(db_err)?;
                 Ok(())
             }

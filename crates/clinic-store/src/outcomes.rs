@@ -5,6 +5,7 @@
 use std::future::Future;
 
 use chrono::{DateTime, Utc};
+use clinic_domain::alert::ClinicalAlert;
 use clinic_domain::audit::AuditEvent;
 use uuid::Uuid;
 
@@ -57,14 +58,48 @@ pub struct RelapseDecisionRow {
     pub decided_at: DateTime<Utc>,
 }
 
+/// Something staff recorded for the misuse watch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MisuseSignalRow {
+    pub id: Uuid,
+    pub patient_id: Uuid,
+    /// ketamine_craving, extra_infusion, earlier_infusion or higher_dose.
+    pub kind: String,
+    /// YYYY-MM-DD.
+    pub reported_on: String,
+    pub note: String,
+    pub recorded_by: Uuid,
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// A physician's decision on a misuse flag (`signal` and `record_id` name it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MisuseDecisionRow {
+    pub id: Uuid,
+    pub patient_id: Uuid,
+    pub signal: String,
+    pub record_id: Uuid,
+    pub verdict: String,
+    pub note: String,
+    pub decided_by: Uuid,
+    pub decided_at: DateTime<Utc>,
+}
+
 pub trait OutcomeStore: Clone + Send + Sync + 'static {
+    /// A signal with the alert it raises, in one transaction.
+    fn add_misuse_signal(&self, row: &MisuseSignalRow, alerts: &[ClinicalAlert], audit: &[AuditEvent]) -> impl Future<Output = StoreResult<()>> + Send;
+    fn patient_misuse_signals(&self, patient_id: Uuid) -> impl Future<Output = StoreResult<Vec<MisuseSignalRow>>> + Send;
+    fn add_misuse_decision(&self, row: &MisuseDecisionRow, audit: &AuditEvent) -> impl Future<Output = StoreResult<()>> + Send;
+    /// In the order they were made.
+    fn patient_misuse_decisions(&self, patient_id: Uuid) -> impl Future<Output = StoreResult<Vec<MisuseDecisionRow>>> + Send;
     fn add_relapse_decision(&self, row: &RelapseDecisionRow, audit: &AuditEvent) -> impl Future<Output = StoreResult<()>> + Send;
     /// A patient's decisions in the order they were made.
     fn patient_relapse_decisions(&self, patient_id: Uuid) -> impl Future<Output = StoreResult<Vec<RelapseDecisionRow>>> + Send;
     fn add_use_reports(&self, rows: &[UseReportRow], audit: &AuditEvent) -> impl Future<Output = StoreResult<()>> + Send;
     /// Every report of a patient, by day then by when it was recorded.
     fn patient_use_reports(&self, patient_id: Uuid) -> impl Future<Output = StoreResult<Vec<UseReportRow>>> + Send;
-    fn add_lab_tests(&self, rows: &[LabTestRow], audit: &AuditEvent) -> impl Future<Output = StoreResult<()>> + Send;
+    /// A specimen's results with the alerts they raise (a ketamine positive nothing explains), in one transaction.
+    fn add_lab_tests(&self, rows: &[LabTestRow], alerts: &[ClinicalAlert], audit: &[AuditEvent]) -> impl Future<Output = StoreResult<()>> + Send;
     /// A patient's test results by collection time.
     fn patient_lab_tests(&self, patient_id: Uuid) -> impl Future<Output = StoreResult<Vec<LabTestRow>>> + Send;
 }

@@ -116,6 +116,8 @@ pub fn routes<S: Store>(table: RouteTable<S>) -> RouteTable<S> {
         .add(RouteSpec::page("GET", "/patients/{id}/tests/new", Access::Permission(Permission::OutcomeRecord), "Enter a specimen's test results"), get(outcomes::tests_form::<S>))
         .add(RouteSpec::page("POST", "/patients/{id}/tests", Access::Permission(Permission::OutcomeRecord), "Save a specimen's test results"), post(outcomes::tests_save::<S>))
         .add(RouteSpec::page("POST", "/patients/{id}/relapse-decisions", Access::Permission(Permission::OutcomeRecord), "Confirm or reject a proposed lapse, relapse or dropout"), post(outcomes::decide::<S>))
+        .add(RouteSpec::page("POST", "/patients/{id}/misuse-signals", Access::Permission(Permission::OutcomeRecord), "Record a craving for ketamine or a request for more (alerts the physicians)"), post(outcomes::misuse_signal::<S>))
+        .add(RouteSpec::page("POST", "/patients/{id}/misuse-decisions", Access::Permission(Permission::MisuseDecide), "Confirm or reject a ketamine-misuse flag"), post(outcomes::misuse_decide::<S>))
         .add(RouteSpec::page("GET", "/ledger", Access::Permission(Permission::LedgerRead), "The controlled-substance ledger of a site"), get(ledger::show::<S>))
         .add(RouteSpec::page("POST", "/ledger/entries", Access::Permission(Permission::LedgerRecord), "Record a receipt, count, destruction, loss or correction"), post(ledger::record::<S>))
         .add(RouteSpec::page("POST", "/ledger/discrepancies/{id}/close", Access::Permission(Permission::LedgerRecord), "Close a count discrepancy with the response taken"), post(ledger::close_discrepancy::<S>))

@@ -107,6 +107,7 @@ pub async fn tab<S: Store>(app: &AppState<S>, principal: &Principal, patient: &c
                 }
             }
             (relapse_section(app, principal, patient).await)
+            (misuse_section(app, principal, patient).await)
             @if !view.tests.is_empty() {
                 h3 { "Tests" }
                 // One row per specimen: positives first with whether they count, then the negatives.
@@ -382,6 +383,119 @@ pub async fn decide<S: Store>(
     let substance = form_field(&p, "substance");
     match app.clinic.decide_relapse(&principal, patient.id, (&f("event_date"), &f("kind"), substance.as_deref()), &f("verdict"), form_field(&p, "note").as_deref()).await {
         Ok(_) => Redirect::to(&format!("/patients/{}?tab=outcomes#relapse", patient.id)).into_response(),
+        Err(err) => match crate::pages::ledger::problem_text(&err) {
+            Some(problem) => crate::pages::error_page(StatusCode::UNPROCESSABLE_ENTITY, "The decision was not saved", &problem),
+            None => failure(err),
+        },
+    }
+}
+
+/// The ketamine-misuse watch: each flag with its evidence, a physician's
+/// decision, and the form to record a craving or a request for more ketamine.
+async fn misuse_section<S: Store>(app: &AppState<S>, principal: &Principal, patient: &clinic_domain::patient::Patient) -> Markup {
+    use clinic_domain::outcome::misuse::MisuseEvidence;
+    let view = match app.clinic.patient_misuse(principal, patient.id).await {
+        Ok(v) => v,
+        Err(err) => return html! { p.error { (err.to_string()) } },
+    };
+    let may_decide = role_allows(principal.user.role, Permission::MisuseDecide);
+    let may_record = role_allows(principal.user.role, Permission::OutcomeRecord);
+    let today = app.clinic.now().date_naive();
+    html! {
+        section #misuse data-testid="misuse" {
+            h3 { "Ketamine-misuse watch" }
+            p data-testid="misuse-summary" {
+                @if view.flags.is_empty() { "No flag raised." } @else { (view.flags.len()) " flag(s); " (view.confirmed) " confirmed as misuse by a physician." }
+            }
+            @for f in &view.flags {
+                div.card.flag data-signal=(f.key.signal.as_str()) {
+                    p { strong { (f.key.signal.as_str().replace('_', " ")) } " on " (f.date) }
+                    p.muted {
+                        @match &f.evidence {
+                            MisuseEvidence::Test(t) => { (t.test.analyte.as_str()) " positive, collected " (t.test.collected_at.format("%Y-%m-%d %H:%M")) ": nothing explains it" }
+                            MisuseEvidence::UndeterminedTest { test, needs } => { (test.test.analyte.as_str()) " positive, collected " (test.test.collected_at.format("%Y-%m-%d %H:%M")) ": " (needs.iter().map(|n| n.to_string()).collect::<Vec<_>>().join("; ")) }
+                            MisuseEvidence::Craving(_) | MisuseEvidence::Request(_) => {
+                                (view.signals.iter().find(|s| s.id == f.key.record).map(|s| s.note.clone()).unwrap_or_default())
+                            }
+                        }
+                    }
+                    @match view.decision(&f.key) {
+                        Some(d) => p data-testid="misuse-decision" { (d.verdict) ": " (d.note) },
+                        None => @if may_decide {
+                            form.inline method="post" action={ "/patients/" (patient.id) "/misuse-decisions" } {
+                                (csrf_input(principal))
+                                input type="hidden" name="signal" value=(f.key.signal.as_str());
+                                input type="hidden" name="record_id" value=(f.key.record);
+                                label for={ "mnote-" (f.key.record) } { "Note" }
+                                input id={ "mnote-" (f.key.record) } name="note" required;
+                                button type="submit" name="verdict" value="confirmed" { "Confirm misuse" }
+                                button.secondary type="submit" name="verdict" value="rejected" { "Reject" }
+                            }
+                        } @else { p.warning { "Awaiting a physician's decision." } },
+                    }
+                }
+            }
+            @if may_record {
+                details {
+                    summary { "Record a craving for ketamine or a request for more" }
+                    form method="post" action={ "/patients/" (patient.id) "/misuse-signals" } {
+                        (csrf_input(principal))
+                        label for="signal-kind" { "What" }
+                        select id="signal-kind" name="kind" {
+                            option value="ketamine_craving" { "craving for ketamine" }
+                            option value="extra_infusion" { "asked for an extra infusion" }
+                            option value="earlier_infusion" { "asked for an earlier infusion" }
+                            option value="higher_dose" { "asked for a higher dose" }
+                        }
+                        label for="signal-on" { "On" }
+                        input id="signal-on" name="reported_on" type="date" value=(today) required;
+                        label for="signal-note" { "What the patient said or asked" }
+                        input id="signal-note" name="note" required;
+                        button type="submit" { "Record and alert the physicians" }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Records a misuse-watch signal.
+pub async fn misuse_signal<S: Store>(
+    State(app): State<AppState<S>>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+    axum::extract::RawForm(raw): axum::extract::RawForm,
+) -> Response {
+    let patient = match patient_of(&app, &principal, &id).await {
+        Ok(p) => p,
+        Err(err) => return failure(err),
+    };
+    let p = form_pairs(&raw);
+    let f = |n: &str| form_field(&p, n).unwrap_or_default();
+    match app.clinic.record_misuse_signal(&principal, patient.id, &f("kind"), &f("reported_on"), form_field(&p, "note").as_deref()).await {
+        Ok(_) => Redirect::to(&format!("/patients/{}?tab=outcomes#misuse", patient.id)).into_response(),
+        Err(err) => match crate::pages::ledger::problem_text(&err) {
+            Some(problem) => crate::pages::error_page(StatusCode::UNPROCESSABLE_ENTITY, "The signal was not saved", &problem),
+            None => failure(err),
+        },
+    }
+}
+
+/// Records a physician's decision on a misuse flag.
+pub async fn misuse_decide<S: Store>(
+    State(app): State<AppState<S>>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+    axum::extract::RawForm(raw): axum::extract::RawForm,
+) -> Response {
+    let patient = match patient_of(&app, &principal, &id).await {
+        Ok(p) => p,
+        Err(err) => return failure(err),
+    };
+    let p = form_pairs(&raw);
+    let f = |n: &str| form_field(&p, n).unwrap_or_default();
+    match app.clinic.decide_misuse(&principal, patient.id, &f("signal"), &f("record_id"), &f("verdict"), form_field(&p, "note").as_deref()).await {
+        Ok(_) => Redirect::to(&format!("/patients/{}?tab=outcomes#misuse", patient.id)).into_response(),
         Err(err) => match crate::pages::ledger::problem_text(&err) {
             Some(problem) => crate::pages::error_page(StatusCode::UNPROCESSABLE_ENTITY, "The decision was not saved", &problem),
             None => failure(err),

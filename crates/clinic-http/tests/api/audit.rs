@@ -122,6 +122,8 @@ const PATIENT_DATA_ROUTES: &[(&str, &str)] = &[
     ("GET", "/patients/{id}/tests/new"),
     ("POST", "/patients/{id}/tests"),
     ("POST", "/patients/{id}/relapse-decisions"),
+    ("POST", "/patients/{id}/misuse-signals"),
+    ("POST", "/patients/{id}/misuse-decisions"),
     // The ledger: entries, reads and reports audited; checked in ledger.rs.
     ("POST", "/sessions/{id}/ledger"),
     ("GET", "/ledger"),

@@ -177,6 +177,8 @@ const MATRIX: &[(&str, &str, Allowed)] = &[
     ("GET", "/patients/{id}/tests/new", Allowed::Roles(&[Physician, Nurse, Counselor])),
     ("POST", "/patients/{id}/tests", Allowed::Roles(&[Physician, Nurse, Counselor])),
     ("POST", "/patients/{id}/relapse-decisions", Allowed::Roles(&[Physician, Nurse, Counselor])),
+    ("POST", "/patients/{id}/misuse-signals", Allowed::Roles(&[Physician, Nurse, Counselor])),
+    ("POST", "/patients/{id}/misuse-decisions", Allowed::Roles(&[Physician])),
     // The controlled-substance ledger: physicians and nurses.
     ("POST", "/sessions/{id}/ledger", Allowed::Roles(&[Physician, Nurse])),
     ("GET", "/ledger", Allowed::Roles(&[Physician, Nurse])),

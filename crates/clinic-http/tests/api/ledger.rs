@@ -208,6 +208,14 @@ async fn the_demo_has_infusions_behind_it_and_a_balanced_ledger<S: Store>(store:
     assert!(counseling.len() >= 3, "{} counseling records", counseling.len());
     assert!(counseling.iter().any(|r| r.attendance == "no_show" && r.reason.is_some()));
     assert!(counseling.iter().filter(|r| r.attendance == "attended").all(|r| r.progress_note.is_some() && r.minutes.is_some()));
+    // The misuse watch: one flag confirmed by a physician, its alert open for the physicians.
+    let mut confirmed = 0;
+    for p in &patients {
+        confirmed += clinic.store().patient_misuse_decisions(p.id).await.unwrap().iter().filter(|d| d.verdict == "confirmed").count();
+    }
+    assert_eq!(confirmed, 1);
+    let alerts = clinic.store().list_alerts(&clinic_store::screening::AlertFilter { open_only: true, limit: 100, ..Default::default() }).await.unwrap();
+    assert!(alerts.iter().any(|a| a.kind.as_str() == "ketamine_misuse"));
     // The administration log names each administration's patient.
     let csv = app.send(req("GET", "/ledger/reports/administration.csv").token(&nurse)).await.text;
     assert_eq!(csv.lines().count(), 1 + discharged, "{csv}");

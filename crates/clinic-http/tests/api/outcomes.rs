@@ -10,7 +10,7 @@ use clinic_store::records::AuditFilter;
 
 use crate::helpers::{FORM, req, spawn_app_with};
 
-crate::backend_tests!(staff_enter_use_and_tests_and_the_chart_keeps_them_apart);
+crate::backend_tests!(staff_enter_use_and_tests_and_the_chart_keeps_them_apart, the_misuse_watch_alerts_and_a_physician_decides);
 
 async fn staff_enter_use_and_tests_and_the_chart_keeps_them_apart<S: Store>(store: S) {
     let app = spawn_app_with(store, crate::scheduling::config()).await;
@@ -79,4 +79,51 @@ async fn staff_enter_use_and_tests_and_the_chart_keeps_them_apart<S: Store>(stor
     assert!(desk_tab.contains("Outcome data is read by the clinicians") && !desk_tab.contains("etg"), "{desk_tab}");
     assert_eq!(app.audit_events(AuditFilter { action: Some("outcome.record".into()), ..Default::default() }).await.len(), 4);
     assert!(app.audit_events(AuditFilter { action: Some("outcome.read".into()), ..Default::default() }).await.len() >= 2);
+}
+
+/// A ketamine positive with no clinic infusion behind it and a request for a
+/// higher dose each raise a flag and alert the physicians at once; only a
+/// physician confirms or rejects, and only confirmed flags count.
+async fn the_misuse_watch_alerts_and_a_physician_decides<S: Store>(store: S) {
+    let app = spawn_app_with(store, crate::scheduling::config()).await;
+    let doctor = app.login("physician").await;
+    let counselor = app.login("counselor").await;
+    let body = serde_json::json!({ "given_name": "Ana", "family_name": "Watch", "date_of_birth": "1980-01-01", "substances": ["alcohol"], "confirm_not_duplicate": true });
+    let patient = app.create_patient(&doctor, body).await["id"].as_str().unwrap().to_string();
+    app.clinic.set_clock(Some("2030-03-20T16:00:00Z".parse().unwrap()));
+    let alerts = || async { app.clinic.store().list_alerts(&clinic_store::screening::AlertFilter { open_only: true, limit: 50, ..Default::default() }).await.unwrap() };
+    assert!(alerts().await.is_empty());
+    // A ketamine positive and nothing to explain it: flagged, and the physicians alerted.
+    let res = app.send(req("POST", &format!("/patients/{patient}/tests")).token(&counselor).raw("collected_at=2030-03-18T09:00&result_ketamine=positive&result_etg=negative", FORM)).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text);
+    let open = alerts().await;
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].kind.as_str(), "ketamine_misuse");
+    assert!(open[0].message.contains("ketamine positive on 2030-03-18 that no clinic infusion explains"), "{}", open[0].message);
+    // A request for a higher dose, recorded by the counselor: a second flag and alert; mistakes named.
+    let signal = |body: &str| app.send(req("POST", &format!("/patients/{patient}/misuse-signals")).token(&counselor).raw(body, FORM));
+    let res = signal("kind=more&reported_on=2030-04-01&note=").await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    for says in ["kind: must be one of: ketamine_craving, extra_infusion, earlier_infusion, higher_dose", "reported on: 2030-04-01 is after today", "note: is required"] {
+        assert!(res.text.contains(says), "{says}: {}", res.text);
+    }
+    assert_eq!(signal("kind=higher_dose&reported_on=2030-03-19&note=asked+whether+the+dose+could+be+doubled").await.status, StatusCode::SEE_OTHER);
+    assert_eq!(alerts().await.len(), 2);
+    let tab = app.send(req("GET", &format!("/patients/{patient}?tab=outcomes")).token(&counselor)).await.text;
+    assert!(tab.contains("2 flag(s); 0 confirmed as misuse by a physician."), "{tab}");
+    assert_eq!(tab.matches("Awaiting a physician").count(), 2, "{tab}");
+    assert!(tab.contains("data-signal=\"unexplained_ketamine_positive\"") && tab.contains("data-signal=\"higher_dose_request\""), "{tab}");
+    assert!(!tab.contains("Confirm misuse"), "only a physician decides");
+    // The physician confirms the test's flag with a note; the counselor cannot.
+    let test_id = app.clinic.store().patient_lab_tests(patient.parse().unwrap()).await.unwrap().into_iter().find(|t| t.analyte == "ketamine").unwrap().id;
+    let decide = |token: &str, body: String| app.send(req("POST", &format!("/patients/{patient}/misuse-decisions")).token(token).raw(&body, FORM));
+    assert_eq!(decide(&counselor, format!("signal=unexplained_ketamine_positive&record_id={test_id}&verdict=confirmed&note=x")).await.status, StatusCode::FORBIDDEN);
+    let res = decide(&doctor, format!("signal=unexplained_ketamine_positive&record_id={}&verdict=confirmed&note=used+a+friend%27s+supply", uuid::Uuid::now_v7())).await;
+    assert!(res.text.contains("no such flag on this patient"), "{}", res.text);
+    let res = decide(&doctor, format!("signal=unexplained_ketamine_positive&record_id={test_id}&verdict=confirmed&note=admitted+using+a+friend%27s+supply;+plan+reviewed")).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text);
+    let tab = app.send(req("GET", &format!("/patients/{patient}?tab=outcomes")).token(&doctor)).await.text;
+    assert!(tab.contains("2 flag(s); 1 confirmed as misuse by a physician."), "{tab}");
+    assert_eq!(app.audit_events(AuditFilter { action: Some("misuse.decide".into()), ..Default::default() }).await.len(), 1);
+    assert_eq!(app.audit_events(AuditFilter { action: Some("alert.raise".into()), ..Default::default() }).await.len(), 2);
 }
