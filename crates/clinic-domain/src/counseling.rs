@@ -158,6 +158,63 @@ impl CounselingRecord {
     }
 }
 
+/// The parts of the recovery plan built in integration sessions after the
+/// infusions, in the order the plan shows them (DESIGN.md §8).
+pub const RECOVERY_PLAN_PARTS: [(&str, &str); 7] = [
+    ("values", "What matters to me"),
+    ("goals", "My goals"),
+    ("strategies", "What I do to stay well"),
+    ("triggers", "My triggers"),
+    ("warning_signs", "My warning signs"),
+    ("supports", "People I can call"),
+    ("crisis_plan", "If I am in crisis"),
+];
+
+/// A recovery plan version: each part as the patient and counselor wrote it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecoveryPlan {
+    /// `(part, text)` in `RECOVERY_PLAN_PARTS` order; empty parts left out.
+    pub parts: Vec<(String, String)>,
+}
+
+impl RecoveryPlan {
+    /// Checks a plan as typed (`(part, text)` pairs): known parts only, each
+    /// at most `MAX_TEXT` characters, and the goals and the crisis plan not
+    /// empty — a plan without a crisis plan is not one to hand the patient.
+    pub fn parse(input: &[(String, String)]) -> Result<RecoveryPlan, FieldErrors> {
+        let mut errors = Vec::new();
+        for (part, _) in input {
+            if !RECOVERY_PLAN_PARTS.iter().any(|(p, _)| p == part) {
+                errors.push(FieldError::new(part.clone(), format!("is not a part of the plan: {}", RECOVERY_PLAN_PARTS.map(|(p, _)| p).join(", "))));
+            }
+        }
+        let mut parts = Vec::new();
+        for (part, _) in RECOVERY_PLAN_PARTS {
+            let text = input.iter().filter(|(p, _)| p == part).map(|(_, t)| t.trim()).find(|t| !t.is_empty());
+            match text {
+                Some(t) if t.chars().count() > MAX_TEXT => errors.push(FieldError::new(part, format!("must be at most {MAX_TEXT} characters"))),
+                Some(t) => parts.push((part.to_string(), t.to_string())),
+                None if part == "goals" || part == "crisis_plan" => errors.push(FieldError::new(part, "is required")),
+                None => {}
+            }
+        }
+        if errors.is_empty() {
+            Ok(RecoveryPlan { parts })
+        } else {
+            Err(FieldErrors(errors))
+        }
+    }
+
+    pub fn part(&self, name: &str) -> Option<&str> {
+        self.parts.iter().find(|(p, _)| p == name).map(|(_, t)| t.as_str())
+    }
+
+    /// The parts that differ from `before` (added, changed or emptied), in plan order.
+    pub fn changed_from(&self, before: Option<&RecoveryPlan>) -> Vec<&'static str> {
+        RECOVERY_PLAN_PARTS.iter().map(|(p, _)| *p).filter(|p| self.part(p) != before.and_then(|b| b.part(p))).collect()
+    }
+}
+
 /// Who may read a SUD counseling note: its author only (clinic policy;
 /// clinical.md §7.1 — disclosure needs the patient's separate consent).
 pub fn may_read_counseling_note(reader: uuid::Uuid, author: uuid::Uuid) -> bool {
@@ -245,6 +302,19 @@ mod tests {
             ]
         );
         assert_eq!(fields(CounselingRecord::parse(&CounselingInput::default()).unwrap_err()), ["modality", "format", "attendance"]);
+    }
+
+    #[test]
+    fn a_recovery_plan_needs_goals_and_a_crisis_plan_and_names_what_changed() {
+        let typed = |pairs: &[(&str, &str)]| pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect::<Vec<_>>();
+        assert_eq!(fields(RecoveryPlan::parse(&typed(&[("values", "family")])).unwrap_err()), ["goals", "crisis_plan"]);
+        assert_eq!(fields(RecoveryPlan::parse(&typed(&[("goals", "x"), ("crisis_plan", "y"), ("hopes", "z")])).unwrap_err()), ["hopes"]);
+        let first = RecoveryPlan::parse(&typed(&[("goals", " stay sober 90 days "), ("crisis_plan", "call my sister, then 988")])).unwrap();
+        assert_eq!(first.part("goals"), Some("stay sober 90 days"));
+        assert_eq!(first.changed_from(None), ["goals", "crisis_plan"]);
+        let second = RecoveryPlan::parse(&typed(&[("goals", "stay sober 90 days"), ("crisis_plan", "call my sister, then 988"), ("triggers", "payday")])).unwrap();
+        assert_eq!(second.changed_from(Some(&first)), ["triggers"]);
+        assert!(second.changed_from(Some(&second)).is_empty());
     }
 
     #[test]

@@ -7,12 +7,13 @@
 
 use clinic_domain::audit::{AuditAction, AuditEvent, AuditTarget, Outcome};
 use clinic_domain::authz::Permission;
-use clinic_domain::counseling::{self, Attendance, CounselingInput, CounselingRecord};
+use clinic_domain::field::FieldErrors;
+use clinic_domain::counseling::{self, Attendance, CounselingInput, CounselingRecord, RecoveryPlan};
 use clinic_domain::plan::EventStatus;
 use clinic_domain::protocol::EventKind;
 use clinic_domain::schedule::BookingStatus;
 use clinic_store::Store;
-use clinic_store::counseling::{CounselingNoteRow, CounselingRow, NewCounseling};
+use clinic_store::counseling::{CounselingNoteRow, CounselingRow, NewCounseling, RecoveryPlanRow};
 use clinic_store::error::StoreError;
 use serde_json::json;
 use uuid::Uuid;
@@ -135,4 +136,74 @@ impl<S: Store> Clinic<S> {
             _ => Err(ServiceError::NotFound { resource: "counseling note (only its author reads it)" }),
         }
     }
+
+    /// Saves a new version of the recovery plan at `expected_version` (the
+    /// current one; 0 for the first). Counselors and physicians write it.
+    pub async fn save_recovery_plan(&self, principal: &Principal, patient_id: Uuid, expected_version: i64, parts: &[(String, String)]) -> Result<RecoveryPlanRow, ServiceError> {
+        self.authorize(principal, Permission::CounselingRecord, "write the recovery plan").await?;
+        self.store().get_patient(patient_id).await.map_err(|e| ServiceError::from_store("patient", e))?;
+        let plan = RecoveryPlan::parse(parts)?;
+        let versions = self.store().recovery_plans(patient_id).await?;
+        let current = versions.last();
+        let current_version = current.map_or(0, |r| r.version);
+        if current_version != expected_version {
+            return Err(ServiceError::StaleVersion { current: current_version });
+        }
+        let before = current.map(recovery_plan_of);
+        let changed = plan.changed_from(before.as_ref());
+        if changed.is_empty() {
+            return Err(ServiceError::Invalid(FieldErrors::one("plan", "nothing changed from the current version")));
+        }
+        let row = RecoveryPlanRow {
+            id: Uuid::now_v7(),
+            patient_id,
+            version: current_version + 1,
+            body: serde_json::to_string(&plan.parts).map_err(|e| ServiceError::Internal(e.into()))?,
+            changed: changed.join(","),
+            written_by: principal.user.id,
+            written_at: self.now(),
+        };
+        let audit = self.counseling_audit(principal, AuditAction::CounselingRecord, patient_id, Outcome::Success, json!({ "recovery_plan_version": row.version, "changed": changed }));
+        self.store().add_recovery_plan(&row, &audit).await.map_err(|e| match e {
+            StoreError::Conflict { .. } => ServiceError::StaleVersion { current: current_version + 1 },
+            other => ServiceError::from_store("recovery plan", other),
+        })?;
+        Ok(row)
+    }
+
+    /// Every version of the recovery plan, oldest first (audited).
+    pub async fn recovery_plans(&self, principal: &Principal, patient_id: Uuid) -> Result<Vec<(RecoveryPlanRow, RecoveryPlan)>, ServiceError> {
+        self.authorize(principal, Permission::CounselingRead, "read the recovery plan").await?;
+        let rows = self.store().recovery_plans(patient_id).await?;
+        let audit = self.counseling_audit(principal, AuditAction::CounselingRead, patient_id, Outcome::Success, json!({ "recovery_plan_versions": rows.len() }));
+        self.audit_writer().record(vec![audit]).await?;
+        Ok(rows.into_iter().map(|r| {
+            let plan = recovery_plan_of(&r);
+            (r, plan)
+        }).collect())
+    }
+
+    /// The current recovery plan for the patient in the portal (audited as the patient's read).
+    pub async fn portal_recovery_plan(&self, view: &crate::screening::PortalView) -> Result<Option<(RecoveryPlanRow, RecoveryPlan)>, ServiceError> {
+        let current = self.store().recovery_plans(view.patient.id).await?.pop();
+        let audit = AuditEvent::new(
+            Uuid::now_v7(),
+            self.now(),
+            &clinic_domain::audit::Actor { user_id: None, name: "patient (portal)".into(), role: Some("patient".into()), client_addr: None },
+            AuditAction::PortalRead,
+            AuditTarget::patient(view.patient.id),
+            Outcome::Success,
+            Some(json!({ "view": "recovery_plan", "version": current.as_ref().map(|r| r.version) }).to_string()),
+        );
+        self.audit_writer().record(vec![audit]).await?;
+        Ok(current.map(|r| {
+            let plan = recovery_plan_of(&r);
+            (r, plan)
+        }))
+    }
+}
+
+/// A stored version read back (unreadable parts are left out, never invented).
+fn recovery_plan_of(row: &RecoveryPlanRow) -> RecoveryPlan {
+    RecoveryPlan { parts: serde_json::from_str(&row.body).unwrap_or_default() }
 }

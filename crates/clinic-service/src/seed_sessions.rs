@@ -43,6 +43,16 @@ const DEMO_NOTES: [&str; 4] = [
     "Mindfulness practice reviewed (body scan most days). Discussed sleep; referred the question of medication to the physician.",
 ];
 
+/// A synthetic recovery plan for the demo.
+const DEMO_RECOVERY_PLAN: [(&str, &str); 6] = [
+    ("values", "My children; my health; being someone my team can count on"),
+    ("goals", "Ninety days without using; back to running twice a week; repair things with my sister"),
+    ("strategies", "Urge surfing for every craving; the body scan each evening; no cash on me on payday"),
+    ("triggers", "Payday Fridays; arguments at home; the bar on the way home"),
+    ("supports", "My sister (on my phone under 'Sis'); my counselor at the clinic; the Tuesday group"),
+    ("crisis_plan", "Call my sister; if I cannot reach her, call or text 988; if I am in danger, call 911"),
+];
+
 /// Synthetic homework for the demo's counseling sessions.
 const DEMO_HOMEWORK: [&str; 3] = [
     "Body scan daily (10 minutes); note cravings and what helped",
@@ -251,6 +261,21 @@ impl<S: Store> Clinic<S> {
                     reason: missed.then(|| "Did not come; called twice and left a message; rebooked".to_string()),
                 };
                 self.record_counseling(&counselor, b.id, &input).await?;
+            }
+            // The recovery plan, written in the first session and revised in the next.
+            let mut versions: std::collections::BTreeMap<Uuid, i64> = std::collections::BTreeMap::new();
+            for b in &sessions {
+                let version = versions.get(&b.patient_id).copied().unwrap_or(0);
+                if version >= 2 {
+                    continue;
+                }
+                self.set_clock(Some(b.starts_at + Duration::minutes(b.minutes + 20)));
+                let mut parts: Vec<(String, String)> = DEMO_RECOVERY_PLAN.iter().map(|(p, t)| ((*p).to_string(), (*t).to_string())).collect();
+                if version == 1 {
+                    parts.push(("warning_signs".into(), "Skipping meals; staying late at work; not answering my sister".into()));
+                }
+                self.save_recovery_plan(&counselor, b.patient_id, version, &parts).await?;
+                versions.insert(b.patient_id, version + 1);
             }
         }
         // Opened vials past their discard-by date go to the reverse distributor, witnessed.

@@ -5,7 +5,21 @@
 #[macro_export]
 macro_rules! impl_counseling_store {
     ($store:ty) => {
-        use ::clinic_store::counseling::{CounselingNoteRow, CounselingRow, CounselingStore, NewCounseling};
+        use ::clinic_store::counseling::{CounselingNoteRow, CounselingRow, CounselingStore, NewCounseling, RecoveryPlanRow};
+
+        const RECOVERY_PLAN_COLUMNS: &str = "id, patient_id, version, body, changed, written_by, written_at";
+
+        fn recovery_plan_from_row(row: &DbRow) -> StoreResult<RecoveryPlanRow> {
+            Ok(RecoveryPlanRow {
+                id: row.try_get("id").map_err(db_err)?,
+                patient_id: row.try_get("patient_id").map_err(db_err)?,
+                version: row.try_get("version").map_err(db_err)?,
+                body: row.try_get("body").map_err(db_err)?,
+                changed: row.try_get("changed").map_err(db_err)?,
+                written_by: row.try_get("written_by").map_err(db_err)?,
+                written_at: row.try_get("written_at").map_err(db_err)?,
+            })
+        }
 
         const COUNSELING_COLUMNS: &str =
             "id, patient_id, booking_id, plan_event_id, modality, format, attendance, minutes, progress_note, homework, reason, recorded_by, recorded_at";
@@ -41,6 +55,31 @@ macro_rules! impl_counseling_store {
         }
 
         impl CounselingStore for $store {
+            async fn add_recovery_plan(&self, r: &RecoveryPlanRow, audit: &AuditEvent) -> StoreResult<()> {
+                let mut tx = self.begin_write().await.map_err(db_err)?;
+                let sql = format!("INSERT INTO recovery_plans ({RECOVERY_PLAN_COLUMNS}) VALUES ({})", placeholders(1, 7));
+                ::sqlx::query(&sql)
+                    .bind(r.id)
+                    .bind(r.patient_id)
+                    .bind(r.version)
+                    .bind(&r.body)
+                    .bind(&r.changed)
+                    .bind(r.written_by)
+                    .bind(r.written_at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                insert_audit(&mut tx, audit).await?;
+                tx.commit().await.map_err(db_err)?;
+                Ok(())
+            }
+
+            async fn recovery_plans(&self, patient_id: Uuid) -> StoreResult<Vec<RecoveryPlanRow>> {
+                let sql = format!("SELECT {RECOVERY_PLAN_COLUMNS} FROM recovery_plans WHERE patient_id = $1 ORDER BY version");
+                let rows = ::sqlx::query(&sql).bind(patient_id).fetch_all(self.pool()).await.map_err(db_err)?;
+                rows.iter().map(recovery_plan_from_row).collect()
+            }
+
             async fn record_counseling(&self, new: NewCounseling<'_>) -> StoreResult<()> {
                 let r = new.record;
                 let mut tx = self.begin_write().await.map_err(db_err)?;

@@ -51,7 +51,27 @@ pub struct NewCounseling<'a> {
     pub audit: &'a [AuditEvent],
 }
 
+/// One version of a patient's recovery plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecoveryPlanRow {
+    pub id: Uuid,
+    pub patient_id: Uuid,
+    /// From 1.
+    pub version: i64,
+    /// The parts as JSON `[[part, text], …]`.
+    pub body: String,
+    /// The parts changed from the version before, comma-separated.
+    pub changed: String,
+    pub written_by: Uuid,
+    pub written_at: DateTime<Utc>,
+}
+
 pub trait CounselingStore: Clone + Send + Sync + 'static {
+    /// Adds a version; `Conflict { constraint: "recovery_plans_patient_id_version_key" }`
+    /// when another was saved with the same number first.
+    fn add_recovery_plan(&self, row: &RecoveryPlanRow, audit: &AuditEvent) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Every version, oldest first.
+    fn recovery_plans(&self, patient_id: Uuid) -> impl Future<Output = StoreResult<Vec<RecoveryPlanRow>>> + Send;
     /// `Conflict { constraint: "counseling_records_booking_id_key" }` when the booking has a record.
     fn record_counseling(&self, new: NewCounseling<'_>) -> impl Future<Output = StoreResult<()>> + Send;
     /// A patient's records, oldest first.

@@ -141,7 +141,9 @@ pub async fn tab<S: Store>(app: &AppState<S>, principal: &Principal, patient: &c
     let users = app.clinic.store().list_users().await.unwrap_or_default();
     let who = |id: Uuid| users.iter().find(|u| u.id == id).map(|u| u.display_name.clone()).unwrap_or_default();
     let came = views.iter().filter(|v| matches!(v.record.attendance.as_str(), "attended" | "late")).count();
+    let plans = app.clinic.recovery_plans(principal, patient.id).await.unwrap_or_default();
     html! {
+        (recovery_plan_section(principal, patient, &plans, time_zone, &who))
         section.card #counseling {
             h2 { "Counseling" }
             @if views.is_empty() { p { "No counseling session recorded yet. Sessions are recorded from the day board (Record beside a booked session)." } }
@@ -191,5 +193,75 @@ pub async fn note<S: Store>(State(app): State<AppState<S>>, Extension(principal)
             staff_page(&principal, &site.0, "Counseling note", Nav::Patients, body)
         }
         Err(err) => failure(err),
+    }
+}
+
+/// The current recovery plan, its history, and the form for the next version.
+fn recovery_plan_section(
+    principal: &Principal,
+    patient: &clinic_domain::patient::Patient,
+    plans: &[(clinic_store::counseling::RecoveryPlanRow, clinic_domain::counseling::RecoveryPlan)],
+    time_zone: &str,
+    who: &dyn Fn(Uuid) -> String,
+) -> Markup {
+    use clinic_domain::counseling::RECOVERY_PLAN_PARTS;
+    let current = plans.last();
+    let version = current.map_or(0, |(r, _)| r.version);
+    let label = |part: &str| RECOVERY_PLAN_PARTS.iter().find(|(p, _)| *p == part).map_or(part.to_string(), |(_, l)| (*l).to_string());
+    html! {
+        section.card #recovery-plan {
+            h2 { "Recovery plan" }
+            @match current {
+                None => p { "No recovery plan yet. It is built with the patient in the integration sessions." },
+                Some((row, plan)) => {
+                    p.muted data-testid="recovery-plan-version" { "Version " (row.version) " · " (who(row.written_by)) " · " (site_time(row.written_at, time_zone)) }
+                    dl {
+                        @for (part, text) in &plan.parts { dt { (label(part)) } dd { (text) } }
+                    }
+                }
+            }
+            @if plans.len() > 1 {
+                details {
+                    summary { "History" }
+                    ul { @for (row, _) in plans.iter().rev() { li { "Version " (row.version) ", " (site_time(row.written_at, time_zone)) ", " (who(row.written_by)) ": changed " (row.changed.split(',').map(&label).collect::<Vec<_>>().join(", ")) } } }
+                }
+            }
+            @if role_allows(principal.user.role, Permission::CounselingRecord) {
+                details {
+                    summary { @if current.is_some() { "Write the next version" } @else { "Write the plan" } }
+                    form method="post" action={ "/patients/" (patient.id) "/recovery-plan" } #recovery-plan-form {
+                        (csrf_input(principal))
+                        input type="hidden" name="version" value=(version);
+                        @for (part, text) in RECOVERY_PLAN_PARTS {
+                            label for={ "rp-" (part) } { (text) @if part == "goals" || part == "crisis_plan" { " (required)" } }
+                            textarea id={ "rp-" (part) } name=(part) rows="3" { (current.and_then(|(_, p)| p.part(part)).unwrap_or("")) }
+                        }
+                        div.actions { button type="submit" { "Save this version" } }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Saves a new version of the recovery plan.
+pub async fn save_plan<S: Store>(
+    State(app): State<AppState<S>>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+    axum::extract::RawForm(raw): axum::extract::RawForm,
+) -> Response {
+    let Ok(patient_id) = Uuid::try_parse(&id) else {
+        return failure(ServiceError::NotFound { resource: "patient" });
+    };
+    let p = form_pairs(&raw);
+    let version = form_field(&p, "version").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let parts: Vec<(String, String)> = p.into_iter().filter(|(k, _)| k != "version" && k != crate::pages::CSRF_FIELD).collect();
+    match app.clinic.save_recovery_plan(&principal, patient_id, version, &parts).await {
+        Ok(_) => Redirect::to(&format!("/patients/{patient_id}?tab=counseling#recovery-plan")).into_response(),
+        Err(err) => match crate::pages::ledger::problem_text(&err) {
+            Some(problem) => crate::pages::error_page(StatusCode::UNPROCESSABLE_ENTITY, "The recovery plan was not saved", &problem),
+            None => failure(err),
+        },
     }
 }

@@ -317,7 +317,7 @@ pub(crate) fn problem_text(err: &ServiceError) -> Option<String> {
     match err {
         ServiceError::Invalid(errors) => Some(errors.0.iter().map(|e| format!("{}: {}", e.field.replace('_', " "), e.message)).collect::<Vec<_>>().join("; ")),
         ServiceError::Conflict { message, .. } => Some(message.clone()),
-        ServiceError::StaleVersion { .. } => Some("Someone else recorded an entry at the same moment; check the ledger and enter again.".into()),
+        ServiceError::StaleVersion { .. } => Some("Someone else saved a change at the same moment: reload the page, check it and enter again.".into()),
         _ => None,
     }
 }

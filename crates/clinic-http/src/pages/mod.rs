@@ -110,6 +110,7 @@ pub fn routes<S: Store>(table: RouteTable<S>) -> RouteTable<S> {
         .add(RouteSpec::page("POST", "/sessions/{id}/ledger", Access::Permission(Permission::LedgerRecord), "Record a withdrawal, the administration from the pump record, or a witnessed waste or return"), post(chair::ledger_entry::<S>))
         .add(RouteSpec::page("GET", "/bookings/{id}/counseling", Access::Permission(Permission::CounselingRecord), "Record a counseling session"), get(counseling::form::<S>))
         .add(RouteSpec::page("POST", "/bookings/{id}/counseling", Access::Permission(Permission::CounselingRecord), "Sign and save a counseling session"), post(counseling::record::<S>))
+        .add(RouteSpec::page("POST", "/patients/{id}/recovery-plan", Access::Permission(Permission::CounselingRecord), "Save a new version of the recovery plan"), post(counseling::save_plan::<S>))
         .add(RouteSpec::page("GET", "/counseling/{id}/note", Access::Permission(Permission::CounselingRead), "A SUD counseling note, for its author only"), get(counseling::note::<S>))
         .add(RouteSpec::page("GET", "/patients/{id}/tlfb/new", Access::Permission(Permission::OutcomeRecord), "Enter a week of the timeline follow-back"), get(outcomes::tlfb_form::<S>))
         .add(RouteSpec::page("POST", "/patients/{id}/tlfb", Access::Permission(Permission::OutcomeRecord), "Save a week of the timeline follow-back"), post(outcomes::tlfb_save::<S>))

@@ -169,7 +169,15 @@ pub async fn sign_consent<S: Store>(
 }
 
 fn render_form<S: Store>(app: &AppState<S>, token: &str, view: &PortalView, chosen: &[String], errors: &[clinic_domain::field::FieldError]) -> Response {
-    render_page(app, token, view, chosen, errors, &[], &[])
+    render_page(app, token, view, chosen, errors, &SigninParts::default())
+}
+
+/// What a sign-in link shows besides the crisis line: appointments, the recovery plan, consents.
+#[derive(Default)]
+struct SigninParts<'a> {
+    consents: &'a [clinic_service::eligibility::StoredConsent],
+    appointments: &'a [clinic_service::scheduling::Appointment],
+    recovery: Option<&'a clinic_domain::counseling::RecoveryPlan>,
 }
 
 fn render_page<S: Store>(
@@ -178,9 +186,9 @@ fn render_page<S: Store>(
     view: &PortalView,
     chosen: &[String],
     errors: &[clinic_domain::field::FieldError],
-    consents: &[clinic_service::eligibility::StoredConsent],
-    appointments: &[clinic_service::scheduling::Appointment],
+    signin: &SigninParts<'_>,
 ) -> Response {
+    let (consents, appointments, recovery) = (signin.consents, signin.appointments, signin.recovery);
     let instrument = view.link.instrument_id.as_deref().and_then(|id| app.clinic.instruments().get(id));
     let used = clinic_domain::portal::link_state(&view.link, clinic_service::now()) != clinic_domain::portal::LinkState::Usable;
     let crisis_line = app.clinic.safety().crisis_line.clone();
@@ -201,6 +209,17 @@ fn render_page<S: Store>(
             }
             _ if view.link.purpose == clinic_domain::portal::LinkPurpose::Signin => {
                 (appointments_section(appointments))
+                @if let Some(plan) = recovery {
+                    section.card #recovery-plan {
+                        h2 { "Your recovery plan" }
+                        dl {
+                            @for (part, text) in &plan.parts {
+                                dt { (clinic_domain::counseling::RECOVERY_PLAN_PARTS.iter().find(|(p, _)| p == part).map_or(part.as_str(), |(_, l)| *l)) }
+                                dd { (text) }
+                            }
+                        }
+                    }
+                }
                 (consents_section(app, token, consents))
             }
             _ => { p { "There is nothing for you to do here right now. Thank you." } }
@@ -224,7 +243,11 @@ pub async fn home<S: Store>(State(app): State<AppState<S>>, ClientAddr(addr): Cl
                 Ok(a) => a,
                 Err(err) => return failure(err),
             };
-            render_page(&app, &token, &view, &[], &[], &consents, &appointments)
+            let recovery = match app.clinic.portal_recovery_plan(&view).await {
+                Ok(r) => r.map(|(_, plan)| plan),
+                Err(err) => return failure(err),
+            };
+            render_page(&app, &token, &view, &[], &[], &SigninParts { consents: &consents, appointments: &appointments, recovery: recovery.as_ref() })
         }
         Ok(None) => session_ended(),
         Err(err) => failure(err),

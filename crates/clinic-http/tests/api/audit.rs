@@ -116,6 +116,7 @@ const PATIENT_DATA_ROUTES: &[(&str, &str)] = &[
     // Counseling: checked in counseling.rs.
     ("POST", "/bookings/{id}/counseling"),
     ("GET", "/counseling/{id}/note"),
+    ("POST", "/patients/{id}/recovery-plan"),
     // Outcome data: checked in outcomes.rs.
     ("GET", "/patients/{id}/tlfb/new"),
     ("POST", "/patients/{id}/tlfb"),

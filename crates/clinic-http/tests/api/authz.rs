@@ -171,6 +171,7 @@ const MATRIX: &[(&str, &str, Allowed)] = &[
     ("GET", "/bookings/{id}/counseling", Allowed::Roles(&[Physician, Counselor])),
     ("POST", "/bookings/{id}/counseling", Allowed::Roles(&[Physician, Counselor])),
     ("GET", "/counseling/{id}/note", Allowed::Roles(&[Physician, Nurse, Counselor])),
+    ("POST", "/patients/{id}/recovery-plan", Allowed::Roles(&[Physician, Counselor])),
     // Outcome data: clinicians.
     ("GET", "/patients/{id}/tlfb/new", Allowed::Roles(&[Physician, Nurse, Counselor])),
     ("POST", "/patients/{id}/tlfb", Allowed::Roles(&[Physician, Nurse, Counselor])),

@@ -106,5 +106,27 @@ async fn a_counselor_records_sessions_and_keeps_a_note_apart<S: Store>(store: S)
     outcomes.sort();
     assert_eq!(outcomes, ["denied", "denied", "success"]);
     assert_eq!(app.audit_events(AuditFilter { action: Some("counseling.record".into()), ..Default::default() }).await.len(), 2);
+
+    // The recovery plan: goals and a crisis plan required; each version keeps who changed what; the patient sees the current one.
+    let save = |version: i64, body: &str| app.send(req("POST", &format!("/patients/{patient}/recovery-plan")).token(&counselor).raw(&format!("version={version}&{body}"), FORM));
+    let res = save(0, "values=my+kids&goals=").await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.text.contains("goals: is required") && res.text.contains("crisis plan: is required"), "{}", res.text);
+    let v1 = "values=my+kids&goals=90+days+without+a+drink&strategies=urge+surfing&triggers=payday+Fridays&warning_signs=skipping+meals&supports=Luis+555-010-0198&crisis_plan=call+Luis,+then+988";
+    assert_eq!(save(0, v1).await.status, StatusCode::SEE_OTHER);
+    let res = save(0, v1).await;
+    assert!(res.text.contains("Someone else saved a change at the same moment"), "a stale version is refused: {}", res.text);
+    assert!(save(1, v1).await.text.contains("nothing changed from the current version"));
+    assert_eq!(save(1, &v1.replace("payday+Fridays", "payday+Fridays,+the+old+bar")).await.status, StatusCode::SEE_OTHER);
+    let tab = app.send(req("GET", &format!("/patients/{patient}?tab=counseling")).token(&app.login("physician").await)).await.text;
+    assert!(tab.contains("Version 2") && tab.contains("payday Fridays, the old bar") && tab.contains(": changed My triggers"), "{tab}");
+    assert_eq!(app.clinic.store().recovery_plans(patient.parse().unwrap()).await.unwrap().len(), 2, "every version kept");
+    // In the portal (a sign-in link on the consented channel), the current version only.
+    let res = app.send(req("POST", &format!("/api/v1/patients/{patient}/portal-links")).token(&desk).json(serde_json::json!({ "purpose": "signin" }))).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
+    let opened = app.send(req("GET", &crate::screening::link_path(&app).await)).await;
+    let portal = app.send(req("GET", "/portal").header("cookie", &crate::screening::cookie(&opened))).await.text;
+    assert!(portal.contains("Your recovery plan") && portal.contains("payday Fridays, the old bar") && portal.contains("call Luis, then 988"), "{portal}");
+    assert!(!portal.contains("Transference") && !portal.contains("Integrated the infusion"), "no counseling notes in the portal");
     assert!(app.audit_events(AuditFilter { action: Some("counseling.read".into()), ..Default::default() }).await.len() >= 3);
 }

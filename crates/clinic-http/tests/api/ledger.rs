@@ -208,6 +208,12 @@ async fn the_demo_has_infusions_behind_it_and_a_balanced_ledger<S: Store>(store:
     assert!(counseling.len() >= 3, "{} counseling records", counseling.len());
     assert!(counseling.iter().any(|r| r.attendance == "no_show" && r.reason.is_some()));
     assert!(counseling.iter().filter(|r| r.attendance == "attended").all(|r| r.progress_note.is_some() && r.minutes.is_some()));
+    // Recovery plans written in the integration sessions, revised once.
+    let mut versions = Vec::new();
+    for p in &patients {
+        versions.push(clinic.store().recovery_plans(p.id).await.unwrap().len());
+    }
+    assert!(versions.contains(&2), "{versions:?}");
     // The misuse watch: one flag confirmed by a physician, its alert open for the physicians.
     let mut confirmed = 0;
     for p in &patients {
