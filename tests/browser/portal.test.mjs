@@ -234,7 +234,7 @@ describe('patient portal in chromium', () => {
     await doc.waitForURL((u) => u.pathname === '/home');
     const alertsCard = doc.locator('.card', { has: doc.getByRole('link', { name: 'Open safety alerts' }) });
     await alertsCard.waitFor({ state: 'visible' });
-    assert.equal((await alertsCard.locator('.count').innerText()).trim(), '2', 'the seeded alert and the new one are open');
+    assert.equal((await alertsCard.locator('.count').innerText()).trim(), '3', 'the seeded alerts (a safety alert and a ketamine-misuse alert) and the new one are open');
 
     await clickAndWait(doc, nav(doc).getByRole('link', { name: 'Alerts', exact: true }), (p) => p === '/alerts');
     const cardFor = () => doc.locator('section.alert-card', {
@@ -258,14 +258,14 @@ describe('patient portal in chromium', () => {
     const error = card.locator('.field-error', { hasText: 'Response is required' });
     await error.waitFor({ state: 'visible' });
     assert.equal(await card.getAttribute('id'), cardId, 'the same alert is still open');
-    assert.equal(await doc.locator('section.alert-card').count(), 2, 'both alerts still open');
+    assert.equal(await doc.locator('section.alert-card').count(), 3, 'the seeded alerts and this one are still open');
     await shot(doc, 'portal-07-alert-response-required.png');
 
     await card.getByLabel('Response taken (required to close)').fill(RESPONSE);
     await clickAndWait(doc, card.getByRole('button', { name: 'Close alert with this response' }), (p) => p === '/alerts');
     await doc.getByRole('heading', { level: 1, name: 'Open safety alerts' }).waitFor({ state: 'visible' });
     assert.equal(await cardFor().count(), 0, 'the closed alert left the open list');
-    assert.equal(await doc.locator('section.alert-card').count(), 1, 'the seeded alert is still open');
+    assert.equal(await doc.locator('section.alert-card').count(), 2, 'the seeded alerts are still open');
 
     // The chart shows the closed alert with the response, and the portal answers.
     await clickAndWait(doc, nav(doc).getByRole('link', { name: 'Patients', exact: true }), (p) => p === '/patients');

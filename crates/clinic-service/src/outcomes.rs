@@ -15,14 +15,14 @@ use clinic_domain::dose::Exact;
 use clinic_domain::field::{FieldError, FieldErrors};
 use clinic_domain::outcome::DayWindow;
 use clinic_domain::outcome::measure::{MeasureWindow, PercentDaysAbstinent, percent_days_abstinent};
-use clinic_domain::outcome::tlfb::{DayReport, MergedDay, ReportSource, TlfbWeekInput, UseAnswer, merge_days, validate_week};
+use clinic_domain::outcome::tlfb::{DayReport, DiaryInput, MergedDay, ReportSource, TlfbWeekInput, UseAnswer, merge_days, validate_diary, validate_week};
 use clinic_domain::outcome::toxicology::{
     Analyte, ClassifiedTest, Conflict, DetectionWindows, Expectation, Explanations, LabTest, MoudCourse, MoudMedication, RescueDose, RescueDrug, TestResult,
     classify_all, conflicts,
 };
 use clinic_domain::patient::{Patient, Substance};
 use clinic_store::Store;
-use clinic_store::outcomes::{LabTestRow, UseReportRow};
+use clinic_store::outcomes::{DiaryRow, LabTestRow, UseReportRow};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -51,6 +51,8 @@ pub struct OutcomesView {
     /// Every test, newest first.
     pub tests: Vec<ClassifiedTest>,
     pub conflicts: Vec<Conflict>,
+    /// The patient's diary entries (craving and note), newest first.
+    pub diary: Vec<DiaryRow>,
 }
 
 fn report_of(row: &UseReportRow) -> Option<DayReport> {
@@ -302,8 +304,54 @@ impl<S: Store> Clinic<S> {
             .iter()
             .map(|s| SubstanceOutcome { substance: *s, days: merge_days(&reports, *s, window), pda: percent_days_abstinent(&reports, *s, &measure_window) })
             .collect();
-        let audit = self.outcome_audit(principal, AuditAction::OutcomeRead, patient_id, json!({ "reports": reports.len(), "tests": classified.len() }));
+        let mut diary = self.store().patient_diary(patient_id).await?;
+        diary.reverse();
+        let audit = self.outcome_audit(principal, AuditAction::OutcomeRead, patient_id, json!({ "reports": reports.len(), "tests": classified.len(), "diary": diary.len() }));
         self.audit_writer().record(vec![audit]).await?;
-        Ok(OutcomesView { today, substances, tests: classified, conflicts: found })
+        Ok(OutcomesView { today, substances, tests: classified, conflicts: found, diary })
+    }
+
+    /// The patient's own diary entry from the portal (a sign-in link only): the
+    /// use answer joins the other sources; the craving and the note are kept beside it.
+    pub async fn portal_diary(&self, view: &crate::screening::PortalView, input: &DiaryInput) -> Result<DiaryRow, ServiceError> {
+        if view.link.purpose != clinic_domain::portal::LinkPurpose::Signin {
+            return Err(ServiceError::Conflict { code: "wrong_link", message: "this link opens a questionnaire only".into() });
+        }
+        let patient = &view.patient;
+        let today = self.patient_today(patient).await?;
+        let entry = validate_diary(input, &patient.details.substances, today)?;
+        let now = self.now();
+        let report = UseReportRow {
+            id: Uuid::now_v7(),
+            patient_id: patient.id,
+            day: entry.report.date.to_string(),
+            substance: entry.report.substance.as_str().into(),
+            source: entry.report.source.as_str().into(),
+            answer: entry.report.answer.as_str().into(),
+            amount: entry.report.amount.map(|a| a.to_decimal()),
+            recorded_by: None,
+            recorded_at: now,
+        };
+        let diary = DiaryRow {
+            id: Uuid::now_v7(),
+            patient_id: patient.id,
+            use_report_id: report.id,
+            day: report.day.clone(),
+            substance: report.substance.clone(),
+            craving: entry.craving_0_to_10.map(i64::from),
+            note: entry.note.clone(),
+            recorded_at: now,
+        };
+        let audit = AuditEvent::new(
+            Uuid::now_v7(),
+            now,
+            &clinic_domain::audit::Actor { user_id: None, name: format!("patient:{}", patient.mrn.as_str()), role: Some("patient".into()), client_addr: None },
+            AuditAction::OutcomeRecord,
+            AuditTarget::patient(patient.id),
+            Outcome::Success,
+            Some(json!({ "diary": diary.day, "substance": diary.substance }).to_string()),
+        );
+        self.store().add_diary_entry(&report, &diary, &audit).await?;
+        Ok(diary)
     }
 }

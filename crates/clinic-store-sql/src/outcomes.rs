@@ -5,7 +5,22 @@
 #[macro_export]
 macro_rules! impl_outcome_store {
     ($store:ty) => {
-        use ::clinic_store::outcomes::{LabTestRow, MisuseDecisionRow, MisuseSignalRow, OutcomeStore, RelapseDecisionRow, UseReportRow};
+        use ::clinic_store::outcomes::{DiaryRow, LabTestRow, MisuseDecisionRow, MisuseSignalRow, OutcomeStore, RelapseDecisionRow, UseReportRow};
+
+        const DIARY_COLUMNS: &str = "id, patient_id, use_report_id, day, substance, craving, note, recorded_at";
+
+        fn diary_from_row(row: &DbRow) -> StoreResult<DiaryRow> {
+            Ok(DiaryRow {
+                id: row.try_get("id").map_err(db_err)?,
+                patient_id: row.try_get("patient_id").map_err(db_err)?,
+                use_report_id: row.try_get("use_report_id").map_err(db_err)?,
+                day: row.try_get("day").map_err(db_err)?,
+                substance: row.try_get("substance").map_err(db_err)?,
+                craving: row.try_get("craving").map_err(db_err)?,
+                note: row.try_get("note").map_err(db_err)?,
+                recorded_at: row.try_get("recorded_at").map_err(db_err)?,
+            })
+        }
 
         const MISUSE_SIGNAL_COLUMNS: &str = "id, patient_id, kind, reported_on, note, recorded_by, recorded_at";
         const MISUSE_DECISION_COLUMNS: &str = "id, patient_id, signal, record_id, verdict, note, decided_by, decided_at";
@@ -82,6 +97,46 @@ macro_rules! impl_outcome_store {
         }
 
         impl OutcomeStore for $store {
+            async fn add_diary_entry(&self, r: &UseReportRow, d: &DiaryRow, audit: &AuditEvent) -> StoreResult<()> {
+                let mut tx = self.begin_write().await.map_err(db_err)?;
+                let sql = format!("INSERT INTO use_reports ({USE_REPORT_COLUMNS}) VALUES ({})", placeholders(1, 9));
+                ::sqlx::query(&sql)
+                    .bind(r.id)
+                    .bind(r.patient_id)
+                    .bind(&r.day)
+                    .bind(&r.substance)
+                    .bind(&r.source)
+                    .bind(&r.answer)
+                    .bind(&r.amount)
+                    .bind(r.recorded_by)
+                    .bind(r.recorded_at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                let sql = format!("INSERT INTO diary_entries ({DIARY_COLUMNS}) VALUES ({})", placeholders(1, 8));
+                ::sqlx::query(&sql)
+                    .bind(d.id)
+                    .bind(d.patient_id)
+                    .bind(d.use_report_id)
+                    .bind(&d.day)
+                    .bind(&d.substance)
+                    .bind(d.craving)
+                    .bind(&d.note)
+                    .bind(d.recorded_at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                insert_audit(&mut tx, audit).await?;
+                tx.commit().await.map_err(db_err)?;
+                Ok(())
+            }
+
+            async fn patient_diary(&self, patient_id: Uuid) -> StoreResult<Vec<DiaryRow>> {
+                let sql = format!("SELECT {DIARY_COLUMNS} FROM diary_entries WHERE patient_id = $1 ORDER BY day, recorded_at, id");
+                let rows = ::sqlx::query(&sql).bind(patient_id).fetch_all(self.pool()).await.map_err(db_err)?;
+                rows.iter().map(diary_from_row).collect()
+            }
+
             async fn add_misuse_signal(&self, r: &MisuseSignalRow, alerts: &[ClinicalAlert], audit: &[AuditEvent]) -> StoreResult<()> {
                 let mut tx = self.begin_write().await.map_err(db_err)?;
                 let sql = format!("INSERT INTO misuse_signals ({MISUSE_SIGNAL_COLUMNS}) VALUES ({})", placeholders(1, 7));

@@ -85,7 +85,24 @@ pub struct MisuseDecisionRow {
     pub decided_at: DateTime<Utc>,
 }
 
+/// A diary entry's craving and note (its use answer is a `UseReportRow`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiaryRow {
+    pub id: Uuid,
+    pub patient_id: Uuid,
+    pub use_report_id: Uuid,
+    pub day: String,
+    pub substance: String,
+    pub craving: Option<i64>,
+    pub note: Option<String>,
+    pub recorded_at: DateTime<Utc>,
+}
+
 pub trait OutcomeStore: Clone + Send + Sync + 'static {
+    /// The diary's use answer and its craving and note, in one transaction.
+    fn add_diary_entry(&self, report: &UseReportRow, diary: &DiaryRow, audit: &AuditEvent) -> impl Future<Output = StoreResult<()>> + Send;
+    /// A patient's diary entries by day.
+    fn patient_diary(&self, patient_id: Uuid) -> impl Future<Output = StoreResult<Vec<DiaryRow>>> + Send;
     /// A signal with the alert it raises, in one transaction.
     fn add_misuse_signal(&self, row: &MisuseSignalRow, alerts: &[ClinicalAlert], audit: &[AuditEvent]) -> impl Future<Output = StoreResult<()>> + Send;
     fn patient_misuse_signals(&self, patient_id: Uuid) -> impl Future<Output = StoreResult<Vec<MisuseSignalRow>>> + Send;

@@ -67,6 +67,7 @@ pub fn routes<S: Store>(table: RouteTable<S>) -> RouteTable<S> {
         .add(RouteSpec::page("GET", "/portal", Access::Public, "The patient portal (its own session cookie)"), get(portal::home::<S>))
         .add(RouteSpec::page("POST", "/portal", Access::Public, "Send questionnaire answers from the portal"), post(portal::submit::<S>))
         .add(RouteSpec::page("POST", "/portal/consents", Access::Public, "Sign a consent in the portal (its own session)"), post(portal::sign_consent::<S>))
+        .add(RouteSpec::page("POST", "/portal/diary", Access::Public, "The patient's daily diary in the portal (its own session)"), post(portal::diary::<S>))
         .add(RouteSpec::page("GET", "/patients/{id}/medical-screening/new", Access::Permission(Permission::ScreeningRecord), "Record a medical screening"), get(eligibility::screening_form::<S>))
         .add(RouteSpec::page("POST", "/patients/{id}/medical-screening", Access::Permission(Permission::ScreeningRecord), "Save a medical screening"), post(eligibility::screening_submit::<S>))
         .add(RouteSpec::page("POST", "/patients/{id}/eligibility", Access::Permission(Permission::ScreeningRecord), "Propose eligibility from the record"), post(eligibility::propose::<S>))

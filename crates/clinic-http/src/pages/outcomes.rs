@@ -106,6 +106,22 @@ pub async fn tab<S: Store>(app: &AppState<S>, principal: &Principal, patient: &c
                     }
                 }
             }
+            @if !view.diary.is_empty() {
+                h3 { "The patient's diary" }
+                table.stack data-testid="diary" {
+                    thead { tr { th { "Day" } th { "About" } th { "Craving (0–10)" } th { "Note" } } }
+                    tbody {
+                        @for d in view.diary.iter().take(14) {
+                            tr {
+                                td data-label="Day" { (d.day) }
+                                td data-label="About" { (d.substance) }
+                                td data-label="Craving (0–10)" { @if let Some(c) = d.craving { (c) } @else { "—" } }
+                                td data-label="Note" { (d.note.clone().unwrap_or_default()) }
+                            }
+                        }
+                    }
+                }
+            }
             (relapse_section(app, principal, patient).await)
             (misuse_section(app, principal, patient).await)
             @if !view.tests.is_empty() {

@@ -220,6 +220,7 @@ fn render_page<S: Store>(
                         }
                     }
                 }
+                (diary_section(token, view))
                 (consents_section(app, token, consents))
             }
             _ => { p { "There is nothing for you to do here right now. Thank you." } }
@@ -332,5 +333,74 @@ fn appointments_section(appointments: &[clinic_service::scheduling::Appointment]
             }
             p { "To change an appointment, call the clinic." }
         }
+    }
+}
+
+/// The daily diary: one substance a day, in plain words.
+fn diary_section(token: &str, view: &PortalView) -> Markup {
+    let today = clinic_service::now().date_naive();
+    html! {
+        section.card #diary {
+            h2 { "Your diary" }
+            p { "A minute a day helps you and your care team see how things are going. There are no right or wrong answers." }
+            form method="post" action="/portal/diary" {
+                input type="hidden" name="form_token" value=(form_token(token));
+                label for="diary-date" { "Day" }
+                input id="diary-date" name="date" type="date" value=(today) required;
+                label for="diary-substance" { "About" }
+                select id="diary-substance" name="substance" {
+                    @for s in &view.patient.details.substances { option value=(s.as_str()) { (s.as_str()) } }
+                }
+                fieldset {
+                    legend { "Did you use it that day?" }
+                    label { input type="radio" name="use" value="no" required; " No" }
+                    label { input type="radio" name="use" value="yes"; " Yes" }
+                }
+                label for="diary-amount" { "How much, if you did (for alcohol: standard drinks)" }
+                input id="diary-amount" name="amount" inputmode="decimal";
+                label for="diary-craving" { "How strong was the craving? 0 none – 10 the strongest" }
+                select id="diary-craving" name="craving" { option value="" { "—" } @for n in 0..=10 { option value=(n) { (n) } } }
+                label for="diary-note" { "Anything you want to note (optional)" }
+                textarea id="diary-note" name="note" rows="2" {}
+                div.actions { button type="submit" { "Save today's diary" } }
+            }
+        }
+    }
+}
+
+/// Saves the patient's diary entry.
+pub async fn diary<S: Store>(
+    State(app): State<AppState<S>>,
+    ClientAddr(addr): ClientAddr,
+    headers: HeaderMap,
+    axum::extract::RawForm(raw): axum::extract::RawForm,
+) -> Response {
+    let (token, view) = match session(&app, &headers, addr).await {
+        Ok(Some(found)) => found,
+        Ok(None) => return session_ended(),
+        Err(err) => return failure(err),
+    };
+    let pairs = form_pairs(&raw);
+    let field = |name: &str| form_field(&pairs, name);
+    if field("form_token").as_deref() != Some(form_token(&token).as_str()) {
+        return refused(StatusCode::FORBIDDEN, "Please try again", "This form was not sent from your page. Open the link in your message again.");
+    }
+    let input = clinic_domain::outcome::tlfb::DiaryInput {
+        date: field("date"),
+        substance: field("substance"),
+        used: field("use"),
+        amount: field("amount"),
+        craving: field("craving"),
+        note: field("note"),
+    };
+    match app.clinic.portal_diary(&view, &input).await {
+        Ok(_) => Redirect::to("/portal#diary").into_response(),
+        Err(ServiceError::Invalid(errors)) => refused(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Please check and try again",
+            &errors.0.iter().map(|e| e.message.clone()).collect::<Vec<_>>().join(" "),
+        ),
+        Err(ServiceError::Conflict { message, .. }) => refused(StatusCode::CONFLICT, "This page cannot keep a diary", &message),
+        Err(err) => failure(err),
     }
 }

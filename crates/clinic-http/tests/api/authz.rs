@@ -79,6 +79,7 @@ const MATRIX: &[(&str, &str, Allowed)] = &[
     ("GET", "/portal", Allowed::Public),
     ("POST", "/portal", Allowed::Public),
     ("POST", "/portal/consents", Allowed::Public),
+    ("POST", "/portal/diary", Allowed::Public),
     ("GET", "/self-check", Allowed::Public),
     ("POST", "/self-check", Allowed::Public),
     ("GET", "/api/v1/instruments", Allowed::Roles(STAFF)),

@@ -128,5 +128,18 @@ async fn a_counselor_records_sessions_and_keeps_a_note_apart<S: Store>(store: S)
     let portal = app.send(req("GET", "/portal").header("cookie", &crate::screening::cookie(&opened))).await.text;
     assert!(portal.contains("Your recovery plan") && portal.contains("payday Fridays, the old bar") && portal.contains("call Luis, then 988"), "{portal}");
     assert!(!portal.contains("Transference") && !portal.contains("Integrated the infusion"), "no counseling notes in the portal");
+    // The patient's diary: a mistake named in plain words; an entry joins the outcome data, craving and note beside it.
+    let form_token = portal.split("name=\"form_token\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    let cookie = crate::screening::cookie(&opened);
+    let diary = |body: String| app.send(req("POST", "/portal/diary").header("cookie", &cookie).raw(&body, FORM));
+    let bad = diary(format!("form_token={form_token}&date=2030-03-20&substance=alcohol&use=no&amount=2&craving=11")).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.text.contains("not a whole number from 0 to 10"), "{}", bad.text);
+    assert_eq!(diary("form_token=forged&date=2030-03-20&substance=alcohol&use=no".to_string()).await.status, StatusCode::FORBIDDEN);
+    let day = app.clinic.now().date_naive().to_string();
+    let ok = diary(format!("form_token={form_token}&date={day}&substance=alcohol&use=no&craving=6&note=hard+evening,+went+for+a+run")).await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.text);
+    let tab = app.send(req("GET", &format!("/patients/{patient}?tab=outcomes")).token(&counselor)).await.text;
+    assert!(tab.contains("data-testid=\"diary\"") && tab.contains("hard evening, went for a run") && tab.contains(">6<"), "{tab}");
     assert!(app.audit_events(AuditFilter { action: Some("counseling.read".into()), ..Default::default() }).await.len() >= 3);
 }
