@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod aftercare;
 pub mod audit;
 pub mod audit_writer;
 pub mod auth;

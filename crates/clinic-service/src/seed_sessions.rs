@@ -410,6 +410,14 @@ impl<S: Store> Clinic<S> {
                         .await?;
                 }
             }
+            // Aftercare: a mutual-help group for everyone with infusions behind them; the patient who relapsed also to psychiatry.
+            if e.role != EarlyRole::Running {
+                self.set_clock(Some(at(plan.header.start_date + Duration::days(22), 14)));
+                self.record_referral(&counselor, patient.id, None, Some("mutual_help"), Some("Tuesday evening SMART Recovery group (demo)"), "made", Some("First meeting next Tuesday")).await?;
+                if relapses {
+                    self.record_referral(&counselor, patient.id, None, Some("psychiatry"), Some("Community psychiatry clinic (demo)"), "suggested", Some("Mood and sleep after the relapse")).await?;
+                }
+            }
             // The relapse confirmed in the next session, where the clinic defines relapse for the protocol.
             if relapses {
                 self.set_clock(Some(at(plan.header.start_date + Duration::days(21), 12)));

@@ -5,7 +5,23 @@
 #[macro_export]
 macro_rules! impl_counseling_store {
     ($store:ty) => {
-        use ::clinic_store::counseling::{CounselingNoteRow, CounselingRow, CounselingStore, NewCounseling, RecoveryPlanRow};
+        use ::clinic_store::counseling::{CounselingNoteRow, CounselingRow, CounselingStore, NewCounseling, RecoveryPlanRow, ReferralRow};
+
+        const REFERRAL_COLUMNS: &str = "id, patient_id, referral_id, kind, to_whom, status, note, recorded_by, recorded_at";
+
+        fn referral_from_row(row: &DbRow) -> StoreResult<ReferralRow> {
+            Ok(ReferralRow {
+                id: row.try_get("id").map_err(db_err)?,
+                patient_id: row.try_get("patient_id").map_err(db_err)?,
+                referral_id: row.try_get("referral_id").map_err(db_err)?,
+                kind: row.try_get("kind").map_err(db_err)?,
+                to_whom: row.try_get("to_whom").map_err(db_err)?,
+                status: row.try_get("status").map_err(db_err)?,
+                note: row.try_get("note").map_err(db_err)?,
+                recorded_by: row.try_get("recorded_by").map_err(db_err)?,
+                recorded_at: row.try_get("recorded_at").map_err(db_err)?,
+            })
+        }
 
         const RECOVERY_PLAN_COLUMNS: &str = "id, patient_id, version, body, changed, written_by, written_at";
 
@@ -55,6 +71,33 @@ macro_rules! impl_counseling_store {
         }
 
         impl CounselingStore for $store {
+            async fn add_referral(&self, r: &ReferralRow, audit: &AuditEvent) -> StoreResult<()> {
+                let mut tx = self.begin_write().await.map_err(db_err)?;
+                let sql = format!("INSERT INTO referrals ({REFERRAL_COLUMNS}) VALUES ({})", placeholders(1, 9));
+                ::sqlx::query(&sql)
+                    .bind(r.id)
+                    .bind(r.patient_id)
+                    .bind(r.referral_id)
+                    .bind(&r.kind)
+                    .bind(&r.to_whom)
+                    .bind(&r.status)
+                    .bind(&r.note)
+                    .bind(r.recorded_by)
+                    .bind(r.recorded_at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                insert_audit(&mut tx, audit).await?;
+                tx.commit().await.map_err(db_err)?;
+                Ok(())
+            }
+
+            async fn patient_referrals(&self, patient_id: Uuid) -> StoreResult<Vec<ReferralRow>> {
+                let sql = format!("SELECT {REFERRAL_COLUMNS} FROM referrals WHERE patient_id = $1 ORDER BY recorded_at, id");
+                let rows = ::sqlx::query(&sql).bind(patient_id).fetch_all(self.pool()).await.map_err(db_err)?;
+                rows.iter().map(referral_from_row).collect()
+            }
+
             async fn add_recovery_plan(&self, r: &RecoveryPlanRow, audit: &AuditEvent) -> StoreResult<()> {
                 let mut tx = self.begin_write().await.map_err(db_err)?;
                 let sql = format!("INSERT INTO recovery_plans ({RECOVERY_PLAN_COLUMNS}) VALUES ({})", placeholders(1, 7));

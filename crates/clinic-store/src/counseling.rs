@@ -66,7 +66,27 @@ pub struct RecoveryPlanRow {
     pub written_at: DateTime<Utc>,
 }
 
+/// One state of a referral: the first row makes it, later rows (same
+/// `referral_id`) change its status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReferralRow {
+    pub id: Uuid,
+    pub patient_id: Uuid,
+    pub referral_id: Uuid,
+    /// detox, moud, mutual_help, psychiatry or other.
+    pub kind: String,
+    pub to_whom: String,
+    /// suggested, made, accepted, declined or completed.
+    pub status: String,
+    pub note: Option<String>,
+    pub recorded_by: Uuid,
+    pub recorded_at: DateTime<Utc>,
+}
+
 pub trait CounselingStore: Clone + Send + Sync + 'static {
+    fn add_referral(&self, row: &ReferralRow, audit: &AuditEvent) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Every row, oldest first.
+    fn patient_referrals(&self, patient_id: Uuid) -> impl Future<Output = StoreResult<Vec<ReferralRow>>> + Send;
     /// Adds a version; `Conflict { constraint: "recovery_plans_patient_id_version_key" }`
     /// when another was saved with the same number first.
     fn add_recovery_plan(&self, row: &RecoveryPlanRow, audit: &AuditEvent) -> impl Future<Output = StoreResult<()>> + Send;

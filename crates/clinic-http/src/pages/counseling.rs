@@ -142,8 +142,11 @@ pub async fn tab<S: Store>(app: &AppState<S>, principal: &Principal, patient: &c
     let who = |id: Uuid| users.iter().find(|u| u.id == id).map(|u| u.display_name.clone()).unwrap_or_default();
     let came = views.iter().filter(|v| matches!(v.record.attendance.as_str(), "attended" | "late")).count();
     let plans = app.clinic.recovery_plans(principal, patient.id).await.unwrap_or_default();
+    let referrals = app.clinic.referrals(principal, patient.id).await.unwrap_or_default();
     html! {
+        p { a href={ "/patients/" (patient.id) "/discharge-summary" } { "Discharge summary (for aftercare and the next provider)" } }
         (recovery_plan_section(principal, patient, &plans, time_zone, &who))
+        (referrals_section(principal, patient, &referrals, time_zone))
         section.card #counseling {
             h2 { "Counseling" }
             @if views.is_empty() { p { "No counseling session recorded yet. Sessions are recorded from the day board (Record beside a booked session)." } }
@@ -264,4 +267,134 @@ pub async fn save_plan<S: Store>(
             None => failure(err),
         },
     }
+}
+
+/// Referrals and where each stands, with the forms to make one and to record its progress.
+fn referrals_section(principal: &Principal, patient: &clinic_domain::patient::Patient, referrals: &[clinic_service::aftercare::Referral], time_zone: &str) -> Markup {
+    use clinic_service::aftercare::{REFERRAL_KINDS, REFERRAL_STATUSES};
+    let may = role_allows(principal.user.role, Permission::CounselingRecord);
+    html! {
+        section.card #referrals {
+            h2 { "Referrals" }
+            @if referrals.is_empty() { p { "No referral yet." } }
+            @else {
+                table.stack data-testid="referrals" {
+                    thead { tr { th { "To" } th { "For" } th { "Status" } th { "Since" } @if may { th { "Update" } } } }
+                    tbody {
+                        @for r in referrals {
+                            tr data-status=(r.current.status) {
+                                td data-label="To" { (r.current.to_whom) }
+                                td data-label="For" { (words(&r.current.kind)) }
+                                td data-label="Status" { (r.current.status) @if let Some(n) = &r.current.note { br; span.muted { (n) } } }
+                                td data-label="Since" { (site_time(r.current.recorded_at, time_zone)) }
+                                @if may {
+                                    td data-label="Update" {
+                                        form.inline method="post" action={ "/patients/" (patient.id) "/referrals" } {
+                                            (csrf_input(principal))
+                                            input type="hidden" name="referral_id" value=(r.current.referral_id);
+                                            select name="status" aria-label="New status" { @for st in REFERRAL_STATUSES { option value=(st) selected[st == r.current.status] { (st) } } }
+                                            input name="note" aria-label="Note" placeholder="note";
+                                            button.secondary type="submit" { "Save" }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            @if may {
+                details {
+                    summary { "Make a referral" }
+                    form method="post" action={ "/patients/" (patient.id) "/referrals" } {
+                        (csrf_input(principal))
+                        label for="ref-kind" { "For" }
+                        select id="ref-kind" name="kind" { @for k in REFERRAL_KINDS { option value=(k) { (words(k)) } } }
+                        label for="ref-to" { "To (service or person)" }
+                        input id="ref-to" name="to_whom" required;
+                        label for="ref-status" { "Status" }
+                        select id="ref-status" name="status" { @for st in REFERRAL_STATUSES { option value=(st) { (st) } } }
+                        label for="ref-note" { "Note" }
+                        input id="ref-note" name="note";
+                        button type="submit" { "Save the referral" }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Makes or updates a referral.
+pub async fn referral<S: Store>(
+    State(app): State<AppState<S>>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+    axum::extract::RawForm(raw): axum::extract::RawForm,
+) -> Response {
+    let Ok(patient_id) = Uuid::try_parse(&id) else {
+        return failure(ServiceError::NotFound { resource: "patient" });
+    };
+    let p = form_pairs(&raw);
+    let f = |n: &str| form_field(&p, n);
+    match app
+        .clinic
+        .record_referral(&principal, patient_id, f("referral_id").as_deref(), f("kind").as_deref(), f("to_whom").as_deref(), &f("status").unwrap_or_default(), f("note").as_deref())
+        .await
+    {
+        Ok(_) => Redirect::to(&format!("/patients/{patient_id}?tab=counseling#referrals")).into_response(),
+        Err(err) => match crate::pages::ledger::problem_text(&err) {
+            Some(problem) => crate::pages::error_page(StatusCode::UNPROCESSABLE_ENTITY, "The referral was not saved", &problem),
+            None => failure(err),
+        },
+    }
+}
+
+/// The discharge summary, printable.
+pub async fn discharge_summary<S: Store>(State(app): State<AppState<S>>, Extension(principal): Extension<Principal>, Path(id): Path<String>) -> Response {
+    let Ok(patient_id) = Uuid::try_parse(&id) else {
+        return failure(ServiceError::NotFound { resource: "patient" });
+    };
+    let patient = match app.clinic.get_patient(&principal, patient_id).await {
+        Ok(p) => p,
+        Err(err) => return failure(err),
+    };
+    let summary = match app.clinic.discharge_summary(&principal, patient_id).await {
+        Ok(s) => s,
+        Err(err) => return failure(err),
+    };
+    let site = app.clinic.main_site().await.map(|s| (s.name, s.time_zone)).unwrap_or_default();
+    let body = html! {
+        h1 { "Discharge summary" }
+        p { strong { (patient.details.given_name) " " (patient.details.family_name) } " · MRN " (patient.mrn.as_str()) " · born " (patient.details.date_of_birth) }
+        p.muted { "Part of the patient's SUD treatment record (42 CFR Part 2): disclose only with the patient's consent or as the rule allows. SUD counseling notes are never included." }
+        section.card {
+            h2 { "Treatment" }
+            p { "Protocol: " (summary.protocol.clone().unwrap_or_else(|| "none signed".into()))
+                @if let Some(start) = summary.plan_start { " · from " (start) }
+                @if let Some((at, why)) = &summary.plan_ended { " · ended " (site_time(*at, &site.1)) ": " (why) } }
+            h3 { "Infusions given (" (summary.infusions.len()) ")" }
+            @if summary.infusions.is_empty() { p { "None." } }
+            ul { @for i in &summary.infusions { li { (i.date) @if let Some(mg) = i.delivered_mg { ": " (crate::pages::figure(mg, 1)) " mg ketamine delivered" } @if !i.discharged { " (session still open)" } } } }
+            h3 { "Adverse events" }
+            @if summary.adverse_events.is_empty() { p { "None recorded." } }
+            ul { @for (d, what, sev, outcome) in &summary.adverse_events { li { (d) ": " (what) " (" (sev) ", " (outcome) ")" } } }
+        }
+        section.card {
+            h2 { "Outcomes" }
+            ul { @for (s, w) in &summary.abstinence { li { (s) ": " (w) } } }
+            p { "Relapse: " (summary.relapse) }
+            p { "Ketamine misuse confirmed by a physician: " (summary.confirmed_misuse) }
+        }
+        section.card {
+            h2 { "Current medications" }
+            @if summary.medications.is_empty() { p { "None recorded." } }
+            ul { @for (name, dose, moud) in &summary.medications { li { (name) @if let Some(d) = dose { ", " (d) } @if *moud { strong { " — MOUD: continue; never stop it for ketamine treatment (clinical.md §11.4)" } } } } }
+        }
+        section.card {
+            h2 { "Referrals" }
+            @if summary.referrals.is_empty() { p { "None." } }
+            ul { @for r in &summary.referrals { li { (words(&r.current.kind)) " → " (r.current.to_whom) ": " (r.current.status) } } }
+        }
+    };
+    staff_page(&principal, &site.0, "Discharge summary", Nav::Patients, body)
 }

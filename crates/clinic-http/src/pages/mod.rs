@@ -112,6 +112,8 @@ pub fn routes<S: Store>(table: RouteTable<S>) -> RouteTable<S> {
         .add(RouteSpec::page("GET", "/bookings/{id}/counseling", Access::Permission(Permission::CounselingRecord), "Record a counseling session"), get(counseling::form::<S>))
         .add(RouteSpec::page("POST", "/bookings/{id}/counseling", Access::Permission(Permission::CounselingRecord), "Sign and save a counseling session"), post(counseling::record::<S>))
         .add(RouteSpec::page("POST", "/patients/{id}/recovery-plan", Access::Permission(Permission::CounselingRecord), "Save a new version of the recovery plan"), post(counseling::save_plan::<S>))
+        .add(RouteSpec::page("POST", "/patients/{id}/referrals", Access::Permission(Permission::CounselingRecord), "Make a referral or record where it stands"), post(counseling::referral::<S>))
+        .add(RouteSpec::page("GET", "/patients/{id}/discharge-summary", Access::Permission(Permission::CounselingRead), "The discharge summary for aftercare"), get(counseling::discharge_summary::<S>))
         .add(RouteSpec::page("GET", "/counseling/{id}/note", Access::Permission(Permission::CounselingRead), "A SUD counseling note, for its author only"), get(counseling::note::<S>))
         .add(RouteSpec::page("GET", "/patients/{id}/tlfb/new", Access::Permission(Permission::OutcomeRecord), "Enter a week of the timeline follow-back"), get(outcomes::tlfb_form::<S>))
         .add(RouteSpec::page("POST", "/patients/{id}/tlfb", Access::Permission(Permission::OutcomeRecord), "Save a week of the timeline follow-back"), post(outcomes::tlfb_save::<S>))

@@ -117,6 +117,8 @@ const PATIENT_DATA_ROUTES: &[(&str, &str)] = &[
     ("POST", "/bookings/{id}/counseling"),
     ("GET", "/counseling/{id}/note"),
     ("POST", "/patients/{id}/recovery-plan"),
+    ("POST", "/patients/{id}/referrals"),
+    ("GET", "/patients/{id}/discharge-summary"),
     // Outcome data: checked in outcomes.rs.
     ("GET", "/patients/{id}/tlfb/new"),
     ("POST", "/patients/{id}/tlfb"),

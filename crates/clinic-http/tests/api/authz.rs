@@ -173,6 +173,8 @@ const MATRIX: &[(&str, &str, Allowed)] = &[
     ("POST", "/bookings/{id}/counseling", Allowed::Roles(&[Physician, Counselor])),
     ("GET", "/counseling/{id}/note", Allowed::Roles(&[Physician, Nurse, Counselor])),
     ("POST", "/patients/{id}/recovery-plan", Allowed::Roles(&[Physician, Counselor])),
+    ("POST", "/patients/{id}/referrals", Allowed::Roles(&[Physician, Counselor])),
+    ("GET", "/patients/{id}/discharge-summary", Allowed::Roles(&[Physician, Nurse, Counselor])),
     // Outcome data: clinicians.
     ("GET", "/patients/{id}/tlfb/new", Allowed::Roles(&[Physician, Nurse, Counselor])),
     ("POST", "/patients/{id}/tlfb", Allowed::Roles(&[Physician, Nurse, Counselor])),

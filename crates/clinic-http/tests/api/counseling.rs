@@ -141,5 +141,25 @@ async fn a_counselor_records_sessions_and_keeps_a_note_apart<S: Store>(store: S)
     assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.text);
     let tab = app.send(req("GET", &format!("/patients/{patient}?tab=outcomes")).token(&counselor)).await.text;
     assert!(tab.contains("data-testid=\"diary\"") && tab.contains("hard evening, went for a run") && tab.contains(">6<"), "{tab}");
+
+    // Aftercare: a referral made and followed; the discharge summary hands it on.
+    let refer = |body: &str| app.send(req("POST", &format!("/patients/{patient}/referrals")).token(&counselor).raw(body, FORM));
+    let bad = refer("kind=spa&to_whom=&status=maybe").await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    for says in ["status: must be one of: suggested, made, accepted, declined, completed", "kind: must be one of: detox, moud, mutual_help, psychiatry, other", "to whom: is required"] {
+        assert!(bad.text.contains(says), "{says}: {}", bad.text);
+    }
+    assert_eq!(refer("kind=mutual_help&to_whom=Tuesday+SMART+Recovery+group&status=made&note=first+meeting+on+the+5th").await.status, StatusCode::SEE_OTHER);
+    let referral = app.clinic.store().patient_referrals(patient.parse().unwrap()).await.unwrap()[0].referral_id;
+    assert_eq!(refer(&format!("referral_id={referral}&status=accepted&note=went+twice")).await.status, StatusCode::SEE_OTHER);
+    let tab = app.send(req("GET", &format!("/patients/{patient}?tab=counseling")).token(&counselor)).await.text;
+    assert!(tab.contains("Tuesday SMART Recovery group") && tab.contains("data-status=\"accepted\""), "{tab}");
+    let summary = app.send(req("GET", &format!("/patients/{patient}/discharge-summary")).token(&counselor)).await;
+    assert_eq!(summary.status, StatusCode::OK);
+    for says in ["Protocol: clinic-series-6", "mutual help → Tuesday SMART Recovery group: accepted", "Relapse: ", "Ketamine misuse confirmed by a physician: 0"] {
+        assert!(summary.text.contains(says), "{says}: {}", summary.text);
+    }
+    assert!(!summary.text.contains("Transference"), "SUD counseling notes are never in the summary");
+    assert_eq!(app.send(req("GET", &format!("/patients/{patient}/discharge-summary")).token(&desk)).await.status, StatusCode::FORBIDDEN);
     assert!(app.audit_events(AuditFilter { action: Some("counseling.read".into()), ..Default::default() }).await.len() >= 3);
 }
