@@ -53,6 +53,8 @@ pub struct OutcomesView {
     pub conflicts: Vec<Conflict>,
     /// The patient's diary entries (craving and note), newest first.
     pub diary: Vec<DiaryRow>,
+    /// The days a clinic infusion started (site dates).
+    pub infusion_days: Vec<NaiveDate>,
 }
 
 fn report_of(row: &UseReportRow) -> Option<DayReport> {
@@ -306,9 +308,12 @@ impl<S: Store> Clinic<S> {
             .collect();
         let mut diary = self.store().patient_diary(patient_id).await?;
         diary.reverse();
+        let (infusions_at, _, _) = self.explanations_of(&patient, zone).await?;
+        let mut infusion_days: Vec<NaiveDate> = infusions_at.iter().map(|t| t.date()).collect();
+        infusion_days.dedup();
         let audit = self.outcome_audit(principal, AuditAction::OutcomeRead, patient_id, json!({ "reports": reports.len(), "tests": classified.len(), "diary": diary.len() }));
         self.audit_writer().record(vec![audit]).await?;
-        Ok(OutcomesView { today, substances, tests: classified, conflicts: found, diary })
+        Ok(OutcomesView { today, substances, tests: classified, conflicts: found, diary, infusion_days })
     }
 
     /// The patient's own diary entry from the portal (a sign-in link only): the
@@ -353,5 +358,38 @@ impl<S: Store> Clinic<S> {
         );
         self.store().add_diary_entry(&report, &diary, &audit).await?;
         Ok(diary)
+    }
+
+    /// The patient's own progress for the portal, in counts: per substance,
+    /// the days without use, with use and not known over the last four weeks
+    /// (audited as the patient's read).
+    pub async fn portal_progress(&self, view: &crate::screening::PortalView) -> Result<Vec<(Substance, usize, usize, usize)>, ServiceError> {
+        let patient = &view.patient;
+        let zone = Self::site_zone(&self.site_by_id(patient.site_id).await?);
+        let today = self.now().with_timezone(&zone).date_naive();
+        let reports = latest(&self.store().patient_use_reports(patient.id).await?);
+        let window = DayWindow::new(today - Duration::days(CALENDAR_DAYS - 1), today).ok_or_else(|| ServiceError::Internal(anyhow::anyhow!("empty calendar window")))?;
+        let out: Vec<(Substance, usize, usize, usize)> = patient
+            .details
+            .substances
+            .iter()
+            .map(|s| {
+                let days = merge_days(&reports, *s, window);
+                let count = |st: clinic_domain::outcome::tlfb::DayStatus| days.iter().filter(|d| d.status == st).count();
+                use clinic_domain::outcome::tlfb::DayStatus;
+                (*s, count(DayStatus::NoUse), count(DayStatus::Use), count(DayStatus::Unknown))
+            })
+            .collect();
+        let audit = AuditEvent::new(
+            Uuid::now_v7(),
+            self.now(),
+            &clinic_domain::audit::Actor { user_id: None, name: "patient (portal)".into(), role: Some("patient".into()), client_addr: None },
+            AuditAction::PortalRead,
+            AuditTarget::patient(patient.id),
+            Outcome::Success,
+            Some(json!({ "view": "progress" }).to_string()),
+        );
+        self.audit_writer().record(vec![audit]).await?;
+        Ok(out)
     }
 }

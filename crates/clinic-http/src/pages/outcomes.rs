@@ -85,6 +85,7 @@ pub async fn tab<S: Store>(app: &AppState<S>, principal: &Principal, patient: &c
                     }
                 }
             }
+            (timeline_svg(&view))
             @for s in &view.substances {
                 h3 { (s.substance.as_str()) }
                 p data-testid={ "pda-" (s.substance.as_str()) } {
@@ -517,4 +518,62 @@ pub async fn misuse_decide<S: Store>(
             None => failure(err),
         },
     }
+}
+
+/// Use days per substance, craving from the diary (0–10) and infusion days
+/// over the calendar's four weeks, as one picture; the calendar tables below
+/// carry the same data as text.
+fn timeline_svg(view: &clinic_service::outcomes::OutcomesView) -> Markup {
+    let Some(first) = view.substances.first().and_then(|s| s.days.first()).map(|d| d.date) else { return html! {} };
+    let n = view.substances.first().map_or(0, |s| s.days.len());
+    let (left, cell, top) = (90.0_f64, 22.0_f64, 24.0_f64);
+    let rows = num(view.substances.len());
+    let craving_top = top + rows * cell + 16.0;
+    let craving_h = 70.0;
+    let width = left + num(n) * cell + 10.0;
+    let height = craving_top + craving_h + 28.0;
+    let x = |date: chrono::NaiveDate| left + days((date - first).num_days()) * cell;
+    let cravings: Vec<(f64, f64)> = {
+        let mut by_day: Vec<(chrono::NaiveDate, i64)> = view.diary.iter().filter_map(|d| Some((chrono::NaiveDate::parse_from_str(&d.day, "%Y-%m-%d").ok()?, d.craving?))).collect();
+        by_day.sort();
+        by_day.into_iter().filter(|(d, _)| *d >= first).map(|(d, c)| (x(d) + cell / 2.0, craving_top + craving_h - days(c) * craving_h / 10.0)).collect()
+    };
+    let path: String = cravings.iter().enumerate().map(|(i, (px, py))| format!("{}{px:.1},{py:.1}", if i == 0 { "M" } else { " L" })).collect();
+    html! {
+        figure {
+            svg.timeline viewBox={ "0 0 " (width) " " (height) } role="img" aria-labelledby="timeline-title" data-testid="timeline" {
+                title #timeline-title { "Use by day, craving from the diary and infusion days, the last " (n) " days" }
+                @for (i, s) in view.substances.iter().enumerate() {
+                    text x="4" y=(top + num(i) * cell + 15.0) font-size="11" { (s.substance.as_str()) }
+                    @for d in &s.days {
+                        @let fill = match d.status { DayStatus::Use => "#d9534f", DayStatus::NoUse => "#5cb85c", DayStatus::Unknown => "#b0b7c3", DayStatus::Unrecorded => "#ffffff" };
+                        rect x=(x(d.date) + 1.0) y=(top + num(i) * cell + 1.0) width=(cell - 2.0) height=(cell - 2.0) fill=(fill) stroke="#d0d7de" { title { (d.date) ": " (status_cell(d.status).1) } }
+                    }
+                }
+                text x="4" y=(craving_top + 12.0) font-size="11" { "craving" }
+                text x="4" y=(craving_top + 26.0) font-size="9" { "0–10" }
+                line x1=(left) y1=(craving_top + craving_h) x2=(width - 10.0) y2=(craving_top + craving_h) stroke="#8b949e";
+                line x1=(left) y1=(craving_top) x2=(left) y2=(craving_top + craving_h) stroke="#8b949e";
+                @if !path.is_empty() { path d=(path) fill="none" stroke="#1f6feb" stroke-width="2"; }
+                @for (px, py) in &cravings { circle cx=(px) cy=(py) r="3" fill="#1f6feb"; }
+                @for d in view.infusion_days.iter().filter(|d| **d >= first) {
+                    @let cx = x(*d) + cell / 2.0;
+                    path d={ "M" (cx - 6.0) "," (top - 4.0) " L" (cx + 6.0) "," (top - 4.0) " L" (cx) "," (top - 14.0) " Z" } fill="#8250df" { title { "infusion " (d) } }
+                }
+                text x=(left) y=(height - 8.0) font-size="10" { (first) }
+                text x=(width - 80.0) y=(height - 8.0) font-size="10" { (view.today) }
+            }
+            figcaption.muted { "Red: use; green: no use; grey: unknown; white: not recorded; ▲ infusion; blue line: craving from the patient's diary." }
+        }
+    }
+}
+
+/// A count as a coordinate (counts here are small).
+fn num(n: usize) -> f64 {
+    u32::try_from(n).map(f64::from).unwrap_or(0.0)
+}
+
+/// A day offset or a rating as a coordinate.
+fn days(n: i64) -> f64 {
+    i32::try_from(n).map(f64::from).unwrap_or(0.0)
 }

@@ -178,6 +178,8 @@ struct SigninParts<'a> {
     consents: &'a [clinic_service::eligibility::StoredConsent],
     appointments: &'a [clinic_service::scheduling::Appointment],
     recovery: Option<&'a clinic_domain::counseling::RecoveryPlan>,
+    /// Per substance: days without use, with use, not known (last four weeks).
+    progress: &'a [(clinic_domain::patient::Substance, usize, usize, usize)],
 }
 
 fn render_page<S: Store>(
@@ -188,7 +190,7 @@ fn render_page<S: Store>(
     errors: &[clinic_domain::field::FieldError],
     signin: &SigninParts<'_>,
 ) -> Response {
-    let (consents, appointments, recovery) = (signin.consents, signin.appointments, signin.recovery);
+    let (consents, appointments, recovery, progress) = (signin.consents, signin.appointments, signin.recovery, signin.progress);
     let instrument = view.link.instrument_id.as_deref().and_then(|id| app.clinic.instruments().get(id));
     let used = clinic_domain::portal::link_state(&view.link, clinic_service::now()) != clinic_domain::portal::LinkState::Usable;
     let crisis_line = app.clinic.safety().crisis_line.clone();
@@ -220,6 +222,17 @@ fn render_page<S: Store>(
                         }
                     }
                 }
+                @if progress.iter().any(|(_, no, yes, unknown)| no + yes + unknown > 0) {
+                    section.card #progress {
+                        h2 { "Your progress" }
+                        @for (substance, no, yes, unknown) in progress {
+                            @let total = no + yes + unknown;
+                            p { "In the last four weeks you told us about " (total) @if total == 1 { " day" } @else { " days" } " for " (substance.as_str()) ": "
+                                strong { (no) " without it" } @if *yes > 0 { ", " (yes) " with it" } @if *unknown > 0 { ", " (unknown) " you could not recall" } "." }
+                        }
+                        p.muted { "Every day counts, and a day with use is something to talk about with your counselor, not a reason to stop." }
+                    }
+                }
                 (diary_section(token, view))
                 (consents_section(app, token, consents))
             }
@@ -248,7 +261,11 @@ pub async fn home<S: Store>(State(app): State<AppState<S>>, ClientAddr(addr): Cl
                 Ok(r) => r.map(|(_, plan)| plan),
                 Err(err) => return failure(err),
             };
-            render_page(&app, &token, &view, &[], &[], &SigninParts { consents: &consents, appointments: &appointments, recovery: recovery.as_ref() })
+            let progress = match app.clinic.portal_progress(&view).await {
+                Ok(p) => p,
+                Err(err) => return failure(err),
+            };
+            render_page(&app, &token, &view, &[], &[], &SigninParts { consents: &consents, appointments: &appointments, recovery: recovery.as_ref(), progress: &progress })
         }
         Ok(None) => session_ended(),
         Err(err) => failure(err),

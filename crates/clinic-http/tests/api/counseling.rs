@@ -141,6 +141,10 @@ async fn a_counselor_records_sessions_and_keeps_a_note_apart<S: Store>(store: S)
     assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.text);
     let tab = app.send(req("GET", &format!("/patients/{patient}?tab=outcomes")).token(&counselor)).await.text;
     assert!(tab.contains("data-testid=\"diary\"") && tab.contains("hard evening, went for a run") && tab.contains(">6<"), "{tab}");
+    assert!(tab.contains("data-testid=\"timeline\"") && tab.contains("<circle"), "the craving is drawn on the timeline: {tab}");
+    // The patient's progress in plain words.
+    let portal = app.send(req("GET", "/portal").header("cookie", &cookie)).await.text;
+    assert!(portal.contains("Your progress") && portal.contains("you told us about 1 day for alcohol: <strong>1 without it</strong>"), "{portal}");
 
     // Aftercare: a referral made and followed; the discharge summary hands it on.
     let refer = |body: &str| app.send(req("POST", &format!("/patients/{patient}/referrals")).token(&counselor).raw(body, FORM));
