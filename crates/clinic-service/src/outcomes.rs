@@ -316,15 +316,13 @@ impl<S: Store> Clinic<S> {
         Ok(OutcomesView { today, substances, tests: classified, conflicts: found, diary, infusion_days })
     }
 
-    /// The patient's own diary entry from the portal (a sign-in link only): the
-    /// use answer joins the other sources; the craving and the note are kept beside it.
-    pub async fn portal_diary(&self, view: &crate::screening::PortalView, input: &DiaryInput) -> Result<DiaryRow, ServiceError> {
-        if view.link.purpose != clinic_domain::portal::LinkPurpose::Signin {
-            return Err(ServiceError::Conflict { code: "wrong_link", message: "this link opens a questionnaire only".into() });
-        }
-        let patient = &view.patient;
-        let today = self.patient_today(patient).await?;
-        let entry = validate_diary(input, &patient.details.substances, today)?;
+    /// Stores a checked diary entry as the patient's own (the portal's path,
+    /// for the demo seed, which has no portal session).
+    pub(crate) async fn seed_diary_entry(&self, patient: &Patient, entry: &clinic_domain::outcome::tlfb::DiaryEntry) -> Result<(), ServiceError> {
+        self.store_diary_entry(patient, entry).await.map(|_| ())
+    }
+
+    async fn store_diary_entry(&self, patient: &Patient, entry: &clinic_domain::outcome::tlfb::DiaryEntry) -> Result<DiaryRow, ServiceError> {
         let now = self.now();
         let report = UseReportRow {
             id: Uuid::now_v7(),
@@ -358,6 +356,18 @@ impl<S: Store> Clinic<S> {
         );
         self.store().add_diary_entry(&report, &diary, &audit).await?;
         Ok(diary)
+    }
+
+    /// The patient's own diary entry from the portal (a sign-in link only): the
+    /// use answer joins the other sources; the craving and the note are kept beside it.
+    pub async fn portal_diary(&self, view: &crate::screening::PortalView, input: &DiaryInput) -> Result<DiaryRow, ServiceError> {
+        if view.link.purpose != clinic_domain::portal::LinkPurpose::Signin {
+            return Err(ServiceError::Conflict { code: "wrong_link", message: "this link opens a questionnaire only".into() });
+        }
+        let patient = &view.patient;
+        let today = self.patient_today(patient).await?;
+        let entry = validate_diary(input, &patient.details.substances, today)?;
+        self.store_diary_entry(patient, &entry).await
     }
 
     /// The patient's own progress for the portal, in counts: per substance,

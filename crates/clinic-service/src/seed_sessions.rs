@@ -362,6 +362,25 @@ impl<S: Store> Clinic<S> {
                 }
                 week += Duration::days(7);
             }
+            // The abstinent patient keeps the portal diary for the last ten days: cravings easing.
+            if e.role == EarlyRole::Completed(3) {
+                if let Some(substance) = patient.details.substances.first() {
+                    for k in 0..10i64 {
+                        let day = last_day - Duration::days(9 - k);
+                        self.set_clock(Some(at(day, 21)));
+                        let input = clinic_domain::outcome::tlfb::DiaryInput {
+                            date: Some(day.to_string()),
+                            substance: Some(substance.as_str().into()),
+                            used: Some("no".into()),
+                            amount: None,
+                            craving: Some((7 - k * 6 / 9).to_string()),
+                            note: (k == 2).then(|| "Payday; walked past the bar and kept going".to_string()),
+                        };
+                        let entry = clinic_domain::outcome::tlfb::validate_diary(&input, &patient.details.substances, day)?;
+                        self.seed_diary_entry(&patient, &entry).await?;
+                    }
+                }
+            }
             // A urine screen at each infusion before the anchor, and the day after the first.
             let infusions: Vec<NaiveDate> = plan
                 .events
