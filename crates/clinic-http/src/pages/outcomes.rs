@@ -552,10 +552,10 @@ fn timeline_svg(view: &clinic_service::outcomes::OutcomesView) -> Markup {
                 }
                 text x="4" y=(craving_top + 12.0) font-size="11" { "craving" }
                 text x="4" y=(craving_top + 26.0) font-size="9" { "0–10" }
-                line x1=(left) y1=(craving_top + craving_h) x2=(width - 10.0) y2=(craving_top + craving_h) stroke="#8b949e";
-                line x1=(left) y1=(craving_top) x2=(left) y2=(craving_top + craving_h) stroke="#8b949e";
-                @if !path.is_empty() { path d=(path) fill="none" stroke="#1f6feb" stroke-width="2"; }
-                @for (px, py) in &cravings { circle cx=(px) cy=(py) r="3" fill="#1f6feb"; }
+                line x1=(left) y1=(craving_top + craving_h) x2=(width - 10.0) y2=(craving_top + craving_h) stroke="#8b949e" {}
+                line x1=(left) y1=(craving_top) x2=(left) y2=(craving_top + craving_h) stroke="#8b949e" {}
+                @if !path.is_empty() { path d=(path) fill="none" stroke="#1f6feb" stroke-width="2" {} }
+                @for (px, py) in &cravings { circle cx=(px) cy=(py) r="3" fill="#1f6feb" {} }
                 @for d in view.infusion_days.iter().filter(|d| **d >= first) {
                     @let cx = x(*d) + cell / 2.0;
                     path d={ "M" (cx - 6.0) "," (top - 4.0) " L" (cx + 6.0) "," (top - 4.0) " L" (cx) "," (top - 14.0) " Z" } fill="#8250df" { title { "infusion " (d) } }

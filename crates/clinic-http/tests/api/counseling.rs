@@ -141,7 +141,7 @@ async fn a_counselor_records_sessions_and_keeps_a_note_apart<S: Store>(store: S)
     assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.text);
     let tab = app.send(req("GET", &format!("/patients/{patient}?tab=outcomes")).token(&counselor)).await.text;
     assert!(tab.contains("data-testid=\"diary\"") && tab.contains("hard evening, went for a run") && tab.contains(">6<"), "{tab}");
-    assert!(tab.contains("data-testid=\"timeline\"") && tab.contains("<circle"), "the craving is drawn on the timeline: {tab}");
+    assert!(tab.contains("data-testid=\"timeline\"") && tab.contains("<circle") && tab.contains("</circle>"), "the craving is drawn on the timeline (SVG elements closed, or the HTML parser nests the rest inside them): {tab}");
     // The patient's progress in plain words.
     let portal = app.send(req("GET", "/portal").header("cookie", &cookie)).await.text;
     assert!(portal.contains("Your progress") && portal.contains("you told us about 1 day for alcohol: <strong>1 without it</strong>"), "{portal}");
