@@ -365,3 +365,44 @@ fn export_cohort_writes_the_csv_contract_and_refuses_an_unknown_protocol() {
     std::fs::write(dir.join("ketaclinic.toml"), "[relapse.\"clinic-series-6\"]\nindex_date = \"yesterday\"\n").unwrap();
     assert_usage_error(&run(&dir, &["export", "cohort", "--database-url", &url], ""), "relapse.clinic-series-6.index_date: \"yesterday\" is not one of");
 }
+
+/// `export cohort` on the demo's data: the demo clinic's own relapse
+/// settings apply to a database the demo seeded, so the patients with
+/// infusions behind them come out — one relapsed, one followed without a
+/// confirmed relapse — and the rest are left out, each named on stderr.
+#[test]
+fn export_cohort_on_the_demo_data() {
+    let dir = temp_dir();
+    let data = dir.join("data");
+    let mut demo = Command::new(BIN)
+        .args(["demo", "--port", "0", "--data", data.to_str().unwrap()])
+        .current_dir(&dir)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(demo.stdout.take().unwrap()).lines();
+    let running = lines.find(|l| l.as_ref().is_ok_and(|l| l.contains("ketaclinic demo is running at"))).is_some();
+    let _ = demo.kill();
+    let _ = demo.wait();
+    assert!(running, "the demo started and seeded");
+    let out = run(&dir, &["export", "cohort", "--data", data.to_str().unwrap()], "");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let csv = stdout(&out);
+    let rows: Vec<&str> = csv.lines().collect();
+    assert_eq!(rows[0], "patient_id,arm,days,relapsed");
+    assert_eq!(rows.len(), 3, "{csv}");
+    let relapsed: Vec<&str> = rows[1..].iter().map(|r| r.rsplit(',').next().unwrap()).collect();
+    assert!(relapsed.contains(&"1") && relapsed.contains(&"0"), "{csv}");
+    assert!(rows[1..].iter().all(|r| r.starts_with('P') && r.split(',').count() == 4), "pseudonymous ids: {csv}");
+    let left_out = stderr(&out);
+    assert!(left_out.lines().count() >= 8 && left_out.lines().all(|l| l.starts_with("left out P")), "{left_out}");
+    // The same CSV feeds the survival engine.
+    let file = dir.join("cohort.csv");
+    std::fs::write(&file, &csv).unwrap();
+    let stats = run(&dir, &["stats", "survival", "--csv", file.to_str().unwrap()], "");
+    assert!(stats.status.success(), "{}", stderr(&stats));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&stats)).unwrap();
+    assert!(report.is_object(), "{report}");
+}
