@@ -117,19 +117,7 @@ impl<S: Store> Clinic<S> {
         let site = self.site_by_id(patient.site_id).await?;
         let zone = Self::site_zone(&site);
         let today = self.now().with_timezone(&zone).date_naive();
-        // The course as it happened: infusions given, the protocol's course length and follow-up.
-        let dates = |kind: PlanEventKind, done: bool| {
-            plan.events.iter().filter(move |e| e.kind == kind && (!done || e.status == EventStatus::Completed)).map(|e| e.date)
-        };
-        let course_days = protocol.definition().course_days;
-        let course = CourseDates {
-            start: plan.header.start_date,
-            first_infusion: dates(PlanEventKind::Infusion, true).min(),
-            last_infusion: dates(PlanEventKind::Infusion, true).max(),
-            inpatient_discharge: dates(PlanEventKind::Inpatient, false).max(),
-            course_end: plan.header.start_date + chrono::Duration::days((course_days - 1).max(0)),
-            protocol_follow_up: dates(PlanEventKind::FollowUp, false).min(),
-        };
+        let course = course_dates(plan, protocol.definition().course_days);
         // The last contact: an attended appointment, a report or a test, up to today.
         let (reports, tests, _) = self.outcome_facts(patient, zone).await?;
         let mut last_contact = plan.header.start_date;
@@ -277,6 +265,112 @@ impl<S: Store> Clinic<S> {
         );
         self.audit_writer().record(vec![audit]).await?;
         Ok((rows, excluded))
+    }
+}
+
+/// The course as it happened: infusions given (completed), the protocol's
+/// course length and its follow-up contact.
+fn course_dates(plan: &PlanRecord, course_days: i64) -> CourseDates {
+    let dates = |kind: PlanEventKind, done: bool| plan.events.iter().filter(move |e| e.kind == kind && (!done || e.status == EventStatus::Completed)).map(|e| e.date);
+    CourseDates {
+        start: plan.header.start_date,
+        first_infusion: dates(PlanEventKind::Infusion, true).min(),
+        last_infusion: dates(PlanEventKind::Infusion, true).max(),
+        inpatient_discharge: dates(PlanEventKind::Inpatient, false).max(),
+        course_end: plan.header.start_date + chrono::Duration::days((course_days - 1).max(0)),
+        protocol_follow_up: dates(PlanEventKind::FollowUp, false).min(),
+    }
+}
+
+/// One outcome of the patient's protocol, with the definition that produced it.
+#[derive(Debug, Clone)]
+pub struct ProtocolMeasure {
+    pub name: String,
+    pub value: String,
+    /// The window, the counting rules and the source, in words.
+    pub definition: String,
+}
+
+fn described(d: &clinic_domain::outcome::measure::OutcomeDefinition) -> String {
+    format!("{} to {} ({}). {}. Source: {}", d.window.days.first(), d.window.days.last(), d.window.name, d.rules.join("; "), d.source)
+}
+
+impl<S: Store> Clinic<S> {
+    /// The outcomes the patient's protocol measures, over its own windows as
+    /// the course happened: abstinence in each window, percent days
+    /// abstinent, heavy drinking days for alcohol, and counseling attendance
+    /// over the course; a window not yet reached says so. Audited as an outcome read.
+    pub async fn protocol_measures(&self, principal: &Principal, patient_id: Uuid) -> Result<Vec<ProtocolMeasure>, ServiceError> {
+        use clinic_domain::outcome::measure::{attendance, heavy_drinking_days, percent_days_abstinent, protocol_window, window_abstinence, AbstinenceVerdict, HeavyDrinkingRule, MeasureWindow, SessionRecord};
+        self.authorize(principal, Permission::OutcomeRead, "read protocol outcomes").await?;
+        let patient = self.store().get_patient(patient_id).await.map_err(|e| ServiceError::from_store("patient", e))?;
+        let Some(plan) = self.outcome_plan(&patient).await? else { return Ok(Vec::new()) };
+        let Some(protocol) = self.protocols().get(&plan.header.protocol_id) else { return Ok(Vec::new()) };
+        let zone = Self::site_zone(&self.site_by_id(patient.site_id).await?);
+        let today = self.now().with_timezone(&zone).date_naive();
+        let course = course_dates(&plan, protocol.definition().course_days);
+        let (reports, tests, _) = self.outcome_facts(&patient, zone).await?;
+        let substances: Vec<Substance> = patient.details.substances.iter().copied().filter(|s| protocol.definition().substances.iter().any(|p| p == s.as_str())).collect();
+        let mut out = Vec::new();
+        for w in &protocol.definition().outcomes.windows {
+            match protocol_window(w, &course) {
+                Err(e) => out.push(ProtocolMeasure { name: w.name.clone(), value: format!("not yet: {e}"), definition: w.source.clone() }),
+                Ok(window) if window.days.first() > today => out.push(ProtocolMeasure {
+                    name: w.name.clone(),
+                    value: format!("from {}: not reached yet", window.days.first()),
+                    definition: w.source.clone(),
+                }),
+                Ok(window) => {
+                    let so_far = if window.days.last() > today { format!(" — in progress, to {}", window.days.last()) } else { String::new() };
+                    for s in &substances {
+                        let a = window_abstinence(&reports, &tests, *s, &window);
+                        let verdict = match a.verdict {
+                            AbstinenceVerdict::Abstinent if a.biologically_confirmed => "abstinent, confirmed by a negative test".to_string(),
+                            AbstinenceVerdict::Abstinent => "abstinent by self-report".to_string(),
+                            AbstinenceVerdict::NotAbstinent => format!("not abstinent ({} use days, {} unexplained positive tests)", a.use_days.len(), a.unexplained_positive_tests.len()),
+                            AbstinenceVerdict::Undetermined => format!("undetermined ({} unknown or unrecorded days, {} undetermined tests)", a.unknown_days.len(), a.undetermined_tests.len()),
+                        };
+                        out.push(ProtocolMeasure { name: format!("{} — {}: abstinence{so_far}", w.name, s.as_str()), value: verdict, definition: described(&a.definition) });
+                        let pda = percent_days_abstinent(&reports, *s, &window);
+                        out.push(ProtocolMeasure {
+                            name: format!("{} — {}: percent days abstinent", w.name, s.as_str()),
+                            value: pda.percent.map_or_else(|| "no day assessed".to_string(), |p| format!("{} % ({} of {} days assessed)", p.to_decimal().split('.').next().unwrap_or("0"), pda.abstinent_days, pda.days_assessed)),
+                            definition: described(&pda.definition),
+                        });
+                        if *s == Substance::Alcohol {
+                            let rule = if plan.header.protocol_id == "alcohol-met-dakwar2020" { HeavyDrinkingRule::dakwar_2020() } else { HeavyDrinkingRule::niaaa() };
+                            let h = heavy_drinking_days(&reports, patient.details.sex_at_birth, &rule, &window);
+                            out.push(ProtocolMeasure {
+                                name: format!("{} — heavy drinking days", w.name),
+                                value: format!("{} heavy of {} days assessed (threshold {} drinks)", h.heavy_days.len(), h.days_assessed, h.threshold_drinks.to_decimal()),
+                                definition: described(&h.definition),
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        // Counseling attendance over the course so far.
+        let last = course.course_end.min(today);
+        if let Some(days) = clinic_domain::outcome::DayWindow::new(course.start, last) {
+            let window = MeasureWindow { name: "the course so far".into(), days, source: "the signed plan".into() };
+            let sessions: Vec<SessionRecord> = self
+                .store()
+                .patient_counseling(patient_id)
+                .await?
+                .iter()
+                .filter_map(|r| Some(SessionRecord { date: r.recorded_at.with_timezone(&zone).date_naive(), attendance: clinic_domain::counseling::Attendance::parse(&r.attendance).ok() }))
+                .collect();
+            let a = attendance(&sessions, &window);
+            out.push(ProtocolMeasure {
+                name: "Counseling attendance".into(),
+                value: a.percent.map_or_else(|| "no session recorded".to_string(), |p| format!("{} % ({} of {} expected)", p.to_decimal().split('.').next().unwrap_or("0"), a.attended, a.expected)),
+                definition: described(&a.definition),
+            });
+        }
+        let audit = AuditEvent::new(Uuid::now_v7(), self.now(), &principal.actor(), AuditAction::OutcomeRead, AuditTarget::patient(patient_id), Outcome::Success, Some(json!({ "protocol_measures": out.len() }).to_string()));
+        self.audit_writer().record(vec![audit]).await?;
+        Ok(out)
     }
 }
 

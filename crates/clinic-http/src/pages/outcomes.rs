@@ -123,6 +123,7 @@ pub async fn tab<S: Store>(app: &AppState<S>, principal: &Principal, patient: &c
                     }
                 }
             }
+            (measures_section(app, principal, patient).await)
             (relapse_section(app, principal, patient).await)
             (misuse_section(app, principal, patient).await)
             @if !view.tests.is_empty() {
@@ -576,4 +577,32 @@ fn num(n: usize) -> f64 {
 /// A day offset or a rating as a coordinate.
 fn days(n: i64) -> f64 {
     i32::try_from(n).map(f64::from).unwrap_or(0.0)
+}
+
+/// The outcomes the protocol measures, each with the definition that produced it.
+async fn measures_section<S: Store>(app: &AppState<S>, principal: &Principal, patient: &clinic_domain::patient::Patient) -> Markup {
+    let measures = match app.clinic.protocol_measures(principal, patient.id).await {
+        Ok(m) => m,
+        Err(err) => return html! { p.error { (err.to_string()) } },
+    };
+    if measures.is_empty() {
+        return html! {};
+    }
+    html! {
+        section #protocol-outcomes data-testid="protocol-outcomes" {
+            h3 { "The protocol's outcomes" }
+            table.stack {
+                thead { tr { th { "Outcome" } th { "Value" } th { "Definition" } } }
+                tbody {
+                    @for m in &measures {
+                        tr {
+                            td data-label="Outcome" { (m.name) }
+                            td data-label="Value" { strong { (m.value) } }
+                            td data-label="Definition" { details { summary { "how it is counted" } p.muted { (m.definition) } } }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }

@@ -79,6 +79,10 @@ async fn a_relapse_is_proposed_confirmed_and_exported<S: Store>(store: S) {
     let csv = clinic_service::relapse::cohort_csv(&rows);
     assert_eq!(csv, format!("patient_id,arm,days,relapsed\n{},cocaine-mbrp-dakwar2019,10,1\n", rows[0].pseudonym));
     assert!(!csv.contains("Relapse") && !csv.contains(&patient), "no names, no internal ids");
+    // The protocol's own outcome window (Dakwar 2019: the last two weeks of the course) has just begun and
+    // nothing is recorded in it: undetermined, never abstinent; attendance over the course so far, with definitions.
+    assert!(tab.contains("end-of-study abstinence — cocaine: abstinence — in progress, to 2030-04-07") && tab.contains("undetermined (14 unknown or unrecorded days"), "{tab}");
+    assert!(tab.contains("Counseling attendance") && tab.contains("Dakwar E et al., Am J Psychiatry 2019"), "{tab}");
     // The protocol the clinic has not set says what is missing.
     let tab = app.send(req("GET", &format!("/patients/{unset}?tab=outcomes")).token(&counselor)).await.text;
     assert!(tab.contains("data-testid=\"relapse-unset\"") && tab.contains("needs clinic setting"), "{tab}");
