@@ -359,7 +359,7 @@ impl<S: Store> Clinic<S> {
                 .patient_counseling(patient_id)
                 .await?
                 .iter()
-                .filter_map(|r| Some(SessionRecord { date: r.recorded_at.with_timezone(&zone).date_naive(), attendance: clinic_domain::counseling::Attendance::parse(&r.attendance).ok() }))
+                .map(|r| SessionRecord { date: r.recorded_at.with_timezone(&zone).date_naive(), attendance: clinic_domain::counseling::Attendance::parse(&r.attendance).ok() })
                 .collect();
             let a = attendance(&sessions, &window);
             out.push(ProtocolMeasure {
