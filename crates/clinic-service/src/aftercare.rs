@@ -55,6 +55,8 @@ pub struct DischargeSummary {
     pub relapse: String,
     pub confirmed_misuse: usize,
     pub referrals: Vec<Referral>,
+    /// The protocol's follow-up contacts in the plan: (date, status).
+    pub follow_ups: Vec<(NaiveDate, String)>,
 }
 
 fn is_moud(name: &str) -> bool {
@@ -203,6 +205,18 @@ impl<S: Store> Clinic<S> {
             },
         };
         let confirmed_misuse = self.misuse_of(&patient).await?.confirmed;
+        let follow_ups = match &plan {
+            Some(h) => self
+                .store()
+                .get_plan(h.id)
+                .await?
+                .events
+                .iter()
+                .filter(|e| e.kind == clinic_domain::protocol::EventKind::FollowUp)
+                .map(|e| (e.date, e.status.as_str().replace('_', " ")))
+                .collect(),
+            None => Vec::new(),
+        };
         let medications = patient.details.medications.iter().map(|m| (m.name.clone(), m.dose.clone(), is_moud(&m.name))).collect();
         let audit = AuditEvent::new(Uuid::now_v7(), self.now(), &principal.actor(), AuditAction::CounselingRead, AuditTarget::patient(patient_id), Outcome::Success, Some(json!({ "discharge_summary": true }).to_string()));
         self.audit_writer().record(vec![audit]).await?;
@@ -217,6 +231,7 @@ impl<S: Store> Clinic<S> {
             relapse,
             confirmed_misuse,
             referrals: self.referrals_of(patient_id).await?,
+            follow_ups,
         })
     }
 }

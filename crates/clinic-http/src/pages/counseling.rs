@@ -391,6 +391,11 @@ pub async fn discharge_summary<S: Store>(State(app): State<AppState<S>>, Extensi
             ul { @for (name, dose, moud) in &summary.medications { li { (name) @if let Some(d) = dose { ", " (d) } @if *moud { strong { " — MOUD: continue; never stop it for ketamine treatment (clinical.md §11.4)" } } } } }
         }
         section.card {
+            h2 { "Follow-up contacts (the protocol's schedule)" }
+            @if summary.follow_ups.is_empty() { p { "The protocol schedules none." } }
+            ul { @for (d, status) in &summary.follow_ups { li { (d) ": " (status) } } }
+        }
+        section.card {
             h2 { "Referrals" }
             @if summary.referrals.is_empty() { p { "None." } }
             ul { @for r in &summary.referrals { li { (words(&r.current.kind)) " → " (r.current.to_whom) ": " (r.current.status) } } }

@@ -160,7 +160,7 @@ async fn a_counselor_records_sessions_and_keeps_a_note_apart<S: Store>(store: S)
     assert!(tab.contains("Tuesday SMART Recovery group") && tab.contains("data-status=\"accepted\""), "{tab}");
     let summary = app.send(req("GET", &format!("/patients/{patient}/discharge-summary")).token(&counselor)).await;
     assert_eq!(summary.status, StatusCode::OK);
-    for says in ["Protocol: clinic-series-6", "mutual help → Tuesday SMART Recovery group: accepted", "Relapse: ", "Ketamine misuse confirmed by a physician: 0"] {
+    for says in ["Protocol: clinic-series-6", "mutual help → Tuesday SMART Recovery group: accepted", "Relapse: ", "Ketamine misuse confirmed by a physician: 0", "Follow-up contacts (the protocol's schedule)"] {
         assert!(summary.text.contains(says), "{says}: {}", summary.text);
     }
     assert!(!summary.text.contains("Transference"), "SUD counseling notes are never in the summary");
