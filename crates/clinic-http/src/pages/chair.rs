@@ -405,6 +405,24 @@ async fn chair_page<S: Store>(
                             }
                         }
                     }
+                    // Drug drawn but not mixed (the infusion did not go ahead) goes back to the vial it came from.
+                    @for c in &l.custody {
+                        @let vial = l.entries.iter().rev().filter(|e| e.entry_type == "withdrawn" && e.lot_id == c.lot).find_map(|e| serde_json::from_str::<serde_json::Value>(&e.body).ok().and_then(|b| b["detail"]["container"].as_u64()));
+                        details #return {
+                            summary { "Return unused drug to its vial (not mixed into a bag)" }
+                            form method="post" action={ "/sessions/" (s.id) "/ledger" } {
+                                (csrf_input(principal))
+                                input type="hidden" name="type" value="returned";
+                                input type="hidden" name="lot_id" value=(c.lot);
+                                label for={ "ret-vial-" (c.lot) } { "Vial number" }
+                                input id={ "ret-vial-" (c.lot) } name="container" inputmode="numeric" value=(vial.map(|v| v.to_string()).unwrap_or_default()) required;
+                                label for={ "ret-ml-" (c.lot) } { "Volume returned, mL" }
+                                input id={ "ret-ml-" (c.lot) } name="volume_ml" inputmode="decimal" value=(c.held.ml.to_decimal()) required;
+                                (crate::pages::ledger::witness_fields(&format!("return-{}", c.lot)))
+                                button.secondary type="submit" { "Record the witnessed return" }
+                            }
+                        }
+                    }
                 }
             }
         }

@@ -234,6 +234,15 @@ async fn a_nurse_runs_an_infusion_from_check_in_to_discharge<S: Store>(store: S)
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(res.text.contains("this lot is 100 mg/mL; the order is for 10 mg/mL stock"), "{}", res.text);
     let lot = crate::ledger::receive(&app, &nurse, "10", "20", "5").await;
+    // Drawn by mistake and put back before the witness: the vial holds it again.
+    let res = app.send(req("POST", &format!("/sessions/{session}/ledger")).token(&nurse).raw(&format!("type=withdrawn&lot_id={lot}&container=2&volume_ml=1"), FORM)).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text);
+    let page = app.send(req("GET", &format!("/sessions/{session}")).token(&nurse)).await.text;
+    assert!(page.contains("Return unused drug to its vial") && page.contains("name=\"container\" inputmode=\"numeric\" value=\"2\""), "the return form names the vial drawn from");
+    let res = app
+        .send(req("POST", &format!("/sessions/{session}/ledger")).token(&nurse).raw(&format!("type=returned&lot_id={lot}&container=2&volume_ml=1&witness_username=physician&witness_password={}", crate::helpers::PASSWORD.replace('!', "%21")), FORM))
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text);
     let draw = format!("type=withdrawn&lot_id={lot}&container=1&volume_ml=6.1");
     assert_eq!(
         app.send(req("POST", &format!("/sessions/{session}/ledger")).token(&desk).raw(&draw, FORM)).await.status,
@@ -470,11 +479,11 @@ async fn a_nurse_runs_an_infusion_from_check_in_to_discharge<S: Store>(store: S)
     let pid: uuid::Uuid = patient.parse().unwrap();
     // session.open: the refused identifiers (denied) and the check-in; session.update: two checklists,
     // start, two accepted vital sets, pause, stop, the midazolam given (the refused ones write nothing);
-    // ledger.record about this patient: two withdrawals, two administrations, one waste (the receipts name no patient).
+    // ledger.record about this patient: three withdrawals, a return, two administrations, one waste (the receipts name no patient).
     for (action, expected) in [
         ("session.open", 2),
         ("session.update", 8),
-        ("ledger.record", 5),
+        ("ledger.record", 7),
         ("session.discharge", 1),
         ("alert.raise", 2),
         ("alert.close", 2),
