@@ -104,6 +104,32 @@ impl<S: Store> Clinic<S> {
         }
     }
 
+    /// The last contact (an attended appointment, a report or a test, up to
+    /// today) and where follow-up stands (completed once the plan is ended).
+    async fn follow_up_contact(
+        &self,
+        patient: &Patient,
+        plan: &PlanRecord,
+        zone: chrono_tz::Tz,
+        today: NaiveDate,
+        tests: &[clinic_domain::outcome::toxicology::ClassifiedTest],
+    ) -> Result<FollowUpContact, ServiceError> {
+        let mut last_contact = plan.header.start_date;
+        for b in self.store().patient_bookings(patient.id).await? {
+            if b.status == BookingStatus::Attended {
+                last_contact = last_contact.max(b.starts_at.with_timezone(&zone).date_naive());
+            }
+        }
+        for r in self.store().patient_use_reports(patient.id).await? {
+            last_contact = last_contact.max(r.recorded_at.with_timezone(&zone).date_naive());
+        }
+        for t in tests {
+            last_contact = last_contact.max(t.test.collected_on());
+        }
+        let status = if plan.header.state() == PlanState::Ended { ContactStatus::Completed } else { ContactStatus::InFollowUp };
+        Ok(FollowUpContact { last_contact: last_contact.min(today), status })
+    }
+
     /// Evaluates a patient's plan (no permission check, no audit: callers do both).
     async fn evaluate_relapse(&self, patient: &Patient, plan: &PlanRecord) -> Result<(Result<RelapseOutcome, String>, Vec<RelapseDecisionRow>), ServiceError> {
         let decisions = self.store().patient_relapse_decisions(patient.id).await?.into_iter().filter(|d| d.plan_id == plan.header.id).collect::<Vec<_>>();
@@ -118,22 +144,8 @@ impl<S: Store> Clinic<S> {
         let zone = Self::site_zone(&site);
         let today = self.now().with_timezone(&zone).date_naive();
         let course = course_dates(plan, protocol.definition().course_days);
-        // The last contact: an attended appointment, a report or a test, up to today.
         let (reports, tests, _) = self.outcome_facts(patient, zone).await?;
-        let mut last_contact = plan.header.start_date;
-        for b in self.store().patient_bookings(patient.id).await? {
-            if b.status == BookingStatus::Attended {
-                last_contact = last_contact.max(b.starts_at.with_timezone(&zone).date_naive());
-            }
-        }
-        for r in self.store().patient_use_reports(patient.id).await? {
-            last_contact = last_contact.max(r.recorded_at.with_timezone(&zone).date_naive());
-        }
-        for t in &tests {
-            last_contact = last_contact.max(t.test.collected_on());
-        }
-        let last_contact = last_contact.min(today);
-        let status = if plan.header.state() == PlanState::Ended { ContactStatus::Completed } else { ContactStatus::InFollowUp };
+        let contact = self.follow_up_contact(patient, plan, zone, today, &tests).await?;
         let windows = self.detection_windows();
         let facts = RelapseFacts {
             patient_substances: &patient.details.substances,
@@ -142,7 +154,7 @@ impl<S: Store> Clinic<S> {
             tests: &tests,
             windows: &windows,
             course: &course,
-            contact: FollowUpContact { last_contact, status },
+            contact,
         };
         let outcome = match propose(&definition, &facts) {
             Ok(proposals) => {
@@ -349,6 +361,19 @@ impl<S: Store> Clinic<S> {
                     }
                 }
             }
+        }
+        // Retention through the course.
+        if let Some(days) = clinic_domain::outcome::DayWindow::new(course.start, course.course_end) {
+            use clinic_domain::outcome::measure::{retention, RetentionStatus};
+            let window = MeasureWindow { name: "the course".into(), days, source: "the signed plan".into() };
+            let contact = self.follow_up_contact(&patient, &plan, zone, today, &tests).await?;
+            let r = retention(&contact, &window, today);
+            let value = match r.status {
+                RetentionStatus::Retained => format!("retained (last contact {})", r.last_contact),
+                RetentionStatus::NotRetained => format!("not retained (last contact {})", r.last_contact),
+                RetentionStatus::WindowNotOver => format!("course runs to {}; last contact {}", course.course_end, r.last_contact),
+            };
+            out.push(ProtocolMeasure { name: "Retention".into(), value, definition: described(&r.definition) });
         }
         // Counseling attendance over the course so far.
         let last = course.course_end.min(today);

@@ -83,6 +83,7 @@ async fn a_relapse_is_proposed_confirmed_and_exported<S: Store>(store: S) {
     // nothing is recorded in it: undetermined, never abstinent; attendance over the course so far, with definitions.
     assert!(tab.contains("end-of-study abstinence — cocaine: abstinence — in progress, to 2030-04-07") && tab.contains("undetermined (14 unknown or unrecorded days"), "{tab}");
     assert!(tab.contains("Counseling attendance") && tab.contains("Dakwar E et al., Am J Psychiatry 2019"), "{tab}");
+    assert!(tab.contains("Retention") && tab.contains("course runs to 2030-04-07; last contact 2030-03-25"), "{tab}");
     // The protocol the clinic has not set says what is missing.
     let tab = app.send(req("GET", &format!("/patients/{unset}?tab=outcomes")).token(&counselor)).await.text;
     assert!(tab.contains("data-testid=\"relapse-unset\"") && tab.contains("needs clinic setting"), "{tab}");
