@@ -30,13 +30,29 @@ pub struct ChartAlert {
 /// Medications for opioid use disorder as recorded in free text: the generic
 /// names clinical.md §11.4 lists (buprenorphine, methadone, extended-release
 /// naltrexone) and the US brand names they are commonly written under.
-const MOUD_NAMES: [&str; 9] =
-    ["buprenorphine", "methadone", "naltrexone", "suboxone", "subutex", "zubsolv", "sublocade", "brixadi", "vivitrol"];
+/// Each name with the generic it stands for.
+const MOUD_NAMES: [(&str, &str); 9] = [
+    ("buprenorphine", "buprenorphine"),
+    ("methadone", "methadone"),
+    ("naltrexone", "naltrexone"),
+    ("suboxone", "buprenorphine"),
+    ("subutex", "buprenorphine"),
+    ("zubsolv", "buprenorphine"),
+    ("sublocade", "buprenorphine"),
+    ("brixadi", "buprenorphine"),
+    ("vivitrol", "naltrexone"),
+];
+
+/// The generic MOUD a free-text medication name is (buprenorphine,
+/// methadone or naltrexone), if it is one.
+pub fn moud_generic(medication_name: &str) -> Option<&'static str> {
+    let name = medication_name.to_lowercase();
+    MOUD_NAMES.iter().find(|(moud, _)| name.contains(moud)).map(|(_, generic)| *generic)
+}
 
 /// Whether a free-text medication name is one of the MOUD.
 pub fn is_moud(medication_name: &str) -> bool {
-    let name = medication_name.to_lowercase();
-    MOUD_NAMES.iter().any(|moud| name.contains(moud))
+    moud_generic(medication_name).is_some()
 }
 
 /// Opioid use recorded as a substance of concern or an F11 diagnosis.
@@ -147,6 +163,15 @@ mod tests {
         let mut d = complete();
         d.contact_channels.clear();
         assert_eq!(kinds(&d), [ChartAlertKind::NoContactConsent]);
+    }
+
+    #[test]
+    fn brand_names_resolve_to_their_generic_moud() {
+        assert_eq!(moud_generic("Sublocade 300 mg monthly"), Some("buprenorphine"));
+        assert_eq!(moud_generic("buprenorphine/naloxone"), Some("buprenorphine"));
+        assert_eq!(moud_generic("Methadone liquid"), Some("methadone"));
+        assert_eq!(moud_generic("Vivitrol"), Some("naltrexone"));
+        assert_eq!(moud_generic("sertraline"), None);
     }
 
     #[test]

@@ -59,11 +59,6 @@ pub struct DischargeSummary {
     pub follow_ups: Vec<(NaiveDate, String)>,
 }
 
-fn is_moud(name: &str) -> bool {
-    let n = name.to_ascii_lowercase();
-    ["buprenorphine", "suboxone", "methadone", "naltrexone", "vivitrol"].iter().any(|m| n.contains(m))
-}
-
 impl<S: Store> Clinic<S> {
     /// Makes a referral (no `referral_id`) or records where one stands now.
     #[allow(clippy::too_many_arguments)] // one argument per field of the form
@@ -160,10 +155,8 @@ impl<S: Store> Clinic<S> {
         self.authorize(principal, Permission::OutcomeRead, "read the discharge summary").await?;
         let patient = self.store().get_patient(patient_id).await.map_err(|e| ServiceError::from_store("patient", e))?;
         let zone = Self::site_zone(&self.site_by_id(patient.site_id).await?);
-        let mut headers = self.store().list_plans(patient_id).await?;
-        headers.retain(|h| h.signed_at.is_some());
-        headers.sort_by_key(|h| h.created_at);
-        let plan = headers.last().cloned();
+        let plan_record = self.outcome_plan(&patient).await?;
+        let plan = plan_record.as_ref().map(|p| p.header.clone());
         let mut infusions = Vec::new();
         let mut adverse_events = Vec::new();
         let mut sessions = self.store().patient_sessions(patient_id).await?;
@@ -183,8 +176,9 @@ impl<S: Store> Clinic<S> {
                 adverse_events.push((e.at.with_timezone(&zone).date_naive(), text("description"), text("severity"), text("outcome")));
             }
         }
-        let view = self.patient_outcomes(principal, patient_id).await?;
-        let abstinence = view
+        let page = self.patient_outcome_page(principal, patient_id).await?;
+        let abstinence = page
+            .view
             .substances
             .iter()
             .map(|s| {
@@ -195,7 +189,7 @@ impl<S: Store> Clinic<S> {
                 (s.substance.as_str().to_string(), words)
             })
             .collect();
-        let relapse = match self.patient_relapse(principal, patient_id).await? {
+        let relapse = match page.relapse {
             None => "no signed plan".to_string(),
             Some(v) => match v.outcome {
                 Err(why) => format!("not evaluated: {why}"),
@@ -204,20 +198,14 @@ impl<S: Store> Clinic<S> {
                 Ok(o) => format!("no confirmed relapse in {} days from {}", o.time.point.days, o.proposals.index),
             },
         };
-        let confirmed_misuse = self.misuse_of(&patient).await?.confirmed;
-        let follow_ups = match &plan {
-            Some(h) => self
-                .store()
-                .get_plan(h.id)
-                .await?
-                .events
-                .iter()
-                .filter(|e| e.kind == clinic_domain::protocol::EventKind::FollowUp)
-                .map(|e| (e.date, e.status.as_str().replace('_', " ")))
-                .collect(),
-            None => Vec::new(),
-        };
-        let medications = patient.details.medications.iter().map(|m| (m.name.clone(), m.dose.clone(), is_moud(&m.name))).collect();
+        let confirmed_misuse = page.misuse.confirmed;
+        let follow_ups = plan_record
+            .iter()
+            .flat_map(|p| p.events.iter())
+            .filter(|e| e.kind == clinic_domain::protocol::EventKind::FollowUp)
+            .map(|e| (e.date, e.status.as_str().replace('_', " ")))
+            .collect();
+        let medications = patient.details.medications.iter().map(|m| (m.name.clone(), m.dose.clone(), clinic_domain::chart::is_moud(&m.name))).collect();
         let audit = AuditEvent::new(Uuid::now_v7(), self.now(), &principal.actor(), AuditAction::CounselingRead, AuditTarget::patient(patient_id), Outcome::Success, Some(json!({ "discharge_summary": true }).to_string()));
         self.audit_writer().record(vec![audit]).await?;
         Ok(DischargeSummary {

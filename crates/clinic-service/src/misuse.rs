@@ -102,9 +102,8 @@ impl<S: Store> Clinic<S> {
     }
 
     /// Every flag for a patient, with the decisions and the confirmed count (no permission check, no audit).
-    pub(crate) async fn misuse_of(&self, patient: &clinic_domain::patient::Patient) -> Result<MisuseView, ServiceError> {
-        let zone = Self::site_zone(&self.site_by_id(patient.site_id).await?);
-        let (_, tests, _) = self.outcome_facts(patient, zone).await?;
+    pub(crate) async fn misuse_of(&self, patient: &clinic_domain::patient::Patient, facts: &crate::outcomes::OutcomeFacts) -> Result<MisuseView, ServiceError> {
+        let tests = &facts.tests;
         let signals = self.store().patient_misuse_signals(patient.id).await?;
         let mut cravings = Vec::new();
         let mut requests = Vec::new();
@@ -118,21 +117,11 @@ impl<S: Store> Clinic<S> {
                 _ => {}
             }
         }
-        let flags = misuse_flags(&tests, &cravings, &requests);
+        let flags = misuse_flags(tests, &cravings, &requests);
         let decisions = self.store().patient_misuse_decisions(patient.id).await?;
         let domain: Vec<MisuseDecision> = decisions.iter().filter_map(decision_of).collect();
         let confirmed = confirmed_misuse_count(&flags, &domain);
         Ok(MisuseView { flags, decisions, signals, confirmed })
-    }
-
-    /// The watch for the chart (audited as an outcome read).
-    pub async fn patient_misuse(&self, principal: &Principal, patient_id: Uuid) -> Result<MisuseView, ServiceError> {
-        self.authorize(principal, Permission::OutcomeRead, "read the ketamine-misuse watch").await?;
-        let patient = self.store().get_patient(patient_id).await.map_err(|e| ServiceError::from_store("patient", e))?;
-        let view = self.misuse_of(&patient).await?;
-        let audit = self.misuse_audit(principal, AuditAction::OutcomeRead, patient_id, json!({ "misuse_flags": view.flags.len() }));
-        self.audit_writer().record(vec![audit]).await?;
-        Ok(view)
     }
 
     /// A physician confirms or rejects one flag, with a note.
@@ -147,7 +136,7 @@ impl<S: Store> Clinic<S> {
         let (Some(signal), Some(record), Some(verdict), Some(note)) = (signal, record, verdict, note) else {
             return Err(ServiceError::Invalid(FieldErrors(errors)));
         };
-        let view = self.misuse_of(&patient).await?;
+        let view = self.misuse_of(&patient, &self.outcome_facts(&patient).await?).await?;
         let key = FlagKey { signal, record };
         if !view.flags.iter().any(|f| f.key == key) {
             return Err(ServiceError::Invalid(FieldErrors::one("record_id", "no such flag on this patient: the data may have changed; reload the chart")));

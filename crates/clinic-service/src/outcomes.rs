@@ -76,6 +76,29 @@ fn latest(rows: &[UseReportRow]) -> Vec<DayReport> {
     by_key.values().filter_map(|r| report_of(r)).collect()
 }
 
+/// What the outcome views are built from (see `Clinic::outcome_facts`).
+#[derive(Debug, Clone)]
+pub struct OutcomeFacts {
+    pub zone: chrono_tz::Tz,
+    /// The site's date today.
+    pub today: NaiveDate,
+    pub reports: Vec<DayReport>,
+    pub tests: Vec<ClassifiedTest>,
+    pub conflicts: Vec<Conflict>,
+    /// When each clinic infusion started (site time).
+    pub infusions_at: Vec<NaiveDateTime>,
+}
+
+/// The chart's Outcomes tab, whole.
+#[derive(Debug, Clone)]
+pub struct OutcomePage {
+    pub view: OutcomesView,
+    /// `None` without a signed plan.
+    pub relapse: Option<crate::relapse::RelapseView>,
+    pub measures: Vec<crate::relapse::ProtocolMeasure>,
+    pub misuse: crate::misuse::MisuseView,
+}
+
 /// One test result as typed: `(analyte, result)`.
 #[derive(Debug, Clone, Default)]
 pub struct SpecimenInput {
@@ -248,24 +271,19 @@ impl<S: Store> Clinic<S> {
             .details
             .medications
             .iter()
-            .filter_map(|m| {
-                let name = m.name.to_ascii_lowercase();
-                let medication = if name.contains("buprenorphine") || name.contains("suboxone") {
-                    MoudMedication::Buprenorphine
-                } else if name.contains("methadone") {
-                    MoudMedication::Methadone
-                } else {
-                    return None;
-                };
-                Some(MoudCourse { medication, from: NaiveDate::MIN, to: None })
-            })
+            // Naltrexone shows on no screen: only buprenorphine and methadone parse.
+            .filter_map(|m| MoudMedication::parse(clinic_domain::chart::moud_generic(&m.name)?).ok())
+            .map(|medication| MoudCourse { medication, from: NaiveDate::MIN, to: None })
             .collect();
         Ok((infusions_at, moud, rescue))
     }
 
-    /// A patient's use reports (the newest answer of each day), tests
-    /// classified against what can explain them, and the conflicts.
-    pub(crate) async fn outcome_facts(&self, patient: &Patient, zone: chrono_tz::Tz) -> Result<(Vec<DayReport>, Vec<ClassifiedTest>, Vec<Conflict>), ServiceError> {
+    /// Everything the outcome views read about one patient, loaded once: the
+    /// use reports (the newest answer of each day), tests classified against
+    /// what can explain them, the conflicts, and the infusions given.
+    pub(crate) async fn outcome_facts(&self, patient: &Patient) -> Result<OutcomeFacts, ServiceError> {
+        let zone = Self::site_zone(&self.site_by_id(patient.site_id).await?);
+        let today = self.now().with_timezone(&zone).date_naive();
         let reports = latest(&self.store().patient_use_reports(patient.id).await?);
         let tests: Vec<LabTest> = self
             .store()
@@ -284,19 +302,15 @@ impl<S: Store> Clinic<S> {
         let (infusions_at, moud, rescue) = self.explanations_of(patient, zone).await?;
         let explanations = Explanations { infusions_at: &infusions_at, moud: &moud, prescriptions: &[], rescue_doses: &rescue };
         let windows = self.detection_windows();
-        let classified = classify_all(&tests, &explanations, &windows);
-        let found = conflicts(&reports, &classified, &windows);
-        Ok((reports, classified, found))
+        let tests = classify_all(&tests, &explanations, &windows);
+        let conflicts = conflicts(&reports, &tests, &windows);
+        Ok(OutcomeFacts { zone, today, reports, tests, conflicts, infusions_at })
     }
 
-    /// A patient's outcome data for the chart (audited).
-    pub async fn patient_outcomes(&self, principal: &Principal, patient_id: Uuid) -> Result<OutcomesView, ServiceError> {
-        self.authorize(principal, Permission::OutcomeRead, "read outcome data").await?;
-        let patient = self.store().get_patient(patient_id).await.map_err(|e| ServiceError::from_store("patient", e))?;
-        let site = self.site_by_id(patient.site_id).await?;
-        let zone = Self::site_zone(&site);
-        let today = self.now().with_timezone(&zone).date_naive();
-        let (reports, mut classified, found) = self.outcome_facts(&patient, zone).await?;
+    /// The chart's view of the facts (no permission check, no audit).
+    pub(crate) async fn outcomes_view(&self, patient: &Patient, facts: &OutcomeFacts) -> Result<OutcomesView, ServiceError> {
+        let today = facts.today;
+        let mut classified = facts.tests.clone();
         classified.sort_by_key(|t| std::cmp::Reverse(t.test.collected_at));
         let window = DayWindow::new(today - Duration::days(CALENDAR_DAYS - 1), today).ok_or_else(|| ServiceError::Internal(anyhow::anyhow!("empty calendar window")))?;
         let measure_window = MeasureWindow { name: format!("the last {CALENDAR_DAYS} days"), days: window, source: "the chart's calendar".into() };
@@ -304,16 +318,35 @@ impl<S: Store> Clinic<S> {
             .details
             .substances
             .iter()
-            .map(|s| SubstanceOutcome { substance: *s, days: merge_days(&reports, *s, window), pda: percent_days_abstinent(&reports, *s, &measure_window) })
+            .map(|s| SubstanceOutcome { substance: *s, days: merge_days(&facts.reports, *s, window), pda: percent_days_abstinent(&facts.reports, *s, &measure_window) })
             .collect();
-        let mut diary = self.store().patient_diary(patient_id).await?;
+        let mut diary = self.store().patient_diary(patient.id).await?;
         diary.reverse();
-        let (infusions_at, _, _) = self.explanations_of(&patient, zone).await?;
-        let mut infusion_days: Vec<NaiveDate> = infusions_at.iter().map(|t| t.date()).collect();
+        let mut infusion_days: Vec<NaiveDate> = facts.infusions_at.iter().map(|t| t.date()).collect();
         infusion_days.dedup();
-        let audit = self.outcome_audit(principal, AuditAction::OutcomeRead, patient_id, json!({ "reports": reports.len(), "tests": classified.len(), "diary": diary.len() }));
+        Ok(OutcomesView { today, substances, tests: classified, conflicts: facts.conflicts.clone(), diary, infusion_days })
+    }
+
+    /// Everything the chart's Outcomes tab shows, from one load of the facts
+    /// (audited once as an outcome read).
+    pub async fn patient_outcome_page(&self, principal: &Principal, patient_id: Uuid) -> Result<OutcomePage, ServiceError> {
+        self.authorize(principal, Permission::OutcomeRead, "read outcome data").await?;
+        let patient = self.store().get_patient(patient_id).await.map_err(|e| ServiceError::from_store("patient", e))?;
+        let facts = self.outcome_facts(&patient).await?;
+        let view = self.outcomes_view(&patient, &facts).await?;
+        let plan = self.outcome_plan(&patient).await?;
+        let relapse = match &plan {
+            Some(plan) => Some(self.relapse_view(&patient, plan, &facts).await?),
+            None => None,
+        };
+        let measures = match &plan {
+            Some(plan) => self.measures_of(&patient, plan, &facts).await?,
+            None => Vec::new(),
+        };
+        let misuse = self.misuse_of(&patient, &facts).await?;
+        let audit = self.outcome_audit(principal, AuditAction::OutcomeRead, patient_id, json!({ "reports": facts.reports.len(), "tests": view.tests.len(), "diary": view.diary.len(), "misuse_flags": misuse.flags.len(), "relapse": relapse.as_ref().map(|r| r.plan_id) }));
         self.audit_writer().record(vec![audit]).await?;
-        Ok(OutcomesView { today, substances, tests: classified, conflicts: found, diary, infusion_days })
+        Ok(OutcomePage { view, relapse, measures, misuse })
     }
 
     /// Stores a checked diary entry as the patient's own (the portal's path,
@@ -348,7 +381,7 @@ impl<S: Store> Clinic<S> {
         let audit = AuditEvent::new(
             Uuid::now_v7(),
             now,
-            &clinic_domain::audit::Actor { user_id: None, name: format!("patient:{}", patient.mrn.as_str()), role: Some("patient".into()), client_addr: None },
+            &crate::screening::portal_actor(patient, None),
             AuditAction::OutcomeRecord,
             AuditTarget::patient(patient.id),
             Outcome::Success,
@@ -393,7 +426,7 @@ impl<S: Store> Clinic<S> {
         let audit = AuditEvent::new(
             Uuid::now_v7(),
             self.now(),
-            &clinic_domain::audit::Actor { user_id: None, name: "patient (portal)".into(), role: Some("patient".into()), client_addr: None },
+            &crate::screening::portal_actor(patient, None),
             AuditAction::PortalRead,
             AuditTarget::patient(patient.id),
             Outcome::Success,

@@ -94,7 +94,7 @@ impl<S: Store> Clinic<S> {
     }
 
     /// The patient's treatment plan for outcomes: the newest signed one.
-    async fn outcome_plan(&self, patient: &Patient) -> Result<Option<PlanRecord>, ServiceError> {
+    pub(crate) async fn outcome_plan(&self, patient: &Patient) -> Result<Option<PlanRecord>, ServiceError> {
         let mut headers = self.store().list_plans(patient.id).await?;
         headers.retain(|h| h.signed_at.is_some());
         headers.sort_by_key(|h| h.created_at);
@@ -110,10 +110,9 @@ impl<S: Store> Clinic<S> {
         &self,
         patient: &Patient,
         plan: &PlanRecord,
-        zone: chrono_tz::Tz,
-        today: NaiveDate,
-        tests: &[clinic_domain::outcome::toxicology::ClassifiedTest],
+        facts: &crate::outcomes::OutcomeFacts,
     ) -> Result<FollowUpContact, ServiceError> {
+        let (zone, today) = (facts.zone, facts.today);
         let mut last_contact = plan.header.start_date;
         for b in self.store().patient_bookings(patient.id).await? {
             if b.status == BookingStatus::Attended {
@@ -123,7 +122,7 @@ impl<S: Store> Clinic<S> {
         for r in self.store().patient_use_reports(patient.id).await? {
             last_contact = last_contact.max(r.recorded_at.with_timezone(&zone).date_naive());
         }
-        for t in tests {
+        for t in &facts.tests {
             last_contact = last_contact.max(t.test.collected_on());
         }
         let status = if plan.header.state() == PlanState::Ended { ContactStatus::Completed } else { ContactStatus::InFollowUp };
@@ -131,7 +130,7 @@ impl<S: Store> Clinic<S> {
     }
 
     /// Evaluates a patient's plan (no permission check, no audit: callers do both).
-    async fn evaluate_relapse(&self, patient: &Patient, plan: &PlanRecord) -> Result<(Result<RelapseOutcome, String>, Vec<RelapseDecisionRow>), ServiceError> {
+    async fn evaluate_relapse(&self, patient: &Patient, plan: &PlanRecord, facts: &crate::outcomes::OutcomeFacts) -> Result<(Result<RelapseOutcome, String>, Vec<RelapseDecisionRow>), ServiceError> {
         let decisions = self.store().patient_relapse_decisions(patient.id).await?.into_iter().filter(|d| d.plan_id == plan.header.id).collect::<Vec<_>>();
         let Some(protocol) = self.protocols().get(&plan.header.protocol_id) else {
             return Ok((Err(format!("protocol {} is not installed", plan.header.protocol_id)), decisions));
@@ -140,18 +139,15 @@ impl<S: Store> Clinic<S> {
             Ok(d) => d,
             Err(e) => return Ok((Err(format!("the clinic's relapse settings contradict the protocol: {}", e.fields.join(", "))), decisions)),
         };
-        let site = self.site_by_id(patient.site_id).await?;
-        let zone = Self::site_zone(&site);
-        let today = self.now().with_timezone(&zone).date_naive();
         let course = course_dates(plan, protocol.definition().course_days);
-        let (reports, tests, _) = self.outcome_facts(patient, zone).await?;
-        let contact = self.follow_up_contact(patient, plan, zone, today, &tests).await?;
+        let (reports, tests) = (&facts.reports, &facts.tests);
+        let contact = self.follow_up_contact(patient, plan, facts).await?;
         let windows = self.detection_windows();
         let facts = RelapseFacts {
             patient_substances: &patient.details.substances,
             sex_at_birth: patient.details.sex_at_birth,
-            reports: &reports,
-            tests: &tests,
+            reports,
+            tests,
             windows: &windows,
             course: &course,
             contact,
@@ -167,15 +163,10 @@ impl<S: Store> Clinic<S> {
         Ok((outcome, decisions))
     }
 
-    /// The chart's relapse section for a patient (audited as an outcome read).
-    pub async fn patient_relapse(&self, principal: &Principal, patient_id: Uuid) -> Result<Option<RelapseView>, ServiceError> {
-        self.authorize(principal, Permission::OutcomeRead, "read relapse proposals").await?;
-        let patient = self.store().get_patient(patient_id).await.map_err(|e| ServiceError::from_store("patient", e))?;
-        let Some(plan) = self.outcome_plan(&patient).await? else { return Ok(None) };
-        let (outcome, decisions) = self.evaluate_relapse(&patient, &plan).await?;
-        let audit = AuditEvent::new(Uuid::now_v7(), self.now(), &principal.actor(), AuditAction::OutcomeRead, AuditTarget::patient(patient_id), Outcome::Success, Some(json!({ "relapse": plan.header.id }).to_string()));
-        self.audit_writer().record(vec![audit]).await?;
-        Ok(Some(RelapseView { plan_id: plan.header.id, protocol_id: plan.header.protocol_id.clone(), outcome, decisions }))
+    /// The relapse section for a plan, from the facts (no permission check, no audit).
+    pub(crate) async fn relapse_view(&self, patient: &Patient, plan: &PlanRecord, facts: &crate::outcomes::OutcomeFacts) -> Result<RelapseView, ServiceError> {
+        let (outcome, decisions) = self.evaluate_relapse(patient, plan, facts).await?;
+        Ok(RelapseView { plan_id: plan.header.id, protocol_id: plan.header.protocol_id.clone(), outcome, decisions })
     }
 
     /// A clinician confirms or rejects one proposed event, with a note.
@@ -210,7 +201,7 @@ impl<S: Store> Clinic<S> {
         let Some(plan) = self.outcome_plan(&patient).await? else {
             return Err(ServiceError::Conflict { code: "no_plan", message: "the patient has no signed plan to evaluate relapse against".into() });
         };
-        let (outcome, _) = self.evaluate_relapse(&patient, &plan).await?;
+        let (outcome, _) = self.evaluate_relapse(&patient, &plan, &self.outcome_facts(&patient).await?).await?;
         let outcome = outcome.map_err(|why| ServiceError::Conflict { code: "needs_clinic_setting", message: why })?;
         let wanted = EventKey { date, kind, substance };
         if !outcome.proposals.events.iter().any(|e| e.key == wanted) {
@@ -256,7 +247,7 @@ impl<S: Store> Clinic<S> {
             }
             let pseudonym = pseudonym(patient.id);
             let arm = plan.header.protocol_id.clone();
-            match self.evaluate_relapse(patient, &plan).await?.0 {
+            match self.evaluate_relapse(patient, &plan, &self.outcome_facts(patient).await?).await?.0 {
                 Err(reason) => excluded.push(Excluded { pseudonym, arm, reason }),
                 Ok(o) if !o.time.pending.is_empty() => excluded.push(Excluded {
                     pseudonym,
@@ -310,18 +301,16 @@ fn described(d: &clinic_domain::outcome::measure::OutcomeDefinition) -> String {
 impl<S: Store> Clinic<S> {
     /// The outcomes the patient's protocol measures, over its own windows as
     /// the course happened: abstinence in each window, percent days
-    /// abstinent, heavy drinking days for alcohol, and counseling attendance
-    /// over the course; a window not yet reached says so. Audited as an outcome read.
-    pub async fn protocol_measures(&self, principal: &Principal, patient_id: Uuid) -> Result<Vec<ProtocolMeasure>, ServiceError> {
+    /// abstinent, heavy drinking days for alcohol, retention and counseling
+    /// attendance over the course; a window not yet reached says so (no
+    /// permission check, no audit).
+    pub(crate) async fn measures_of(&self, patient: &Patient, plan: &PlanRecord, facts: &crate::outcomes::OutcomeFacts) -> Result<Vec<ProtocolMeasure>, ServiceError> {
         use clinic_domain::outcome::measure::{attendance, heavy_drinking_days, percent_days_abstinent, protocol_window, window_abstinence, AbstinenceVerdict, HeavyDrinkingRule, MeasureWindow, SessionRecord};
-        self.authorize(principal, Permission::OutcomeRead, "read protocol outcomes").await?;
-        let patient = self.store().get_patient(patient_id).await.map_err(|e| ServiceError::from_store("patient", e))?;
-        let Some(plan) = self.outcome_plan(&patient).await? else { return Ok(Vec::new()) };
         let Some(protocol) = self.protocols().get(&plan.header.protocol_id) else { return Ok(Vec::new()) };
-        let zone = Self::site_zone(&self.site_by_id(patient.site_id).await?);
-        let today = self.now().with_timezone(&zone).date_naive();
-        let course = course_dates(&plan, protocol.definition().course_days);
-        let (reports, tests, _) = self.outcome_facts(&patient, zone).await?;
+        let (zone, today) = (facts.zone, facts.today);
+        let course = course_dates(plan, protocol.definition().course_days);
+        let (reports, tests) = (&facts.reports, &facts.tests);
+        let patient_id = patient.id;
         let substances: Vec<Substance> = patient.details.substances.iter().copied().filter(|s| protocol.definition().substances.iter().any(|p| p == s.as_str())).collect();
         let mut out = Vec::new();
         for w in &protocol.definition().outcomes.windows {
@@ -335,7 +324,7 @@ impl<S: Store> Clinic<S> {
                 Ok(window) => {
                     let so_far = if window.days.last() > today { format!(" — in progress, to {}", window.days.last()) } else { String::new() };
                     for s in &substances {
-                        let a = window_abstinence(&reports, &tests, *s, &window);
+                        let a = window_abstinence(reports, tests, *s, &window);
                         let verdict = match a.verdict {
                             AbstinenceVerdict::Abstinent if a.biologically_confirmed => "abstinent, confirmed by a negative test".to_string(),
                             AbstinenceVerdict::Abstinent => "abstinent by self-report".to_string(),
@@ -343,7 +332,7 @@ impl<S: Store> Clinic<S> {
                             AbstinenceVerdict::Undetermined => format!("undetermined ({} unknown or unrecorded days, {} undetermined tests)", a.unknown_days.len(), a.undetermined_tests.len()),
                         };
                         out.push(ProtocolMeasure { name: format!("{} — {}: abstinence{so_far}", w.name, s.as_str()), value: verdict, definition: described(&a.definition) });
-                        let pda = percent_days_abstinent(&reports, *s, &window);
+                        let pda = percent_days_abstinent(reports, *s, &window);
                         out.push(ProtocolMeasure {
                             name: format!("{} — {}: percent days abstinent", w.name, s.as_str()),
                             value: pda.percent.map_or_else(|| "no day assessed".to_string(), |p| format!("{} % ({} of {} days assessed)", p.to_decimal().split('.').next().unwrap_or("0"), pda.abstinent_days, pda.days_assessed)),
@@ -351,7 +340,7 @@ impl<S: Store> Clinic<S> {
                         });
                         if *s == Substance::Alcohol {
                             let rule = if plan.header.protocol_id == "alcohol-met-dakwar2020" { HeavyDrinkingRule::dakwar_2020() } else { HeavyDrinkingRule::niaaa() };
-                            let h = heavy_drinking_days(&reports, patient.details.sex_at_birth, &rule, &window);
+                            let h = heavy_drinking_days(reports, patient.details.sex_at_birth, &rule, &window);
                             out.push(ProtocolMeasure {
                                 name: format!("{} — heavy drinking days", w.name),
                                 value: format!("{} heavy of {} days assessed (threshold {} drinks)", h.heavy_days.len(), h.days_assessed, h.threshold_drinks.to_decimal()),
@@ -366,7 +355,7 @@ impl<S: Store> Clinic<S> {
         if let Some(days) = clinic_domain::outcome::DayWindow::new(course.start, course.course_end) {
             use clinic_domain::outcome::measure::{retention, RetentionStatus};
             let window = MeasureWindow { name: "the course".into(), days, source: "the signed plan".into() };
-            let contact = self.follow_up_contact(&patient, &plan, zone, today, &tests).await?;
+            let contact = self.follow_up_contact(patient, plan, facts).await?;
             let r = retention(&contact, &window, today);
             let value = match r.status {
                 RetentionStatus::Retained => format!("retained (last contact {})", r.last_contact),
@@ -393,8 +382,6 @@ impl<S: Store> Clinic<S> {
                 definition: described(&a.definition),
             });
         }
-        let audit = AuditEvent::new(Uuid::now_v7(), self.now(), &principal.actor(), AuditAction::OutcomeRead, AuditTarget::patient(patient_id), Outcome::Success, Some(json!({ "protocol_measures": out.len() }).to_string()));
-        self.audit_writer().record(vec![audit]).await?;
         Ok(out)
     }
 }

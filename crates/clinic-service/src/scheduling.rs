@@ -2013,7 +2013,7 @@ impl<S: Store> Clinic<S> {
         let audit = AuditEvent::new(
             Uuid::now_v7(),
             now,
-            &clinic_domain::audit::Actor { user_id: None, name: "patient (portal)".into(), role: Some("patient".into()), client_addr: None },
+            &crate::screening::portal_actor(&view.patient, None),
             AuditAction::PortalRead,
             AuditTarget::patient(view.patient.id),
             Outcome::Success,

@@ -91,7 +91,7 @@ pub enum LinkRefusal {
     Used,
 }
 
-fn portal_actor(patient: &Patient, client_addr: Option<String>) -> Actor {
+pub(crate) fn portal_actor(patient: &Patient, client_addr: Option<String>) -> Actor {
     Actor { user_id: None, name: format!("patient:{}", patient.mrn.as_str()), role: Some("patient".into()), client_addr }
 }
 

@@ -524,13 +524,8 @@ impl<S: Store> Clinic<S> {
         use clinic_store::schedule::{OpeningRow, ResourceRecord, SiteScheduleRecord};
         let sites = self.store().list_sites().await?;
         let users = self.store().list_users().await?;
-        let user = |role: Role| users.iter().find(|u| u.role == role).cloned();
-        let (Some(physician), Some(frontdesk)) = (user(Role::Physician), user(Role::Frontdesk)) else { return Ok(Vec::new()) };
-        let principal = |u: &clinic_store::records::User| crate::auth::Principal {
-            user: u.clone(),
-            token_hash: "demo-seed".into(),
-            csrf_token: String::new(),
-            client_addr: Some("demo seed".into()),
+        let (Some(physician), Some(desk)) = (users.iter().find(|u| u.role == Role::Physician).cloned(), Self::demo_principal(&users, Role::Frontdesk)) else {
+            return Ok(Vec::new());
         };
         let event = |action: AuditAction, target: AuditTarget| {
             AuditEvent::new(Uuid::now_v7(), crate::now(), actor, action, target, Outcome::Success, Some(serde_json::json!({ "source": "demo seed" }).to_string()))
@@ -649,7 +644,6 @@ impl<S: Store> Clinic<S> {
             let new = current;
             // Book it the way the front desk would; where the whole plan does
             // not fit (a holiday, a full day), book what fits event by event.
-            let desk = principal(&frontdesk);
             // The patient in the chair now starts at the anchor; the next one an hour and a half later.
             let at = |t: chrono::DateTime<chrono::Utc>| t.with_timezone(&zone).format("%H:%M").to_string();
             let preferred = match role {
@@ -693,15 +687,7 @@ impl<S: Store> Clinic<S> {
     /// double-checked by the nurse with matching entries.
     async fn seed_demo_orders(&self, skip: &[Uuid]) -> Result<(), ServiceError> {
         let users = self.store().list_users().await?;
-        let principal = |role: Role| {
-            users.iter().find(|u| u.role == role).map(|u| crate::auth::Principal {
-                user: u.clone(),
-                token_hash: "demo-seed".into(),
-                csrf_token: String::new(),
-                client_addr: Some("demo seed".into()),
-            })
-        };
-        let (Some(physician), Some(nurse)) = (principal(Role::Physician), principal(Role::Nurse)) else { return Ok(()) };
+        let (Some(physician), Some(nurse)) = (Self::demo_principal(&users, Role::Physician), Self::demo_principal(&users, Role::Nurse)) else { return Ok(()) };
         let patients = self.store().list_patients(&clinic_store::records::PatientFilter { status: Some(PatientStatus::InTreatment), limit: 500, ..Default::default() }).await?;
         for patient in patients.items {
             for header in self.store().list_plans(patient.id).await?.into_iter().filter(|h| !skip.contains(&h.id)) {

@@ -151,7 +151,8 @@ fn vitals(variant: u32, minute: i64, infusion_minutes: i64, alert: bool) -> Vita
 }
 
 impl<S: Store> Clinic<S> {
-    fn demo_principal(users: &[clinic_store::records::User], role: Role) -> Option<Principal> {
+    /// The demo account of `role`, acting as itself (the seed's principal).
+    pub(crate) fn demo_principal(users: &[clinic_store::records::User], role: Role) -> Option<Principal> {
         users.iter().find(|u| u.role == role).map(|u| Principal {
             user: u.clone(),
             token_hash: "demo-seed".into(),
@@ -399,10 +400,9 @@ impl<S: Store> Clinic<S> {
                 results.sort();
                 results.dedup();
                 // A patient on MOUD shows it (expected: the medication list explains it).
-                let meds: Vec<String> = patient.details.medications.iter().map(|m| m.name.to_ascii_lowercase()).collect();
+                let on: Vec<&str> = patient.details.medications.iter().filter_map(|m| clinic_domain::chart::moud_generic(&m.name)).collect();
                 for (analyte, result) in results.iter_mut() {
-                    let on = |name: &str| meds.iter().any(|m| m.contains(name));
-                    if (analyte == "buprenorphine" && on("buprenorphine")) || (analyte == "methadone" && on("methadone")) {
+                    if on.contains(&analyte.as_str()) {
                         *result = "positive".into();
                     }
                 }
@@ -440,7 +440,7 @@ impl<S: Store> Clinic<S> {
             // The relapse confirmed in the next session, where the clinic defines relapse for the protocol.
             if relapses {
                 self.set_clock(Some(at(plan.header.start_date + Duration::days(21), 12)));
-                if let Some(view) = self.patient_relapse(&counselor, patient.id).await? {
+                if let Some(view) = self.patient_outcome_page(&counselor, patient.id).await?.relapse {
                     if let Ok(o) = &view.outcome {
                         // The relapse the use days meet (the timeline follow-back is its evidence).
                         if let Some(event) = o.proposals.events.iter().find(|x| x.key.kind == clinic_domain::outcome::relapse::EventKind::Relapse && !x.evidence.days.is_empty()) {

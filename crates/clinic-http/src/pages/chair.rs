@@ -611,19 +611,13 @@ async fn after<S: Store, T>(
 ) -> Response {
     match result {
         Ok(_) => Redirect::to(&format!("/sessions/{session_id}")).into_response(),
-        Err(ServiceError::Invalid(errors)) => match app.clinic.get_chart(principal, session_id).await {
-            Ok(chart) => chair_page(app, principal, &chart, Some(errors.0.iter().map(|e| format!("{}: {}", e.field.replace('_', " "), e.message)).collect::<Vec<_>>().join("; "))).await,
-            Err(err) => failure(err),
+        Err(err) => match crate::pages::problem_text(&err) {
+            Some(problem) => match app.clinic.get_chart(principal, session_id).await {
+                Ok(chart) => chair_page(app, principal, &chart, Some(problem)).await,
+                Err(err) => failure(err),
+            },
+            None => failure(err),
         },
-        Err(ServiceError::Conflict { message, .. }) => match app.clinic.get_chart(principal, session_id).await {
-            Ok(chart) => chair_page(app, principal, &chart, Some(message)).await,
-            Err(err) => failure(err),
-        },
-        Err(ServiceError::StaleVersion { .. }) => match app.clinic.get_chart(principal, session_id).await {
-            Ok(chart) => chair_page(app, principal, &chart, Some("The chart changed since this page was loaded (someone else entered something). Check it and enter again.".into())).await,
-            Err(err) => failure(err),
-        },
-        Err(err) => failure(err),
     }
 }
 

@@ -122,7 +122,7 @@ pub async fn record<S: Store>(
     };
     match app.clinic.record_counseling(&principal, booking_id, &input).await {
         Ok(row) => Redirect::to(&format!("/patients/{}?tab=counseling", row.patient_id)).into_response(),
-        Err(err) => match crate::pages::ledger::problem_text(&err) {
+        Err(err) => match crate::pages::problem_text(&err) {
             Some(problem) => form_page(&app, &principal, booking_id, &input, Some(problem)).await,
             None => failure(err),
         },
@@ -262,7 +262,7 @@ pub async fn save_plan<S: Store>(
     let parts: Vec<(String, String)> = p.into_iter().filter(|(k, _)| k != "version" && k != crate::pages::CSRF_FIELD).collect();
     match app.clinic.save_recovery_plan(&principal, patient_id, version, &parts).await {
         Ok(_) => Redirect::to(&format!("/patients/{patient_id}?tab=counseling#recovery-plan")).into_response(),
-        Err(err) => match crate::pages::ledger::problem_text(&err) {
+        Err(err) => match crate::pages::problem_text(&err) {
             Some(problem) => crate::pages::error_page(StatusCode::UNPROCESSABLE_ENTITY, "The recovery plan was not saved", &problem),
             None => failure(err),
         },
@@ -342,7 +342,7 @@ pub async fn referral<S: Store>(
         .await
     {
         Ok(_) => Redirect::to(&format!("/patients/{patient_id}?tab=counseling#referrals")).into_response(),
-        Err(err) => match crate::pages::ledger::problem_text(&err) {
+        Err(err) => match crate::pages::problem_text(&err) {
             Some(problem) => crate::pages::error_page(StatusCode::UNPROCESSABLE_ENTITY, "The referral was not saved", &problem),
             None => failure(err),
         },

@@ -21,7 +21,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::AppState;
-use crate::pages::{Nav, csrf_input, failure, figure, form_field, form_pairs, site_time, staff_page};
+use crate::pages::{Nav, csrf_input, failure, figure, form_field, form_pairs, problem_text, site_time, staff_page};
 
 #[derive(Debug, Deserialize)]
 pub struct SiteQuery {
@@ -310,16 +310,6 @@ async fn ledger_page<S: Store>(app: &AppState<S>, principal: &Principal, view: &
         *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
     }
     res
-}
-
-/// A problem as one line: every field and its message.
-pub(crate) fn problem_text(err: &ServiceError) -> Option<String> {
-    match err {
-        ServiceError::Invalid(errors) => Some(errors.0.iter().map(|e| format!("{}: {}", e.field.replace('_', " "), e.message)).collect::<Vec<_>>().join("; ")),
-        ServiceError::Conflict { message, .. } => Some(message.clone()),
-        ServiceError::StaleVersion { .. } => Some("Someone else saved a change at the same moment: reload the page, check it and enter again.".into()),
-        _ => None,
-    }
 }
 
 /// Records an entry typed at the cabinet.

@@ -262,6 +262,18 @@ pub(crate) fn figure(x: clinic_domain::dose::Exact, places: u32) -> Markup {
 }
 
 /// A service error as a page: the problem's status, title and detail in words.
+/// A refusal a form page shows on itself, as one line: every field and its
+/// message, a conflict's message, or the concurrent change; `None` for the
+/// rest (answered as an error page by `failure`).
+pub(crate) fn problem_text(err: &clinic_service::error::ServiceError) -> Option<String> {
+    match err {
+        clinic_service::error::ServiceError::Invalid(errors) => Some(errors.0.iter().map(|e| format!("{}: {}", e.field.replace('_', " "), e.message)).collect::<Vec<_>>().join("; ")),
+        clinic_service::error::ServiceError::Conflict { message, .. } => Some(message.clone()),
+        clinic_service::error::ServiceError::StaleVersion { .. } => Some("Someone else saved a change at the same moment: reload the page, check it and enter again.".into()),
+        _ => None,
+    }
+}
+
 pub(crate) fn failure(err: clinic_service::error::ServiceError) -> Response {
     let api = crate::error::ApiError::from(err);
     error_page(api.status, api.title, &api.detail)

@@ -58,10 +58,11 @@ pub async fn tab<S: Store>(app: &AppState<S>, principal: &Principal, patient: &c
     if !role_allows(principal.user.role, Permission::OutcomeRead) {
         return html! { section.card { h2 { "Outcomes" } p { "Outcome data is read by the clinicians who treat the patient." } } };
     }
-    let view = match app.clinic.patient_outcomes(principal, patient.id).await {
-        Ok(v) => v,
+    let page = match app.clinic.patient_outcome_page(principal, patient.id).await {
+        Ok(p) => p,
         Err(err) => return html! { section.card { p.error { (err.to_string()) } } },
     };
+    let view = &page.view;
     let recorded = view.substances.iter().any(|s| s.days.iter().any(|d| d.status != DayStatus::Unrecorded)) || !view.tests.is_empty();
     html! {
         section.card #outcomes {
@@ -85,7 +86,7 @@ pub async fn tab<S: Store>(app: &AppState<S>, principal: &Principal, patient: &c
                     }
                 }
             }
-            (timeline_svg(&view))
+            (timeline_svg(view))
             @for s in &view.substances {
                 h3 { (s.substance.as_str()) }
                 p data-testid={ "pda-" (s.substance.as_str()) } {
@@ -123,9 +124,9 @@ pub async fn tab<S: Store>(app: &AppState<S>, principal: &Principal, patient: &c
                     }
                 }
             }
-            (measures_section(app, principal, patient).await)
-            (relapse_section(app, principal, patient).await)
-            (misuse_section(app, principal, patient).await)
+            (measures_section(&page.measures))
+            (relapse_section(principal, patient, page.relapse.as_ref()))
+            (misuse_section(principal, patient, &page.misuse, view.today))
             @if !view.tests.is_empty() {
                 h3 { "Tests" }
                 // One row per specimen: positives first with whether they count, then the negatives.
@@ -250,7 +251,7 @@ pub async fn tlfb_save<S: Store>(
     };
     match app.clinic.record_tlfb_week(&principal, patient.id, &input).await {
         Ok(_) => Redirect::to(&format!("/patients/{}?tab=outcomes", patient.id)).into_response(),
-        Err(err) => match crate::pages::ledger::problem_text(&err) {
+        Err(err) => match crate::pages::problem_text(&err) {
             Some(problem) => tlfb_page(&app, &principal, &patient, &input, Some(problem)).await,
             None => failure(err),
         },
@@ -320,7 +321,7 @@ pub async fn tests_save<S: Store>(
     };
     match app.clinic.record_specimen(&principal, patient.id, &input).await {
         Ok(_) => Redirect::to(&format!("/patients/{}?tab=outcomes", patient.id)).into_response(),
-        Err(err) => match crate::pages::ledger::problem_text(&err) {
+        Err(err) => match crate::pages::problem_text(&err) {
             Some(problem) => tests_page(&app, &principal, &patient, Some(problem)).await,
             None => failure(err),
         },
@@ -329,11 +330,9 @@ pub async fn tests_save<S: Store>(
 
 /// Proposed lapses, relapses and dropouts with their evidence, each to
 /// confirm or reject with a note; time to relapse from the confirmed ones.
-async fn relapse_section<S: Store>(app: &AppState<S>, principal: &Principal, patient: &clinic_domain::patient::Patient) -> Markup {
-    let view = match app.clinic.patient_relapse(principal, patient.id).await {
-        Ok(Some(v)) => v,
-        Ok(None) => return html! { h3 { "Relapse" } p.muted { "No signed plan yet: relapse is evaluated against the plan's protocol." } },
-        Err(err) => return html! { p.error { (err.to_string()) } },
+fn relapse_section(principal: &Principal, patient: &clinic_domain::patient::Patient, view: Option<&clinic_service::relapse::RelapseView>) -> Markup {
+    let Some(view) = view else {
+        return html! { h3 { "Relapse" } p.muted { "No signed plan yet: relapse is evaluated against the plan's protocol." } };
     };
     let may_decide = role_allows(principal.user.role, Permission::OutcomeRecord);
     let decided = |key: &clinic_domain::outcome::relapse::EventKey| {
@@ -401,7 +400,7 @@ pub async fn decide<S: Store>(
     let substance = form_field(&p, "substance");
     match app.clinic.decide_relapse(&principal, patient.id, (&f("event_date"), &f("kind"), substance.as_deref()), &f("verdict"), form_field(&p, "note").as_deref()).await {
         Ok(_) => Redirect::to(&format!("/patients/{}?tab=outcomes#relapse", patient.id)).into_response(),
-        Err(err) => match crate::pages::ledger::problem_text(&err) {
+        Err(err) => match crate::pages::problem_text(&err) {
             Some(problem) => crate::pages::error_page(StatusCode::UNPROCESSABLE_ENTITY, "The decision was not saved", &problem),
             None => failure(err),
         },
@@ -410,15 +409,10 @@ pub async fn decide<S: Store>(
 
 /// The ketamine-misuse watch: each flag with its evidence, a physician's
 /// decision, and the form to record a craving or a request for more ketamine.
-async fn misuse_section<S: Store>(app: &AppState<S>, principal: &Principal, patient: &clinic_domain::patient::Patient) -> Markup {
+fn misuse_section(principal: &Principal, patient: &clinic_domain::patient::Patient, view: &clinic_service::misuse::MisuseView, today: chrono::NaiveDate) -> Markup {
     use clinic_domain::outcome::misuse::MisuseEvidence;
-    let view = match app.clinic.patient_misuse(principal, patient.id).await {
-        Ok(v) => v,
-        Err(err) => return html! { p.error { (err.to_string()) } },
-    };
     let may_decide = role_allows(principal.user.role, Permission::MisuseDecide);
     let may_record = role_allows(principal.user.role, Permission::OutcomeRecord);
-    let today = app.clinic.now().date_naive();
     html! {
         section #misuse data-testid="misuse" {
             h3 { "Ketamine-misuse watch" }
@@ -492,7 +486,7 @@ pub async fn misuse_signal<S: Store>(
     let f = |n: &str| form_field(&p, n).unwrap_or_default();
     match app.clinic.record_misuse_signal(&principal, patient.id, &f("kind"), &f("reported_on"), form_field(&p, "note").as_deref()).await {
         Ok(_) => Redirect::to(&format!("/patients/{}?tab=outcomes#misuse", patient.id)).into_response(),
-        Err(err) => match crate::pages::ledger::problem_text(&err) {
+        Err(err) => match crate::pages::problem_text(&err) {
             Some(problem) => crate::pages::error_page(StatusCode::UNPROCESSABLE_ENTITY, "The signal was not saved", &problem),
             None => failure(err),
         },
@@ -514,7 +508,7 @@ pub async fn misuse_decide<S: Store>(
     let f = |n: &str| form_field(&p, n).unwrap_or_default();
     match app.clinic.decide_misuse(&principal, patient.id, &f("signal"), &f("record_id"), &f("verdict"), form_field(&p, "note").as_deref()).await {
         Ok(_) => Redirect::to(&format!("/patients/{}?tab=outcomes#misuse", patient.id)).into_response(),
-        Err(err) => match crate::pages::ledger::problem_text(&err) {
+        Err(err) => match crate::pages::problem_text(&err) {
             Some(problem) => crate::pages::error_page(StatusCode::UNPROCESSABLE_ENTITY, "The decision was not saved", &problem),
             None => failure(err),
         },
@@ -580,11 +574,7 @@ fn days(n: i64) -> f64 {
 }
 
 /// The outcomes the protocol measures, each with the definition that produced it.
-async fn measures_section<S: Store>(app: &AppState<S>, principal: &Principal, patient: &clinic_domain::patient::Patient) -> Markup {
-    let measures = match app.clinic.protocol_measures(principal, patient.id).await {
-        Ok(m) => m,
-        Err(err) => return html! { p.error { (err.to_string()) } },
-    };
+fn measures_section(measures: &[clinic_service::relapse::ProtocolMeasure]) -> Markup {
     if measures.is_empty() {
         return html! {};
     }
@@ -594,7 +584,7 @@ async fn measures_section<S: Store>(app: &AppState<S>, principal: &Principal, pa
             table.stack {
                 thead { tr { th { "Outcome" } th { "Value" } th { "Definition" } } }
                 tbody {
-                    @for m in &measures {
+                    @for m in measures {
                         tr {
                             td data-label="Outcome" { (m.name) }
                             td data-label="Value" { strong { (m.value) } }
