@@ -882,7 +882,7 @@ impl<S: Store> Clinic<S> {
             });
         }
         // The controlled-substance record is not a clinical criterion: no override passes it.
-        let unaccounted = self.session_ledger(&session).await?.unaccounted();
+        let unaccounted = self.session_ledger(&chart).await?.unaccounted();
         if !unaccounted.is_empty() {
             return Err(ServiceError::Conflict {
                 code: "ledger_unaccounted",

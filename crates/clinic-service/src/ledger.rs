@@ -450,10 +450,10 @@ impl<S: Store> Clinic<S> {
 
     /// The session's part of the ledger: its entries, what it holds, and
     /// the ketamine the pump delivered that is not yet recorded.
-    pub async fn session_ledger(&self, session: &InfusionSessionRecord) -> Result<SessionLedger, ServiceError> {
-        let view = self.load_ledger(session.site_id).await?;
-        let chart = self.fold_chart(session.clone()).await?;
-        Ok(Self::session_part(&view, session.id, chart.delivered.map(|(_, mg)| mg)))
+    /// `chart` is the session's chart the caller has folded (its pump record gives the delivery).
+    pub async fn session_ledger(&self, chart: &crate::infusions::Chart) -> Result<SessionLedger, ServiceError> {
+        let view = self.load_ledger(chart.session.site_id).await?;
+        Ok(Self::session_part(&view, chart.session.id, chart.delivered.map(|(_, mg)| mg)))
     }
 
     fn session_part(view: &SiteLedger, session: Uuid, delivered_mg: Option<Exact>) -> SessionLedger {

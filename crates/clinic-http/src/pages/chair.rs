@@ -161,7 +161,7 @@ async fn chair_page<S: Store>(
             }),
         None => None,
     };
-    let ledger = app.clinic.session_ledger(s).await.ok();
+    let ledger = app.clinic.session_ledger(c).await.ok();
     let c_delivered = c.delivered;
     // The stock volume to draw: the syringe-rounded figure when the clinic sets a step, else the exact one.
     let calc = order.as_ref().and_then(|o| app.clinic.order_calc(o).ok());

@@ -161,7 +161,7 @@ async fn the_demo_has_infusions_behind_it_and_a_balanced_ledger<S: Store>(store:
                 discharged += 1;
                 assert!(vitals >= 5, "a completed session has its vital signs: {vitals}");
                 assert!(chart.entries.iter().any(|e| e.kind == "note") && chart.delivered.is_some());
-                assert!(clinic.session_ledger(&s).await.unwrap().unaccounted().is_empty(), "every completed session is accounted for");
+                assert!(clinic.session_ledger(&chart).await.unwrap().unaccounted().is_empty(), "every completed session is accounted for");
             } else {
                 open.push(s);
             }
@@ -191,7 +191,7 @@ async fn the_demo_has_infusions_behind_it_and_a_balanced_ledger<S: Store>(store:
     let principal = clinic.authenticate(&nurse, None).await.unwrap();
     let view = clinic.site_ledger(&principal, site).await.unwrap();
     let shelf: f64 = view.shelf().iter().map(|l| l.on_hand_ml.to_decimal().parse::<f64>().unwrap()).sum();
-    let held: f64 = clinic.session_ledger(&open[0]).await.unwrap().custody.iter().map(|c| c.held.ml.to_decimal().parse::<f64>().unwrap()).sum();
+    let held: f64 = clinic.session_ledger(&clinic.fold_chart(open[0].clone()).await.unwrap()).await.unwrap().custody.iter().map(|c| c.held.ml.to_decimal().parse::<f64>().unwrap()).sum();
     assert!(held > 0.0, "the running session holds its dose");
     assert!((ml("withdrawn") - ml("administered") - ml("wasted") - held).abs() < 1e-9);
     assert!((ml("received") - shelf - held - ml("administered") - ml("wasted") - ml("destroyed")).abs() < 1e-9, "{shelf} {held}");
