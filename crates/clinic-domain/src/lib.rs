@@ -30,6 +30,7 @@ macro_rules! wire_enum {
 
 
 
+pub mod analytics;
 pub mod audit;
 pub mod alert;
 pub mod authz;
