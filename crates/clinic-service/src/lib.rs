@@ -26,6 +26,7 @@ pub mod screening;
 pub mod sealer;
 pub mod seed;
 mod seed_sessions;
+mod seed_alumni;
 pub mod users;
 
 use std::sync::Arc;

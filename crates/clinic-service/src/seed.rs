@@ -193,6 +193,8 @@ impl<S: Store> Clinic<S> {
         let anchor = crate::seed_sessions::demo_anchor(&site, crate::now());
         let early = self.seed_demo_schedule(&actor, &patients, anchor).await?;
         let skip: Vec<Uuid> = early.iter().map(|e| e.plan_id).collect();
+        // The past cohort: patients whose courses ended months ago (seed_alumni.rs).
+        let alumni = self.seed_demo_alumni(&actor, anchor).await?;
         self.seed_demo_orders(&skip).await?;
         self.seed_demo_sessions(&early, anchor).await?;
         let event = AuditEvent::new(
@@ -202,10 +204,13 @@ impl<S: Store> Clinic<S> {
             AuditAction::Seed,
             AuditTarget::none("system"),
             Outcome::Success,
-            Some(serde_json::json!({ "n_users": DEMO_ACCOUNTS.len(), "n_patients": N_DEMO_PATIENTS, "n_inquiries": N_DEMO_INQUIRIES }).to_string()),
+            Some(
+                serde_json::json!({ "n_users": DEMO_ACCOUNTS.len(), "n_patients": N_DEMO_PATIENTS + alumni.patients, "n_inquiries": N_DEMO_INQUIRIES + alumni.inquiries })
+                    .to_string(),
+            ),
         );
         self.audit_writer().record(vec![event]).await?;
-        Ok(SeedOutcome::Seeded { n_users: DEMO_ACCOUNTS.len(), n_patients: N_DEMO_PATIENTS })
+        Ok(SeedOutcome::Seeded { n_users: DEMO_ACCOUNTS.len(), n_patients: N_DEMO_PATIENTS + alumni.patients })
     }
 }
 
@@ -382,30 +387,7 @@ impl<S: Store> Clinic<S> {
     /// eligible patients with signed decisions, one not eligible with its
     /// reasons, and patients in screening whose proposals await a physician.
     async fn seed_demo_eligibility(&self, actor: &Actor, patients: &[clinic_domain::patient::Patient]) -> Result<(), ServiceError> {
-        use clinic_domain::consent::{sign, ConsentKind, SignInput};
-        use clinic_domain::eligibility::{sign_decision, DecisionInput, EligibilityRecord};
         use clinic_domain::patient::PatientStatus;
-        use clinic_domain::screening::{Screening, ScreeningInput, CONTRAINDICATIONS};
-        use clinic_store::screening::{DocumentKind, PatientDocument};
-        let physician = self.store().list_users().await?.into_iter().find(|u| u.role == clinic_domain::user::Role::Physician);
-        let nurse = self.store().list_users().await?.into_iter().find(|u| u.role == clinic_domain::user::Role::Nurse);
-        let site = self.store().list_sites().await?.into_iter().next().ok_or_else(|| ServiceError::Internal(anyhow::anyhow!("no site")))?;
-        let today = Self::site_today(&site);
-        let event = |action: AuditAction, patient_id: Uuid| {
-            AuditEvent::new(Uuid::now_v7(), crate::now(), actor, action, AuditTarget::patient(patient_id), Outcome::Success, Some(serde_json::json!({ "source": "demo seed" }).to_string()))
-        };
-        let document = |patient_id: Uuid, kind: DocumentKind, subtype: &str, body: String, by: Option<Uuid>| PatientDocument {
-            id: Uuid::now_v7(),
-            patient_id,
-            kind,
-            subtype: subtype.into(),
-            body,
-            created_by: by,
-            created_at: crate::now(),
-            closed_at: None,
-            closed_by: None,
-            version: 1,
-        };
         let mut n_not_eligible = 0;
         for patient in patients {
             let status = patient.details.status;
@@ -420,88 +402,149 @@ impl<S: Store> Clinic<S> {
             if excluded {
                 n_not_eligible += 1;
             }
-            let mut contraindications: std::collections::BTreeMap<String, String> =
-                CONTRAINDICATIONS.iter().map(|c| (c.id.as_str().to_string(), "no".to_string())).collect();
-            if excluded {
-                contraindications.insert("uncontrolled_hypertension".into(), "yes".into());
-            }
-            let input = ScreeningInput {
-                screened_on: Some(today.format("%Y-%m-%d").to_string()),
-                screened_by: Some(nurse.as_ref().map(|n| n.display_name.clone()).unwrap_or_else(|| "Demo nurse".into())),
-                contraindications,
-                allergies_reviewed: Some("yes".into()),
-                benzodiazepine_use: Some("no".into()),
-                lamotrigine_use: Some("no".into()),
-                moud: Some(if clinic_domain::chart::has_opioid_use(&patient.details) { "continued" } else { "not_on_moud" }.into()),
-                systolic_bp_mmhg: Some(if excluded { "178" } else { "126" }.into()),
-                diastolic_bp_mmhg: Some(if excluded { "104" } else { "80" }.into()),
-                heart_rate_bpm: Some("74".into()),
-                respiratory_rate_per_min: Some("14".into()),
-                spo2_percent: Some("98".into()),
-                weight_kg: Some("72.5".into()),
-                height_cm: Some("172".into()),
-                pregnancy_status: Some(if patient.details.sex_at_birth == clinic_domain::patient::SexAtBirth::Female { "not_pregnant" } else { "not_applicable" }.into()),
-                pregnancy_test_date: (patient.details.sex_at_birth == clinic_domain::patient::SexAtBirth::Female).then(|| today.format("%Y-%m-%d").to_string()),
-                pregnancy_test_result: (patient.details.sex_at_birth == clinic_domain::patient::SexAtBirth::Female).then(|| "negative".into()),
-                withdrawal_seizure_history: Some(if excluded { "yes" } else { "no" }.into()),
-                delirium_tremens_history: Some("no".into()),
-                pdmp_checked_on: Some(today.format("%Y-%m-%d").to_string()),
-                pdmp_checked_by: Some("Demo nurse".into()),
-                pdmp_result: Some("No other controlled-substance prescriptions".into()),
-                pdmp_concerning: Some("no".into()),
-                ..Default::default()
-            };
-            let screening = Screening::parse(&input, today)?;
-            let body = serde_json::to_string(&screening).map_err(|e| ServiceError::Internal(e.into()))?;
-            self.store()
-                .add_document(&document(patient.id, DocumentKind::MedicalScreening, "medical_screening", body, nurse.as_ref().map(|n| n.id)), &event(AuditAction::ScreeningRecord, patient.id))
-                .await?;
-            // Consents signed by the patient at the tablet (some in screening still missing them).
-            if status != PatientStatus::Screening || patient.mrn.as_str().ends_with(['1', '3', '5', '7', '9']) {
-                for kind in [ConsentKind::Treatment, ConsentKind::Infusion] {
-                    let Some(template) = self.consent_templates().iter().find(|t| t.kind == kind) else { continue };
-                    let signed = sign(
-                        template,
-                        &SignInput {
-                            signature: Some(format!("{} {}", patient.details.given_name, patient.details.family_name)),
-                            signer_capacity: Some("patient".into()),
-                            shown_text_sha256: Some(template.text_sha256()),
-                            ..Default::default()
-                        },
-                        // Patients in treatment signed at intake, before the demo's infusion history.
-                        if status == PatientStatus::InTreatment { crate::now() - chrono::Duration::weeks(8) } else { crate::now() },
-                    )?;
-                    let body = serde_json::to_string(&signed).map_err(|e| ServiceError::Internal(e.into()))?;
-                    self.store().add_document(&document(patient.id, DocumentKind::Consent, kind.as_str(), body, nurse.as_ref().map(|n| n.id)), &event(AuditAction::ConsentSign, patient.id)).await?;
-                }
-            }
-            let inputs = match self.eligibility_inputs(patient).await {
-                Ok(inputs) => inputs,
-                Err(ServiceError::Invalid(_)) => continue,
-                Err(err) => return Err(err),
-            };
-            let record = EligibilityRecord::new(inputs);
-            let body = serde_json::to_string(&record).map_err(|e| ServiceError::Internal(e.into()))?;
-            let proposal = document(patient.id, DocumentKind::Eligibility, record.proposal.outcome.as_str(), body, nurse.as_ref().map(|n| n.id));
-            self.store().add_document(&proposal, &event(AuditAction::EligibilityPropose, patient.id)).await?;
+            // Consents signed by the patient at the tablet (some in screening still missing them);
+            // patients in treatment signed at intake, before the demo's infusion history.
+            let consents = (status != PatientStatus::Screening || patient.mrn.as_str().ends_with(['1', '3', '5', '7', '9'])).then(|| {
+                if status == PatientStatus::InTreatment { crate::now() - chrono::Duration::weeks(8) } else { crate::now() }
+            });
             // Physicians have signed all but those still in screening.
-            if let (Some(physician), false) = (&physician, status == PatientStatus::Screening) {
-                let decision = if excluded { "not_eligible" } else { "eligible" };
-                let agrees = record.proposal.outcome.as_str() == decision;
-                let input = DecisionInput {
-                    physician: Some(format!("{} ({})", physician.display_name, physician.username)),
-                    decision: Some(decision.into()),
-                    reason: (!agrees).then(|| "Reviewed with the patient: blood pressure, BMI and age acceptable; clinic limits not yet set.".into()),
-                    overridden_rules: Vec::new(),
-                };
-                let signed = sign_decision(record, &input, crate::now())?;
-                let body = serde_json::to_string(&signed).map_err(|e| ServiceError::Internal(e.into()))?;
-                let status = crate::eligibility::decided_status(patient, &signed);
-                self.store().close_document(proposal.id, 1, &body, Some(physician.id), crate::now(), status, &event(AuditAction::EligibilitySign, patient.id)).await?;
-            }
+            let at = crate::now();
+            let decided = (status != PatientStatus::Screening).then_some(at);
+            self.seed_patient_eligibility(actor, patient, EligibilitySeed { at, excluded, consents, decided }).await?;
         }
         Ok(())
     }
+
+    /// One patient's medical screening (recorded at `seed.at`), consents
+    /// (signed at `seed.consents`, if given), the eligibility proposal and,
+    /// if `seed.decided`, the physician's signed decision then: "eligible",
+    /// or "not eligible" for `seed.excluded` (uncontrolled blood pressure and
+    /// a withdrawal-seizure history in the answers).
+    pub(crate) async fn seed_patient_eligibility(&self, actor: &Actor, patient: &clinic_domain::patient::Patient, seed: EligibilitySeed) -> Result<(), ServiceError> {
+        use clinic_domain::consent::{sign, ConsentKind, SignInput};
+        use clinic_domain::eligibility::{sign_decision, DecisionInput, EligibilityRecord};
+        use clinic_domain::screening::{Screening, ScreeningInput, CONTRAINDICATIONS};
+        use clinic_store::screening::{DocumentKind, PatientDocument};
+        let EligibilitySeed { at, excluded, consents, decided } = seed;
+        let users = self.store().list_users().await?;
+        let physician = users.iter().find(|u| u.role == clinic_domain::user::Role::Physician).cloned();
+        let nurse = users.iter().find(|u| u.role == clinic_domain::user::Role::Nurse).cloned();
+        let site = self.store().list_sites().await?.into_iter().next().ok_or_else(|| ServiceError::Internal(anyhow::anyhow!("no site")))?;
+        let zone = Self::site_zone(&site);
+        let today = at.with_timezone(&zone).date_naive();
+        let event = |action: AuditAction, patient_id: Uuid, when: chrono::DateTime<chrono::Utc>| {
+            AuditEvent::new(Uuid::now_v7(), when, actor, action, AuditTarget::patient(patient_id), Outcome::Success, Some(serde_json::json!({ "source": "demo seed" }).to_string()))
+        };
+        let document = |patient_id: Uuid, kind: DocumentKind, subtype: &str, body: String, by: Option<Uuid>, when: chrono::DateTime<chrono::Utc>| PatientDocument {
+            id: Uuid::now_v7(),
+            patient_id,
+            kind,
+            subtype: subtype.into(),
+            body,
+            created_by: by,
+            created_at: when,
+            closed_at: None,
+            closed_by: None,
+            version: 1,
+        };
+        let mut contraindications: std::collections::BTreeMap<String, String> =
+            CONTRAINDICATIONS.iter().map(|c| (c.id.as_str().to_string(), "no".to_string())).collect();
+        if excluded {
+            contraindications.insert("uncontrolled_hypertension".into(), "yes".into());
+        }
+        let female = patient.details.sex_at_birth == clinic_domain::patient::SexAtBirth::Female;
+        let input = ScreeningInput {
+            screened_on: Some(today.format("%Y-%m-%d").to_string()),
+            screened_by: Some(nurse.as_ref().map(|n| n.display_name.clone()).unwrap_or_else(|| "Demo nurse".into())),
+            contraindications,
+            allergies_reviewed: Some("yes".into()),
+            benzodiazepine_use: Some("no".into()),
+            lamotrigine_use: Some("no".into()),
+            moud: Some(if clinic_domain::chart::has_opioid_use(&patient.details) { "continued" } else { "not_on_moud" }.into()),
+            systolic_bp_mmhg: Some(if excluded { "178" } else { "126" }.into()),
+            diastolic_bp_mmhg: Some(if excluded { "104" } else { "80" }.into()),
+            heart_rate_bpm: Some("74".into()),
+            respiratory_rate_per_min: Some("14".into()),
+            spo2_percent: Some("98".into()),
+            weight_kg: Some("72.5".into()),
+            height_cm: Some("172".into()),
+            pregnancy_status: Some(if female { "not_pregnant" } else { "not_applicable" }.into()),
+            pregnancy_test_date: female.then(|| today.format("%Y-%m-%d").to_string()),
+            pregnancy_test_result: female.then(|| "negative".into()),
+            withdrawal_seizure_history: Some(if excluded { "yes" } else { "no" }.into()),
+            delirium_tremens_history: Some("no".into()),
+            pdmp_checked_on: Some(today.format("%Y-%m-%d").to_string()),
+            pdmp_checked_by: Some("Demo nurse".into()),
+            pdmp_result: Some("No other controlled-substance prescriptions".into()),
+            pdmp_concerning: Some("no".into()),
+            ..Default::default()
+        };
+        let screening = Screening::parse(&input, today)?;
+        let body = serde_json::to_string(&screening).map_err(|e| ServiceError::Internal(e.into()))?;
+        self.store()
+            .add_document(&document(patient.id, DocumentKind::MedicalScreening, "medical_screening", body, nurse.as_ref().map(|n| n.id), at), &event(AuditAction::ScreeningRecord, patient.id, at))
+            .await?;
+        // Consents signed by the patient at the tablet.
+        if let Some(signed_at) = consents {
+            for kind in [ConsentKind::Treatment, ConsentKind::Infusion] {
+                let Some(template) = self.consent_templates().iter().find(|t| t.kind == kind) else { continue };
+                let signed = sign(
+                    template,
+                    &SignInput {
+                        signature: Some(format!("{} {}", patient.details.given_name, patient.details.family_name)),
+                        signer_capacity: Some("patient".into()),
+                        shown_text_sha256: Some(template.text_sha256()),
+                        ..Default::default()
+                    },
+                    signed_at,
+                )?;
+                let body = serde_json::to_string(&signed).map_err(|e| ServiceError::Internal(e.into()))?;
+                self.store()
+                    .add_document(&document(patient.id, DocumentKind::Consent, kind.as_str(), body, nurse.as_ref().map(|n| n.id), signed_at), &event(AuditAction::ConsentSign, patient.id, signed_at))
+                    .await?;
+            }
+        }
+        let mut inputs = match self.eligibility_inputs(patient).await {
+            Ok(inputs) => inputs,
+            Err(ServiceError::Invalid(_)) => return Ok(()),
+            Err(err) => return Err(err),
+        };
+        // Proposed the day of the screening (the record read then).
+        inputs.now = at;
+        inputs.today = today;
+        let record = EligibilityRecord::new(inputs);
+        let body = serde_json::to_string(&record).map_err(|e| ServiceError::Internal(e.into()))?;
+        let proposal = document(patient.id, DocumentKind::Eligibility, record.proposal.outcome.as_str(), body, nurse.as_ref().map(|n| n.id), at);
+        self.store().add_document(&proposal, &event(AuditAction::EligibilityPropose, patient.id, at)).await?;
+        if let (Some(physician), Some(decided_at)) = (&physician, decided) {
+            let decision = if excluded { "not_eligible" } else { "eligible" };
+            let agrees = record.proposal.outcome.as_str() == decision;
+            let input = DecisionInput {
+                physician: Some(format!("{} ({})", physician.display_name, physician.username)),
+                decision: Some(decision.into()),
+                reason: (!agrees).then(|| "Reviewed with the patient: blood pressure, BMI and age acceptable; clinic limits not yet set.".into()),
+                overridden_rules: Vec::new(),
+            };
+            let signed = sign_decision(record, &input, decided_at)?;
+            let body = serde_json::to_string(&signed).map_err(|e| ServiceError::Internal(e.into()))?;
+            let status = crate::eligibility::decided_status(patient, &signed);
+            self.store().close_document(proposal.id, 1, &body, Some(physician.id), decided_at, status, &event(AuditAction::EligibilitySign, patient.id, decided_at)).await?;
+        }
+        Ok(())
+    }
+}
+
+/// When and how one seeded patient was screened (`seed_patient_eligibility`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct EligibilitySeed {
+    /// The screening visit: the medical screening and the proposal.
+    pub at: chrono::DateTime<chrono::Utc>,
+    /// Uncontrolled blood pressure and a withdrawal-seizure history: not eligible.
+    pub excluded: bool,
+    /// When the patient signed the treatment and infusion consents, if yet.
+    pub consents: Option<chrono::DateTime<chrono::Utc>>,
+    /// When the physician signed the decision, if yet.
+    pub decided: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl<S: Store> Clinic<S> {
@@ -553,7 +596,7 @@ impl<S: Store> Clinic<S> {
                 hours: days.iter().map(|d| OpeningRow { weekday: *d, opens, closes }).collect(),
                 closures: [(12, 25, "Christmas Day"), (1, 1, "New Year's Day")]
                     .iter()
-                    .flat_map(|(m, d, why)| [year, year + 1].map(|y| chrono::NaiveDate::from_ymd_opt(y, *m, *d).map(|date| (date, (*why).to_string()))))
+                    .flat_map(|(m, d, why)| [year - 1, year, year + 1].map(|y| chrono::NaiveDate::from_ymd_opt(y, *m, *d).map(|date| (date, (*why).to_string()))))
                     .flatten()
                     .collect(),
                 resources,

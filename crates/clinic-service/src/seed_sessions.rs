@@ -235,7 +235,7 @@ impl<S: Store> Clinic<S> {
         past.sort_by_key(|b| b.starts_at);
         for (n, booking) in past.iter().enumerate() {
             let variant = u32::try_from(n).unwrap_or(0);
-            self.replay_session(&nurse, &physician, booking, lot, variant, None).await?;
+            self.replay_session(&nurse, &physician, booking, lot, variant, None, None).await?;
         }
         // The counseling sessions before the anchor, recorded by the counselor after each (one missed).
         if let Some(counselor) = Self::demo_principal(&users, Role::Counselor) {
@@ -316,7 +316,7 @@ impl<S: Store> Clinic<S> {
         if let Some(booking) = running {
             // Up to now, or 40 minutes in when the anchor is an earlier day (the demo started out of hours).
             let until = crate::now().min(anchor + Duration::minutes(40));
-            self.replay_session(&nurse, &physician, &booking, lot, 7, Some(until)).await?;
+            self.replay_session(&nurse, &physician, &booking, lot, 7, Some(until), None).await?;
         }
         self.seed_demo_outcomes(early, anchor).await
     }
@@ -456,8 +456,11 @@ impl<S: Store> Clinic<S> {
         Ok(())
     }
 
-    /// One infusion at the chair from check-in to discharge, or up to `until`.
-    async fn replay_session(
+    /// One infusion at the chair from check-in to discharge, or up to `until`;
+    /// `adverse` (description, severity, action, outcome) is recorded 25
+    /// minutes into the infusion and named in the note.
+    #[allow(clippy::too_many_arguments)] // the seed's knobs for one session
+    pub(crate) async fn replay_session(
         &self,
         nurse: &Principal,
         physician: &Principal,
@@ -465,6 +468,7 @@ impl<S: Store> Clinic<S> {
         lot: Uuid,
         variant: u32,
         until: Option<DateTime<Utc>>,
+        adverse: Option<&[&str; 4]>,
     ) -> Result<(), ServiceError> {
         let start = booking.starts_at;
         let due = |at: DateTime<Utc>| until.is_none_or(|u| at <= u);
@@ -523,6 +527,9 @@ impl<S: Store> Clinic<S> {
         steps.extend(vital_minutes.iter().map(|m| (*m, 200u8)));
         // Dissociation rated at the end of the infusion.
         steps.push((total + 5, 100));
+        if adverse.is_some() {
+            steps.push((25.min(total - 1), 150));
+        }
         steps.sort_by_key(|s| (s.0, s.1));
         let alert_at = (variant % 3 == 1).then_some(20);
         for (minute, what) in steps {
@@ -537,6 +544,9 @@ impl<S: Store> Clinic<S> {
                 let v = self.record_rating(nurse, session.id, version, "cadss", &cadss).await?.session.version;
                 let bprs: Vec<String> = (0..4u32).map(|i| (1 + (i + variant) % 3 / 2).to_string()).collect();
                 self.record_rating(nurse, session.id, v, "bprs_positive", &bprs).await?
+            } else if what == 150 {
+                let [description, severity, action, outcome] = adverse.copied().unwrap_or(["", "", "", ""]);
+                self.record_adverse_event(nurse, session.id, version, description, severity, action, outcome).await?
             } else if usize::from(what) < pump_steps {
                 let (_, action, rate) = &boundaries[usize::from(what)];
                 self.pump_event(nurse, session.id, version, action, rate.as_deref()).await?
@@ -580,8 +590,13 @@ impl<S: Store> Clinic<S> {
             self.record_ledger(nurse, booking.site_id, &waste).await?;
         }
         self.set_clock(Some(until_end));
-        let note = "Infusion given as ordered. Mild dissociation during the infusion, resolved within 30 minutes after. No adverse event. Discharged to the escort with written instructions.";
-        version = self.write_note(nurse, session.id, version, note).await?.session.version;
+        let note = match adverse {
+            None => "Infusion given as ordered. Mild dissociation during the infusion, resolved within 30 minutes after. No adverse event. Discharged to the escort with written instructions.".to_string(),
+            Some([description, _, action, _]) => format!(
+                "Infusion given as ordered. Adverse event during the infusion: {description} {action} Mild dissociation, resolved within 30 minutes after. Discharged to the escort with written instructions."
+            ),
+        };
+        version = self.write_note(nurse, session.id, version, &note).await?.session.version;
         self.set_clock(Some(until_end + Duration::minutes(2)));
         self.discharge(nurse, session.id, version, [Some("2"); 5], true, true, true, true, None).await?;
         Ok(())
