@@ -33,6 +33,29 @@ pub struct FileConfig {
     pub ledger: LedgerConfig,
     /// Relapse settings per protocol id, where the protocol leaves them open.
     pub relapse: std::collections::BTreeMap<String, RelapseConfig>,
+    /// The patient's daily diary: when its reminder goes out.
+    pub diary: DiaryConfig,
+}
+
+/// The daily diary reminder. The reference gives no time of day for it, so
+/// it ships unset ("needs clinic setting"): no reminder is sent, and the
+/// server logs that they are off, until the clinic sets one.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DiaryConfig {
+    /// `HH:MM`, site time: from then on each day, patients in treatment with
+    /// no diary entry for the day before are reminded once.
+    pub reminder_time: Option<String>,
+}
+
+impl DiaryConfig {
+    pub fn settings(&self) -> Result<clinic_service::outcomes::DiarySettings, String> {
+        let reminder_time = match &self.reminder_time {
+            None => None,
+            Some(text) => Some(chrono::NaiveTime::parse_from_str(text.trim(), "%H:%M").map_err(|_| format!("diary.reminder_time: {text:?} is not a time as HH:MM"))?),
+        };
+        Ok(clinic_service::outcomes::DiarySettings { reminder_time })
+    }
 }
 
 /// The clinic's relapse settings for one protocol (`[relapse."PROTOCOL-ID"]`).
@@ -286,6 +309,7 @@ impl Default for FileConfig {
             orders: OrdersConfig::default(),
             ledger: LedgerConfig::default(),
             relapse: std::collections::BTreeMap::new(),
+            diary: DiaryConfig::default(),
         }
     }
 }
@@ -359,5 +383,14 @@ mod tests {
         assert_eq!(shorter.settings().unwrap().discard_after_opening_days, Some(14));
         let err = LedgerConfig { discard_after_opening_days: Some(-1) }.settings().unwrap_err();
         assert_eq!(err, "ledger.discard_after_opening_days: must be 0 or more days, got -1");
+    }
+
+    #[test]
+    fn the_diary_reminder_time_ships_unset_and_refuses_a_time_that_is_not_hh_mm() {
+        assert_eq!(DiaryConfig::default().settings().unwrap().reminder_time, None);
+        let set = DiaryConfig { reminder_time: Some("10:00".into()) };
+        assert_eq!(set.settings().unwrap().reminder_time, chrono::NaiveTime::from_hms_opt(10, 0, 0));
+        let err = DiaryConfig { reminder_time: Some("25:00".into()) }.settings().unwrap_err();
+        assert_eq!(err, "diary.reminder_time: \"25:00\" is not a time as HH:MM");
     }
 }

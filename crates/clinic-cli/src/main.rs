@@ -313,6 +313,14 @@ fn demo_windows() -> clinic_domain::outcome::toxicology::DetectionWindows {
     clinic_domain::outcome::toxicology::DetectionWindows::shipped().with(clinic_domain::outcome::toxicology::Analyte::Ketamine, 4)
 }
 
+/// The demo clinic's diary reminder at 10:00 site time — the demo clinic's
+/// own choice (the reference gives no time of day), unless `ketaclinic.toml` sets one.
+fn demo_diary(config: &FileConfig) -> Result<clinic_service::outcomes::DiarySettings, CliError> {
+    let mut diary = config.diary.clone();
+    diary.reminder_time.get_or_insert_with(|| "10:00".into());
+    diary.settings().map_err(CliError::Usage)
+}
+
 /// The demo clinic's order settings: its pumps step by 0.1 mL/h and it draws
 /// stock with 0.1 mL graduations (the demo clinic's equipment, not reference values).
 fn demo_orders(config: &FileConfig) -> Result<clinic_domain::order::OrderSettings, CliError> {
@@ -367,6 +375,7 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             service.ledger = config.ledger.settings().map_err(CliError::Usage)?;
             service.relapse = demo_relapse(&config)?;
             service.detection_windows = demo_windows();
+            service.diary = demo_diary(&config)?;
             let clinic = Clinic::new(store.clone(), service, data_files(&config))?;
             let bar = progress_bar();
             let on_progress = |done: u64, total: u64| {
@@ -416,6 +425,7 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
                 service.orders = config.orders.settings().map_err(CliError::Usage)?;
                 service.ledger = config.ledger.settings().map_err(CliError::Usage)?;
                 service.relapse = config::relapse_settings(&config).map_err(CliError::Usage)?;
+                service.diary = config.diary.settings().map_err(CliError::Usage)?;
                 let clinic = Clinic::new(s, service, data_files(&config))?;
                 serve_with(clinic, listener, &config).await?;
             });
@@ -571,6 +581,7 @@ async fn serve_with<S: Store>(clinic: Clinic<S>, listener: tokio::net::TcpListen
     }
     // Day-before reminders go to the outbox; checked every 10 minutes.
     let reminders = clinic_service::scheduling::spawn_reminders(clinic.clone(), std::time::Duration::from_secs(600));
+    let diary_reminders = clinic_service::outcomes::spawn_diary_reminders(clinic.clone(), std::time::Duration::from_secs(600));
     axum::serve(listener, app.router.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())
         .await
@@ -578,6 +589,7 @@ async fn serve_with<S: Store>(clinic: Clinic<S>, listener: tokio::net::TcpListen
     // In-flight requests have finished; write and seal what they audited.
     sealer.abort();
     reminders.abort();
+    diary_reminders.abort();
     if let Some(delivery) = delivery {
         delivery.abort();
     }

@@ -62,6 +62,7 @@ pub enum AuditAction {
     BookingReschedule,
     BookingNoShow,
     ReminderQueue,
+    DiaryReminderQueue,
     SiteScheduleUpdate,
     CalendarFeedCreate,
     CalendarFeedRevoke,
@@ -91,7 +92,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 72] = [
+    pub const ALL: [AuditAction; 73] = [
         AuditAction::LoginSuccess,
         AuditAction::LoginFailure,
         AuditAction::Logout,
@@ -138,6 +139,7 @@ impl AuditAction {
         AuditAction::BookingReschedule,
         AuditAction::BookingNoShow,
         AuditAction::ReminderQueue,
+        AuditAction::DiaryReminderQueue,
         AuditAction::SiteScheduleUpdate,
         AuditAction::CalendarFeedCreate,
         AuditAction::CalendarFeedRevoke,
@@ -214,6 +216,7 @@ impl AuditAction {
             AuditAction::BookingReschedule => "booking.reschedule",
             AuditAction::BookingNoShow => "booking.no_show",
             AuditAction::ReminderQueue => "booking.reminder",
+            AuditAction::DiaryReminderQueue => "diary.reminder",
             AuditAction::SiteScheduleUpdate => "site.schedule_update",
             AuditAction::CalendarFeedCreate => "calendar_feed.create",
             AuditAction::CalendarFeedRevoke => "calendar_feed.revoke",

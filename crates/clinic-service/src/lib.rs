@@ -72,6 +72,8 @@ pub struct ServiceConfig {
     /// Days after an exposure a positive is explained by it, per analyte (shipped: none set;
     /// the reference gives ranges, clinical.md §4.1).
     pub detection_windows: clinic_domain::outcome::toxicology::DetectionWindows,
+    /// When the daily diary reminder goes out (shipped: unset, so none is sent).
+    pub diary: crate::outcomes::DiarySettings,
 }
 
 impl ServiceConfig {
@@ -96,6 +98,7 @@ impl ServiceConfig {
             ledger: clinic_domain::ledger::LedgerSettings::shipped(),
             relapse: Vec::new(),
             detection_windows: clinic_domain::outcome::toxicology::DetectionWindows::shipped(),
+            diary: crate::outcomes::DiarySettings::default(),
         }
     }
 }

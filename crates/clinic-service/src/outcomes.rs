@@ -4,10 +4,12 @@
 //! test with whether it counts (a positive that an infusion, MOUD or a
 //! rescue dose explains is expected, with the reason; one whose deciding
 //! window the clinic has not set is undetermined), the conflicts between
-//! sources, and percent days abstinent with its definition. The arithmetic
-//! is `clinic_domain::outcome`.
+//! sources, and percent days abstinent with its definition, and the craving
+//! instruments' totals over time. The arithmetic is `clinic_domain::outcome`.
+//! The patient's daily diary gets a reminder on the consented channel, once
+//! a day, from the time the clinic sets.
 
-use chrono::{Duration, NaiveDate, NaiveDateTime};
+use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use clinic_domain::alert::{AlertKind, ClinicalAlert};
 use clinic_domain::audit::{AuditAction, AuditEvent, AuditTarget, Outcome};
 use clinic_domain::authz::Permission;
@@ -22,7 +24,8 @@ use clinic_domain::outcome::toxicology::{
 };
 use clinic_domain::patient::{Patient, Substance};
 use clinic_store::Store;
-use clinic_store::outcomes::{DiaryRow, LabTestRow, UseReportRow};
+use clinic_store::outcomes::{DiaryReminderRow, DiaryRow, LabTestRow, UseReportRow};
+use clinic_store::screening::OutboxMessage;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -97,6 +100,39 @@ pub struct OutcomePage {
     pub relapse: Option<crate::relapse::RelapseView>,
     pub measures: Vec<crate::relapse::ProtocolMeasure>,
     pub misuse: crate::misuse::MisuseView,
+    /// The craving instruments the patient has answered, each total over time.
+    pub trends: Vec<InstrumentTrend>,
+}
+
+/// The craving instruments whose totals the Outcomes tab draws over time
+/// (data/instruments/craving.toml, pacs.toml, ccq-brief.toml; clinical.md §3.1).
+/// The instrument files carry no tag for this, so the list names them.
+pub const CRAVING_INSTRUMENTS: [&str; 3] = ["craving", "pacs", "ccq-brief"];
+
+/// One answered questionnaire on a trend.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrendPoint {
+    /// The site's date it was recorded.
+    pub date: NaiveDate,
+    pub total: i64,
+    pub band: Option<String>,
+}
+
+/// One craving instrument's totals over time.
+#[derive(Debug, Clone)]
+pub struct InstrumentTrend {
+    pub instrument: String,
+    pub title: String,
+    /// A per-substance instrument (the craving rating) has one trend per substance rated.
+    pub substance: Option<String>,
+    /// Lowest and highest possible total, from the instrument file (from the
+    /// answers only when the file gives none or is no longer installed).
+    pub range: [i64; 2],
+    /// Whether the instrument has bands: none of the craving instruments has
+    /// validated cut-offs (clinical.md §3.1), so their answers carry none.
+    pub has_bands: bool,
+    /// Oldest first.
+    pub points: Vec<TrendPoint>,
 }
 
 /// One test result as typed: `(analyte, result)`.
@@ -344,9 +380,16 @@ impl<S: Store> Clinic<S> {
             None => Vec::new(),
         };
         let misuse = self.misuse_of(&patient, &facts).await?;
-        let audit = self.outcome_audit(principal, AuditAction::OutcomeRead, patient_id, json!({ "reports": facts.reports.len(), "tests": view.tests.len(), "diary": view.diary.len(), "misuse_flags": misuse.flags.len(), "relapse": relapse.as_ref().map(|r| r.plan_id) }));
+        let trends = self.instrument_trends(&patient, facts.zone).await?;
+        let answered: usize = trends.iter().map(|t| t.points.len()).sum();
+        let audit = self.outcome_audit(
+            principal,
+            AuditAction::OutcomeRead,
+            patient_id,
+            json!({ "reports": facts.reports.len(), "tests": view.tests.len(), "diary": view.diary.len(), "misuse_flags": misuse.flags.len(), "relapse": relapse.as_ref().map(|r| r.plan_id), "craving_questionnaires": answered }),
+        );
         self.audit_writer().record(vec![audit]).await?;
-        Ok(OutcomePage { view, relapse, measures, misuse })
+        Ok(OutcomePage { view, relapse, measures, misuse, trends })
     }
 
     /// Stores a checked diary entry as the patient's own (the portal's path,
@@ -435,4 +478,135 @@ impl<S: Store> Clinic<S> {
         self.audit_writer().record(vec![audit]).await?;
         Ok(out)
     }
+}
+
+impl<S: Store> Clinic<S> {
+    /// The craving instruments the patient has answered (`CRAVING_INSTRUMENTS`),
+    /// each total by the site's date it was recorded, oldest first; no
+    /// permission check and no audit (the Outcomes tab's read covers it).
+    pub(crate) async fn instrument_trends(&self, patient: &Patient, zone: chrono_tz::Tz) -> Result<Vec<InstrumentTrend>, ServiceError> {
+        let mut trends: Vec<InstrumentTrend> = Vec::new();
+        for record in self.store().list_questionnaires(patient.id).await? {
+            if !CRAVING_INSTRUMENTS.contains(&record.instrument_id.as_str()) {
+                continue;
+            }
+            let Some(total) = record.total else { continue };
+            let substance = serde_json::from_str::<serde_json::Value>(&record.result_json)
+                .ok()
+                .and_then(|v| v.get("substance").and_then(serde_json::Value::as_str).map(str::to_string));
+            let point = TrendPoint { date: record.created_at.with_timezone(&zone).date_naive(), total, band: record.band.clone() };
+            if let Some(trend) = trends.iter_mut().find(|t| t.instrument == record.instrument_id && t.substance == substance) {
+                trend.points.push(point);
+                continue;
+            }
+            let definition = self.instruments().get(&record.instrument_id).map(|l| l.instrument.definition());
+            trends.push(InstrumentTrend {
+                instrument: record.instrument_id.clone(),
+                title: definition.map_or_else(|| record.instrument_id.clone(), |d| d.title.clone()),
+                substance,
+                range: definition.and_then(|d| d.scoring.range).unwrap_or([total, total]),
+                has_bands: definition.is_some_and(|d| !d.bands.is_empty()),
+                points: vec![point],
+            });
+        }
+        for trend in &mut trends {
+            // A range the file does not give spans the answers.
+            for p in &trend.points {
+                trend.range = [trend.range[0].min(p.total), trend.range[1].max(p.total)];
+            }
+            trend.points.sort_by_key(|p| p.date);
+        }
+        let rank = |id: &str| CRAVING_INSTRUMENTS.iter().position(|c| *c == id).unwrap_or(CRAVING_INSTRUMENTS.len());
+        trends.sort_by(|a, b| rank(&a.instrument).cmp(&rank(&b.instrument)).then_with(|| a.substance.cmp(&b.substance)));
+        Ok(trends)
+    }
+}
+
+/// The clinic's daily diary reminder. The reference gives no time of day for
+/// it, so it ships unset ("needs clinic setting", `[diary] reminder_time`):
+/// until the clinic sets one, no reminder is sent and the server says so.
+#[derive(Debug, Clone, Default)]
+pub struct DiarySettings {
+    /// The site-local time from which each day's reminder goes out.
+    pub reminder_time: Option<NaiveTime>,
+}
+
+/// The diary reminder, in neutral words like the appointment reminder
+/// (`scheduling::reminder_text`): the clinic's name and the portal — never
+/// the treatment, a drug, a substance or a craving.
+pub fn diary_reminder_text(clinic_name: &str, given_name: &str) -> String {
+    format!(
+        "Hello {given_name}, a reminder from {clinic_name}: yesterday's page of your diary on the patient portal is still empty. \
+         If you have no link to the portal, call the clinic."
+    )
+}
+
+impl<S: Store> Clinic<S> {
+    /// Queues the day's diary reminder, from the clinic's reminder time on,
+    /// for every patient in treatment (a signed plan that has not ended) with
+    /// no diary entry for the day before, on the patient's consented text
+    /// channel (none is sent without one; the audit says so). Once per
+    /// patient and site-local day, kept in the database, so safe to run
+    /// often. Does nothing while the clinic has not set the time. Returns how
+    /// many were handled.
+    pub async fn queue_diary_reminders(&self, now: DateTime<Utc>) -> Result<u64, ServiceError> {
+        let Some(at) = self.config().diary.reminder_time else {
+            return Ok(0);
+        };
+        let actor = clinic_domain::audit::Actor { user_id: None, name: "system:reminders".into(), role: None, client_addr: None };
+        let mut handled = 0;
+        for site in self.store().list_sites().await? {
+            let local = now.with_timezone(&Self::site_zone(&site));
+            if local.time() < at {
+                continue;
+            }
+            let today = local.date_naive();
+            let Some(yesterday) = today.pred_opt() else {
+                continue;
+            };
+            let due = self.store().patients_due_diary_reminder(site.id, &today.to_string(), &yesterday.to_string()).await?;
+            let mut reminders = Vec::with_capacity(due.len());
+            for patient_id in due {
+                let patient = self.store().get_patient(patient_id).await?;
+                let message = clinic_domain::portal::link_channel(&patient.details).map(|(channel, address)| OutboxMessage {
+                    id: Uuid::now_v7(),
+                    patient_id: Some(patient.id),
+                    channel,
+                    address,
+                    body: diary_reminder_text(&site.name, &patient.details.given_name),
+                    created_at: now,
+                    sent_at: None,
+                });
+                let detail = json!({ "local_date": today.to_string(), "channel": message.as_ref().map(|m| m.channel.as_str()), "sent": message.is_some() });
+                let audit = AuditEvent::new(Uuid::now_v7(), now, &actor, AuditAction::DiaryReminderQueue, AuditTarget::patient(patient.id), Outcome::Success, Some(detail.to_string()));
+                let row = DiaryReminderRow { patient_id, local_date: today.to_string(), outbox_id: message.as_ref().map(|m| m.id), queued_at: now };
+                reminders.push((row, message, audit));
+            }
+            if !reminders.is_empty() {
+                handled += self.store().queue_diary_reminders(&reminders).await?;
+            }
+        }
+        Ok(handled)
+    }
+}
+
+/// Runs the diary reminders every `interval` until the process ends; while
+/// the clinic has not set `[diary] reminder_time` it logs that they are off
+/// and runs nothing.
+pub fn spawn_diary_reminders<S: Store>(clinic: Clinic<S>, interval: std::time::Duration) -> tokio::task::JoinHandle<()> {
+    let Some(at) = clinic.config().diary.reminder_time else {
+        tracing::warn!("daily diary reminders are off: [diary] reminder_time is not set (needs clinic setting)");
+        return tokio::spawn(async {});
+    };
+    tracing::info!(reminder_time = %at.format("%H:%M"), "daily diary reminders go out from this site-local time");
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            if let Err(err) = clinic.queue_diary_reminders(clinic.now()).await {
+                tracing::warn!(error = %err, "queueing diary reminders failed; will retry");
+            }
+        }
+    })
 }

@@ -5,7 +5,7 @@
 #[macro_export]
 macro_rules! impl_outcome_store {
     ($store:ty) => {
-        use ::clinic_store::outcomes::{DiaryRow, LabTestRow, MisuseDecisionRow, MisuseSignalRow, OutcomeStore, RelapseDecisionRow, UseReportRow};
+        use ::clinic_store::outcomes::{DiaryReminderRow, DiaryRow, LabTestRow, MisuseDecisionRow, MisuseSignalRow, NewDiaryReminder, OutcomeStore, RelapseDecisionRow, UseReportRow};
 
         const DIARY_COLUMNS: &str = "id, patient_id, use_report_id, day, substance, craving, note, recorded_at";
 
@@ -135,6 +135,70 @@ macro_rules! impl_outcome_store {
                 let sql = format!("SELECT {DIARY_COLUMNS} FROM diary_entries WHERE patient_id = $1 ORDER BY day, recorded_at, id");
                 let rows = ::sqlx::query(&sql).bind(patient_id).fetch_all(self.pool()).await.map_err(db_err)?;
                 rows.iter().map(diary_from_row).collect()
+            }
+
+            async fn patients_due_diary_reminder(&self, site_id: Uuid, today: &str, yesterday: &str) -> StoreResult<Vec<Uuid>> {
+                let rows = ::sqlx::query(
+                    "SELECT pt.id FROM patients pt WHERE pt.site_id = $1 \
+                     AND EXISTS (SELECT 1 FROM plans pl WHERE pl.patient_id = pt.id AND pl.signed_at IS NOT NULL AND pl.ended_at IS NULL) \
+                     AND NOT EXISTS (SELECT 1 FROM diary_entries d WHERE d.patient_id = pt.id AND d.day = $3) \
+                     AND NOT EXISTS (SELECT 1 FROM diary_reminders r WHERE r.patient_id = pt.id AND r.local_date = $2) \
+                     ORDER BY pt.id",
+                )
+                .bind(site_id)
+                .bind(today)
+                .bind(yesterday)
+                .fetch_all(self.pool())
+                .await
+                .map_err(db_err)?;
+                rows.iter().map(|r| r.try_get("id").map_err(db_err)).collect()
+            }
+
+            async fn queue_diary_reminders(&self, reminders: &[NewDiaryReminder]) -> StoreResult<u64> {
+                let mut tx = self.begin_write().await.map_err(db_err)?;
+                let mut written = 0;
+                for (row, message, audit) in reminders {
+                    // The key decides: a day already reminded writes nothing, message and event included.
+                    let done = ::sqlx::query(
+                        "INSERT INTO diary_reminders (patient_id, local_date, outbox_id, queued_at) VALUES ($1, $2, $3, $4) \
+                         ON CONFLICT (patient_id, local_date) DO NOTHING",
+                    )
+                    .bind(row.patient_id)
+                    .bind(&row.local_date)
+                    .bind(row.outbox_id)
+                    .bind(row.queued_at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                    if done.rows_affected() == 0 {
+                        continue;
+                    }
+                    written += 1;
+                    if let Some(message) = message {
+                        insert_outbox(&mut tx, message).await?;
+                    }
+                    insert_audit(&mut tx, audit).await?;
+                }
+                tx.commit().await.map_err(db_err)?;
+                Ok(written)
+            }
+
+            async fn patient_diary_reminders(&self, patient_id: Uuid) -> StoreResult<Vec<DiaryReminderRow>> {
+                let rows = ::sqlx::query("SELECT patient_id, local_date, outbox_id, queued_at FROM diary_reminders WHERE patient_id = $1 ORDER BY local_date")
+                    .bind(patient_id)
+                    .fetch_all(self.pool())
+                    .await
+                    .map_err(db_err)?;
+                rows.iter()
+                    .map(|r| {
+                        Ok(DiaryReminderRow {
+                            patient_id: r.try_get("patient_id").map_err(db_err)?,
+                            local_date: r.try_get("local_date").map_err(db_err)?,
+                            outbox_id: r.try_get("outbox_id").map_err(db_err)?,
+                            queued_at: r.try_get("queued_at").map_err(db_err)?,
+                        })
+                    })
+                    .collect()
             }
 
             async fn add_misuse_signal(&self, r: &MisuseSignalRow, alerts: &[ClinicalAlert], audit: &[AuditEvent]) -> StoreResult<()> {

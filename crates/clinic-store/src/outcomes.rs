@@ -1,6 +1,7 @@
 //! What outcome data needs from a database: use reports (timeline
 //! follow-back and diary) and test results, added with their audit event
 //! and never changed; the newest report of a day, substance and source wins.
+//! The daily diary reminder is kept once per patient and local day.
 
 use std::future::Future;
 
@@ -10,6 +11,7 @@ use clinic_domain::audit::AuditEvent;
 use uuid::Uuid;
 
 use crate::StoreResult;
+use crate::screening::OutboxMessage;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UseReportRow {
@@ -98,11 +100,35 @@ pub struct DiaryRow {
     pub recorded_at: DateTime<Utc>,
 }
 
+/// The daily diary reminder of one patient on one clinic-local day.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiaryReminderRow {
+    pub patient_id: Uuid,
+    /// YYYY-MM-DD, the site's date the reminder belongs to.
+    pub local_date: String,
+    /// The message queued; `None` when the patient has no consented channel (nothing sent).
+    pub outbox_id: Option<Uuid>,
+    pub queued_at: DateTime<Utc>,
+}
+
+/// A diary reminder to write: the row, its message (none without a consented channel) and its audit event.
+pub type NewDiaryReminder = (DiaryReminderRow, Option<OutboxMessage>, AuditEvent);
+
 pub trait OutcomeStore: Clone + Send + Sync + 'static {
     /// The diary's use answer and its craving and note, in one transaction.
     fn add_diary_entry(&self, report: &UseReportRow, diary: &DiaryRow, audit: &AuditEvent) -> impl Future<Output = StoreResult<()>> + Send;
     /// A patient's diary entries by day.
     fn patient_diary(&self, patient_id: Uuid) -> impl Future<Output = StoreResult<Vec<DiaryRow>>> + Send;
+    /// The patients of a site due a diary reminder on `today`: in treatment (a
+    /// signed plan that has not ended), no diary entry for `yesterday`, and no
+    /// reminder for `today` yet. Dates are YYYY-MM-DD.
+    fn patients_due_diary_reminder(&self, site_id: Uuid, today: &str, yesterday: &str) -> impl Future<Output = StoreResult<Vec<Uuid>>> + Send;
+    /// Writes each reminder with its message and audit event, in one
+    /// transaction; a (patient, day) reminded already is skipped, message and
+    /// event included. Returns how many were written.
+    fn queue_diary_reminders(&self, reminders: &[NewDiaryReminder]) -> impl Future<Output = StoreResult<u64>> + Send;
+    /// A patient's diary reminders by day.
+    fn patient_diary_reminders(&self, patient_id: Uuid) -> impl Future<Output = StoreResult<Vec<DiaryReminderRow>>> + Send;
     /// A signal with the alert it raises, in one transaction.
     fn add_misuse_signal(&self, row: &MisuseSignalRow, alerts: &[ClinicalAlert], audit: &[AuditEvent]) -> impl Future<Output = StoreResult<()>> + Send;
     fn patient_misuse_signals(&self, patient_id: Uuid) -> impl Future<Output = StoreResult<Vec<MisuseSignalRow>>> + Send;

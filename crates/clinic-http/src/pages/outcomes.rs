@@ -2,8 +2,9 @@
 //! (use, no use, unknown, not recorded — an unknown day is never counted as
 //! abstinent), percent days abstinent with its definition, every test with
 //! whether it counts and why, and the conflicts between sources, shown, not
-//! hidden. Staff enter the timeline follow-back a week at a time and test
-//! results a specimen at a time on their own pages.
+//! hidden; the craving instruments' totals over time (a chart and a table).
+//! Staff enter the timeline follow-back a week at a time and test results a
+//! specimen at a time on their own pages.
 
 use axum::Extension;
 use axum::extract::{Path, State};
@@ -124,6 +125,7 @@ pub async fn tab<S: Store>(app: &AppState<S>, principal: &Principal, patient: &c
                     }
                 }
             }
+            (trends_section(&page.trends, &view.infusion_days))
             (measures_section(&page.measures))
             (relapse_section(principal, patient, page.relapse.as_ref()))
             (misuse_section(principal, patient, &page.misuse, view.today))
@@ -559,6 +561,82 @@ fn timeline_svg(view: &clinic_service::outcomes::OutcomesView) -> Markup {
                 text x=(width - 80.0) y=(height - 8.0) font-size="10" { (view.today) }
             }
             figcaption.muted { "Red: use; green: no use; grey: unknown; white: not recorded; ▲ infusion; blue line: craving from the patient's diary." }
+        }
+    }
+}
+
+/// The craving instruments the patient has answered: per instrument (and
+/// substance, for the per-substance rating) a small line chart of the total
+/// over time on the instrument's own range, infusion days marked as on the
+/// timeline, and the same points as a table.
+fn trends_section(trends: &[clinic_service::outcomes::InstrumentTrend], infusion_days: &[chrono::NaiveDate]) -> Markup {
+    if trends.is_empty() {
+        return html! {};
+    }
+    html! {
+        section #instrument-trends data-testid="instrument-trends" {
+            h3 { "Instrument trends" }
+            @for t in trends {
+                @let key = match &t.substance { Some(s) => format!("{}-{s}", t.instrument), None => t.instrument.clone() };
+                h4 { (t.title) @if let Some(s) = &t.substance { " — " (s) } }
+                (trend_svg(t, infusion_days, &key))
+                table.stack data-testid={ "trend-" (key) } {
+                    thead { tr { th { "Date" } th { "Score (" (t.range[0]) "–" (t.range[1]) ")" } th { "Band" } } }
+                    tbody {
+                        @for p in &t.points {
+                            tr {
+                                td data-label="Date" { (p.date) }
+                                td data-label="Score" { (p.total) }
+                                td data-label="Band" {
+                                    @match &p.band {
+                                        Some(b) => { (b) }
+                                        None => { @if t.has_bands { "—" } @else { span.muted { "none (no validated cut-offs)" } } }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One instrument's total over time: the date axis from its first to its
+/// last answer, the score axis over the instrument's range, ▲ on infusion days.
+fn trend_svg(t: &clinic_service::outcomes::InstrumentTrend, infusion_days: &[chrono::NaiveDate], key: &str) -> Markup {
+    let (Some(first), Some(last)) = (t.points.first().map(|p| p.date), t.points.last().map(|p| p.date)) else { return html! {} };
+    let (left, right, top, bottom) = (44.0_f64, 12.0_f64, 18.0_f64, 26.0_f64);
+    let (width, plot_h) = (520.0_f64, 110.0_f64);
+    let plot_w = width - left - right;
+    let height = top + plot_h + bottom;
+    let span = (last - first).num_days();
+    let x = |date: chrono::NaiveDate| if span == 0 { left + plot_w / 2.0 } else { left + days((date - first).num_days()) * plot_w / days(span) };
+    let (low, high) = (t.range[0], t.range[1]);
+    let y = |score: i64| if high == low { top + plot_h / 2.0 } else { top + plot_h - days(score - low) * plot_h / days(high - low) };
+    let path: String = t.points.iter().enumerate().map(|(i, p)| format!("{}{:.1},{:.1}", if i == 0 { "M" } else { " L" }, x(p.date), y(p.total))).collect();
+    let title_id = format!("trend-title-{key}");
+    html! {
+        figure.trend {
+            svg viewBox={ "0 0 " (width) " " (height) } role="img" aria-labelledby=(title_id) data-testid={ "trend-chart-" (key) } {
+                title id=(title_id) { (t.title) @if let Some(s) = &t.substance { " (" (s) ")" } ": total score by date, " (t.points.len()) " answer(s)" }
+                line x1=(left) y1=(top + plot_h) x2=(width - right) y2=(top + plot_h) stroke="#8b949e" {}
+                line x1=(left) y1=(top) x2=(left) y2=(top + plot_h) stroke="#8b949e" {}
+                text x="4" y=(top + 4.0) font-size="10" { (high) }
+                text x="4" y=(top + plot_h) font-size="10" { (low) }
+                @for d in infusion_days.iter().filter(|d| **d >= first && **d <= last) {
+                    @let cx = x(*d);
+                    line x1=(cx) y1=(top) x2=(cx) y2=(top + plot_h) stroke="#8250df" stroke-dasharray="3,3" {}
+                    path d={ "M" (cx - 5.0) "," (top - 2.0) " L" (cx + 5.0) "," (top - 2.0) " L" (cx) "," (top - 11.0) " Z" } fill="#8250df" { title { "infusion " (d) } }
+                }
+                path d=(path) fill="none" stroke="#1f6feb" stroke-width="2" {}
+                @for p in &t.points {
+                    circle cx=(x(p.date)) cy=(y(p.total)) r="3" fill="#1f6feb" { title { (p.date) ": " (p.total) } }
+                }
+                text x=(left) y=(height - 8.0) font-size="10" { (first) }
+                @if span > 0 { text x=(width - right - 62.0) y=(height - 8.0) font-size="10" { (last) } }
+            }
+            figcaption.muted { "Blue line: the total at each answer, on the instrument's range " (low) "–" (high) "; ▲ infusion. The table below lists the same points." }
         }
     }
 }
