@@ -171,7 +171,8 @@ impl Proportion {
 }
 
 /// A mean of per-patient percentages with a normal-approximation 95 %
-/// interval (mean ± z·sd/√n; none for fewer than two patients).
+/// interval (mean ± z·sd/√n, bounded to 0–100, the range of a percentage;
+/// none for fewer than two patients).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Mean {
     pub n: u32,
@@ -189,7 +190,7 @@ pub fn mean_of(values: &[f64]) -> Mean {
     let interval = (n >= 2).then(|| {
         let var = values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / (nf - 1.0);
         let half = Z_95 * (var / nf).sqrt();
-        (mean - half, mean + half)
+        ((mean - half).max(0.0), (mean + half).min(100.0))
     });
     Mean { n, mean: Some(mean), interval }
 }

@@ -89,10 +89,11 @@ pub enum AuditAction {
     CohortExport,
     MisuseDecide,
     EmergencyDisclosure,
+    AnalyticsRead,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 73] = [
+    pub const ALL: [AuditAction; 74] = [
         AuditAction::LoginSuccess,
         AuditAction::LoginFailure,
         AuditAction::Logout,
@@ -166,6 +167,7 @@ impl AuditAction {
         AuditAction::CohortExport,
         AuditAction::MisuseDecide,
         AuditAction::EmergencyDisclosure,
+        AuditAction::AnalyticsRead,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -243,7 +245,53 @@ impl AuditAction {
             AuditAction::CohortExport => "export.cohort",
             AuditAction::MisuseDecide => "misuse.decide",
             AuditAction::EmergencyDisclosure => "disclosure.medical_emergency",
+            AuditAction::AnalyticsRead => "analytics.read",
         }
+    }
+
+    /// Whether a successful event of this kind may change what a patient's
+    /// record says (and so their derived outcomes). Reads, sign-ins,
+    /// reminders, reports and exports do not; anything else, including an
+    /// action added later and not listed here, is taken to (the safe side:
+    /// a derived summary is recomputed, never kept stale).
+    pub fn may_change_record(self) -> bool {
+        use AuditAction as A;
+        !matches!(
+            self,
+            A::LoginSuccess
+                | A::LoginFailure
+                | A::Logout
+                | A::PermissionDenied
+                | A::PatientRead
+                | A::PatientList
+                | A::PatientDuplicateWarning
+                | A::AuditRead
+                | A::Backup
+                | A::InquiryRead
+                | A::InquiryList
+                | A::QuestionnaireRead
+                | A::AlertRead
+                | A::PortalLinkCreate
+                | A::PortalOpen
+                | A::PortalLinkRefused
+                | A::PortalRead
+                | A::ScreeningRead
+                | A::ConsentRead
+                | A::PlanRead
+                | A::ReminderQueue
+                | A::DiaryReminderQueue
+                | A::CalendarFeedRead
+                | A::OrderRead
+                | A::SessionRead
+                | A::LedgerRead
+                | A::LedgerReport
+                | A::CounselingRead
+                | A::CounselingNoteRead
+                | A::OutcomeRead
+                | A::CohortExport
+                | A::EmergencyDisclosure
+                | A::AnalyticsRead
+        )
     }
 
     pub fn parse(text: &str) -> Option<AuditAction> {

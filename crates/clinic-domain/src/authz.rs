@@ -78,10 +78,12 @@ pub enum Permission {
     OutcomeRecord,
     /// Confirm or reject a ketamine-misuse flag: physicians only.
     MisuseDecide,
+    /// Program analytics: aggregates only, never a chart: directors and physicians.
+    AnalyticsRead,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 33] = [
+    pub const ALL: [Permission; 34] = [
         Permission::StaffHome,
         Permission::PatientRead,
         Permission::PatientCreate,
@@ -115,6 +117,7 @@ impl Permission {
         Permission::OutcomeRead,
         Permission::OutcomeRecord,
         Permission::MisuseDecide,
+        Permission::AnalyticsRead,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -152,6 +155,7 @@ impl Permission {
             Permission::OutcomeRead => "outcome_read",
             Permission::OutcomeRecord => "outcome_record",
             Permission::MisuseDecide => "misuse_decide",
+            Permission::AnalyticsRead => "analytics_read",
         }
     }
 }
@@ -181,6 +185,7 @@ pub fn role_allows(role: Role, permission: Permission) -> bool {
         P::InfusionChart | P::LedgerRead | P::LedgerRecord => matches!(role, R::Physician | R::Nurse),
         P::CounselingRead | P::OutcomeRead | P::OutcomeRecord => matches!(role, R::Physician | R::Nurse | R::Counselor),
         P::CounselingRecord => matches!(role, R::Physician | R::Counselor),
+        P::AnalyticsRead => matches!(role, R::Director | R::Physician),
     }
 }
 
@@ -230,6 +235,7 @@ mod tests {
         check(Permission::OutcomeRead, &[Physician, Nurse, Counselor]);
         check(Permission::OutcomeRecord, &[Physician, Nurse, Counselor]);
         check(Permission::MisuseDecide, &[Physician]);
+        check(Permission::AnalyticsRead, &[Director, Physician]);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod aftercare;
+pub mod analytics;
 pub mod audit;
 pub mod audit_writer;
 pub mod auth;
@@ -117,6 +118,8 @@ struct Inner<S: Store> {
     instruments: crate::instruments::InstrumentRegistry,
     consent_templates: Vec<clinic_domain::consent::ConsentTemplate>,
     protocols: crate::protocols::ProtocolRegistry,
+    /// Published ketamine-arm results (data/analytics/published.toml).
+    published: Vec<clinic_domain::analytics::Published>,
     audit: AuditWriter,
     throttles: Throttles,
     /// The instant the clinic's clock is stopped at, in microseconds since
@@ -132,8 +135,14 @@ impl<S: Store> Clinic<S> {
         let instruments = crate::instruments::InstrumentRegistry::load(&data)?;
         let consent_templates = crate::eligibility::load_templates(&data)?;
         let protocols = crate::protocols::ProtocolRegistry::load(&data)?;
+        let published = clinic_domain::analytics::parse_published(&data.read_text("analytics/published.toml")?).map_err(|e| anyhow::anyhow!("data/analytics/published.toml: {e}"))?;
         let audit = AuditWriter::spawn(store.clone());
-        Ok(Clinic { inner: Arc::new(Inner { store, config, data, instruments, consent_templates, protocols, audit, throttles: Throttles::default(), clock_set_us: std::sync::atomic::AtomicI64::new(CLOCK_UNSET) }) })
+        Ok(Clinic { inner: Arc::new(Inner { store, config, data, instruments, consent_templates, protocols, published, audit, throttles: Throttles::default(), clock_set_us: std::sync::atomic::AtomicI64::new(CLOCK_UNSET) }) })
+    }
+
+    /// The published ketamine-arm results the dashboard compares with, validated at start.
+    pub fn published(&self) -> &[clinic_domain::analytics::Published] {
+        &self.inner.published
     }
 
     pub fn instruments(&self) -> &crate::instruments::InstrumentRegistry {

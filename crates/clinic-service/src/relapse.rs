@@ -7,6 +7,7 @@
 //! export (`ketaclinic export cohort`) is built from the same numbers.
 
 use chrono::{NaiveDate, Utc};
+use clinic_domain::analytics::RelapseSummary;
 use clinic_domain::audit::{Actor, AuditAction, AuditEvent, AuditTarget, Outcome};
 use clinic_domain::authz::Permission;
 use clinic_domain::field::{FieldError, FieldErrors};
@@ -105,7 +106,9 @@ impl<S: Store> Clinic<S> {
     }
 
     /// The last contact (an attended appointment, a report or a test, up to
-    /// today) and where follow-up stands (completed once the plan is ended).
+    /// today) and where follow-up stands: completed once the plan is ended on or
+    /// after the course's last day, dropped out when it ended before with no
+    /// contact since.
     async fn follow_up_contact(
         &self,
         patient: &Patient,
@@ -125,12 +128,23 @@ impl<S: Store> Clinic<S> {
         for t in &facts.tests {
             last_contact = last_contact.max(t.test.collected_on());
         }
-        let status = if plan.header.state() == PlanState::Ended { ContactStatus::Completed } else { ContactStatus::InFollowUp };
+        // A plan ended before the course's last day, with no contact from that
+        // day on, is a dropout (withdrew, lost); ended later, the course was completed.
+        let status = if plan.header.state() == PlanState::Ended {
+            let ended_on = plan.header.ended_at.map(|t| t.with_timezone(&zone).date_naive());
+            let course_end = self.protocols().get(&plan.header.protocol_id).map(|p| course_dates(plan, p.definition().course_days).course_end);
+            match (ended_on, course_end) {
+                (Some(ended), Some(end)) if ended < end && last_contact < end => ContactStatus::DroppedOut,
+                _ => ContactStatus::Completed,
+            }
+        } else {
+            ContactStatus::InFollowUp
+        };
         Ok(FollowUpContact { last_contact: last_contact.min(today), status })
     }
 
     /// Evaluates a patient's plan (no permission check, no audit: callers do both).
-    async fn evaluate_relapse(&self, patient: &Patient, plan: &PlanRecord, facts: &crate::outcomes::OutcomeFacts) -> Result<(Result<RelapseOutcome, String>, Vec<RelapseDecisionRow>), ServiceError> {
+    pub(crate) async fn evaluate_relapse(&self, patient: &Patient, plan: &PlanRecord, facts: &crate::outcomes::OutcomeFacts) -> Result<(Result<RelapseOutcome, String>, Vec<RelapseDecisionRow>), ServiceError> {
         let decisions = self.store().patient_relapse_decisions(patient.id).await?.into_iter().filter(|d| d.plan_id == plan.header.id).collect::<Vec<_>>();
         let Some(protocol) = self.protocols().get(&plan.header.protocol_id) else {
             return Ok((Err(format!("protocol {} is not installed", plan.header.protocol_id)), decisions));
@@ -237,24 +251,23 @@ impl<S: Store> Clinic<S> {
     /// those left out with the reason (settings unset, decisions pending).
     /// An operator's export, audited as such.
     pub async fn cohort(&self, actor: &Actor, protocol: Option<&str>) -> Result<(Vec<CohortRow>, Vec<Excluded>), ServiceError> {
-        let patients = self.store().list_patients(&clinic_store::records::PatientFilter { limit: 100_000, ..Default::default() }).await?.items;
+        self.cohort_filtered(actor, &clinic_domain::analytics::Filters { protocol: protocol.map(str::to_string), ..Default::default() }).await
+    }
+
+    /// The cohort of the patients the filters admit (the dashboard's download uses the dashboard's filters).
+    pub async fn cohort_filtered(&self, actor: &Actor, filters: &clinic_domain::analytics::Filters) -> Result<(Vec<CohortRow>, Vec<Excluded>), ServiceError> {
+        let protocol = filters.protocol.as_deref();
+        // The same stored summaries the dashboard reads (stale ones recomputed
+        // first), so the export reproduces the dashboard's curve.
+        let (summaries, _) = self.outcome_summaries().await?;
         let mut rows = Vec::new();
         let mut excluded = Vec::new();
-        for patient in &patients {
-            let Some(plan) = self.outcome_plan(patient).await? else { continue };
-            if protocol.is_some_and(|p| p != plan.header.protocol_id) {
-                continue;
-            }
-            let pseudonym = pseudonym(patient.id);
-            let arm = plan.header.protocol_id.clone();
-            match self.evaluate_relapse(patient, &plan, &self.outcome_facts(patient).await?).await?.0 {
-                Err(reason) => excluded.push(Excluded { pseudonym, arm, reason }),
-                Ok(o) if !o.time.pending.is_empty() => excluded.push(Excluded {
-                    pseudonym,
-                    arm,
-                    reason: format!("{} proposed relapse or dropout event(s) await a clinician's decision", o.time.pending.len()),
-                }),
-                Ok(o) => rows.push(CohortRow { pseudonym, arm, days: o.time.point.days, relapsed: o.time.point.relapsed }),
+        for s in summaries.iter().filter(|s| filters.admits(s)) {
+            let (pseudonym, arm) = (pseudonym(s.patient_id), s.protocol_id.clone());
+            match &s.relapse {
+                RelapseSummary::Unavailable { reason } => excluded.push(Excluded { pseudonym, arm, reason: reason.clone() }),
+                RelapseSummary::Pending { proposals } => excluded.push(Excluded { pseudonym, arm, reason: format!("{proposals} proposed relapse or dropout event(s) await a clinician's decision") }),
+                RelapseSummary::Settled { days, relapsed } => rows.push(CohortRow { pseudonym, arm, days: *days, relapsed: *relapsed }),
             }
         }
         let audit = AuditEvent::new(
@@ -264,7 +277,7 @@ impl<S: Store> Clinic<S> {
             AuditAction::CohortExport,
             AuditTarget::none("cohort"),
             Outcome::Success,
-            Some(json!({ "protocol": protocol, "rows": rows.len(), "excluded": excluded.len() }).to_string()),
+            Some(json!({ "protocol": protocol, "substance": filters.substance, "site": filters.site, "from": filters.from, "to": filters.to, "rows": rows.len(), "excluded": excluded.len() }).to_string()),
         );
         self.audit_writer().record(vec![audit]).await?;
         Ok((rows, excluded))
@@ -273,7 +286,7 @@ impl<S: Store> Clinic<S> {
 
 /// The course as it happened: infusions given (completed), the protocol's
 /// course length and its follow-up contact.
-fn course_dates(plan: &PlanRecord, course_days: i64) -> CourseDates {
+pub(crate) fn course_dates(plan: &PlanRecord, course_days: i64) -> CourseDates {
     let dates = |kind: PlanEventKind, done: bool| plan.events.iter().filter(move |e| e.kind == kind && (!done || e.status == EventStatus::Completed)).map(|e| e.date);
     CourseDates {
         start: plan.header.start_date,
@@ -294,24 +307,90 @@ pub struct ProtocolMeasure {
     pub definition: String,
 }
 
-fn described(d: &clinic_domain::outcome::measure::OutcomeDefinition) -> String {
+/// The same without the patient's dates: for figures over many patients.
+pub(crate) fn described_rule(d: &clinic_domain::outcome::measure::OutcomeDefinition) -> String {
+    format!("over {}: {}. Source: {}", d.window.name, d.rules.join("; "), d.source)
+}
+
+pub(crate) fn described(d: &clinic_domain::outcome::measure::OutcomeDefinition) -> String {
     format!("{} to {} ({}). {}. Source: {}", d.window.days.first(), d.window.days.last(), d.window.name, d.rules.join("; "), d.source)
 }
 
+/// One substance over one of the protocol's windows.
+pub(crate) struct WindowResult {
+    pub substance: Substance,
+    pub abstinence: clinic_domain::outcome::measure::WindowAbstinence,
+    pub pda: clinic_domain::outcome::measure::PercentDaysAbstinent,
+    /// Alcohol only.
+    pub heavy: Option<clinic_domain::outcome::measure::HeavyDrinkingDays>,
+}
+
+/// Retention through the course and counseling attendance over it so far.
+pub(crate) struct CourseResult {
+    pub retention: Option<clinic_domain::outcome::measure::Retention>,
+    pub attendance: Option<clinic_domain::outcome::measure::AttendanceRate>,
+}
+
 impl<S: Store> Clinic<S> {
+    /// The patient's substances the plan's protocol treats.
+    pub(crate) fn treated_substances(&self, patient: &Patient, plan: &PlanRecord) -> Vec<Substance> {
+        let Some(protocol) = self.protocols().get(&plan.header.protocol_id) else { return Vec::new() };
+        patient.details.substances.iter().copied().filter(|s| protocol.definition().substances.iter().any(|p| p == s.as_str())).collect()
+    }
+
+    /// Abstinence, PDA and (alcohol) heavy drinking for each treated substance over one window.
+    pub(crate) fn window_results(&self, patient: &Patient, plan: &PlanRecord, facts: &crate::outcomes::OutcomeFacts, window: &clinic_domain::outcome::measure::MeasureWindow) -> Vec<WindowResult> {
+        use clinic_domain::outcome::measure::{heavy_drinking_days, percent_days_abstinent, window_abstinence, HeavyDrinkingRule};
+        self.treated_substances(patient, plan)
+            .into_iter()
+            .map(|s| {
+                let heavy = (s == Substance::Alcohol).then(|| {
+                    let rule = if plan.header.protocol_id == "alcohol-met-dakwar2020" { HeavyDrinkingRule::dakwar_2020() } else { HeavyDrinkingRule::niaaa() };
+                    heavy_drinking_days(&facts.reports, patient.details.sex_at_birth, &rule, window)
+                });
+                WindowResult { substance: s, abstinence: window_abstinence(&facts.reports, &facts.tests, s, window), pda: percent_days_abstinent(&facts.reports, s, window), heavy }
+            })
+            .collect()
+    }
+
+    /// Retention through the course and counseling attendance over the course so far.
+    pub(crate) async fn course_results(&self, patient: &Patient, plan: &PlanRecord, facts: &crate::outcomes::OutcomeFacts, course: &CourseDates) -> Result<CourseResult, ServiceError> {
+        use clinic_domain::outcome::measure::{attendance, retention, MeasureWindow, SessionRecord};
+        let retention = match clinic_domain::outcome::DayWindow::new(course.start, course.course_end) {
+            Some(days) => {
+                let window = MeasureWindow { name: "the course".into(), days, source: "the signed plan".into() };
+                let contact = self.follow_up_contact(patient, plan, facts).await?;
+                Some(retention(&contact, &window, facts.today))
+            }
+            None => None,
+        };
+        let attendance = match clinic_domain::outcome::DayWindow::new(course.start, course.course_end.min(facts.today)) {
+            Some(days) => {
+                let window = MeasureWindow { name: "the course so far".into(), days, source: "the signed plan".into() };
+                let sessions: Vec<SessionRecord> = self
+                    .store()
+                    .patient_counseling(patient.id)
+                    .await?
+                    .iter()
+                    .map(|r| SessionRecord { date: r.recorded_at.with_timezone(&facts.zone).date_naive(), attendance: clinic_domain::counseling::Attendance::parse(&r.attendance).ok() })
+                    .collect();
+                Some(attendance(&sessions, &window))
+            }
+            None => None,
+        };
+        Ok(CourseResult { retention, attendance })
+    }
+
     /// The outcomes the patient's protocol measures, over its own windows as
     /// the course happened: abstinence in each window, percent days
     /// abstinent, heavy drinking days for alcohol, retention and counseling
     /// attendance over the course; a window not yet reached says so (no
     /// permission check, no audit).
     pub(crate) async fn measures_of(&self, patient: &Patient, plan: &PlanRecord, facts: &crate::outcomes::OutcomeFacts) -> Result<Vec<ProtocolMeasure>, ServiceError> {
-        use clinic_domain::outcome::measure::{attendance, heavy_drinking_days, percent_days_abstinent, protocol_window, window_abstinence, AbstinenceVerdict, HeavyDrinkingRule, MeasureWindow, SessionRecord};
+        use clinic_domain::outcome::measure::{protocol_window, AbstinenceVerdict, RetentionStatus};
         let Some(protocol) = self.protocols().get(&plan.header.protocol_id) else { return Ok(Vec::new()) };
-        let (zone, today) = (facts.zone, facts.today);
+        let today = facts.today;
         let course = course_dates(plan, protocol.definition().course_days);
-        let (reports, tests) = (&facts.reports, &facts.tests);
-        let patient_id = patient.id;
-        let substances: Vec<Substance> = patient.details.substances.iter().copied().filter(|s| protocol.definition().substances.iter().any(|p| p == s.as_str())).collect();
         let mut out = Vec::new();
         for w in &protocol.definition().outcomes.windows {
             match protocol_window(w, &course) {
@@ -323,8 +402,8 @@ impl<S: Store> Clinic<S> {
                 }),
                 Ok(window) => {
                     let so_far = if window.days.last() > today { format!(" — in progress, to {}", window.days.last()) } else { String::new() };
-                    for s in &substances {
-                        let a = window_abstinence(reports, tests, *s, &window);
+                    for r in self.window_results(patient, plan, facts, &window) {
+                        let (s, a) = (r.substance, &r.abstinence);
                         let verdict = match a.verdict {
                             AbstinenceVerdict::Abstinent if a.biologically_confirmed => "abstinent, confirmed by a negative test".to_string(),
                             AbstinenceVerdict::Abstinent => "abstinent by self-report".to_string(),
@@ -332,15 +411,13 @@ impl<S: Store> Clinic<S> {
                             AbstinenceVerdict::Undetermined => format!("undetermined ({} unknown or unrecorded days, {} undetermined tests)", a.unknown_days.len(), a.undetermined_tests.len()),
                         };
                         out.push(ProtocolMeasure { name: format!("{} — {}: abstinence{so_far}", w.name, s.as_str()), value: verdict, definition: described(&a.definition) });
-                        let pda = percent_days_abstinent(reports, *s, &window);
+                        let pda = &r.pda;
                         out.push(ProtocolMeasure {
                             name: format!("{} — {}: percent days abstinent", w.name, s.as_str()),
                             value: pda.percent.map_or_else(|| "no day assessed".to_string(), |p| format!("{} % ({} of {} days assessed)", p.to_decimal().split('.').next().unwrap_or("0"), pda.abstinent_days, pda.days_assessed)),
                             definition: described(&pda.definition),
                         });
-                        if *s == Substance::Alcohol {
-                            let rule = if plan.header.protocol_id == "alcohol-met-dakwar2020" { HeavyDrinkingRule::dakwar_2020() } else { HeavyDrinkingRule::niaaa() };
-                            let h = heavy_drinking_days(reports, patient.details.sex_at_birth, &rule, &window);
+                        if let Some(h) = &r.heavy {
                             out.push(ProtocolMeasure {
                                 name: format!("{} — heavy drinking days", w.name),
                                 value: format!("{} heavy of {} days assessed (threshold {} drinks)", h.heavy_days.len(), h.days_assessed, h.threshold_drinks.to_decimal()),
@@ -351,12 +428,8 @@ impl<S: Store> Clinic<S> {
                 }
             }
         }
-        // Retention through the course.
-        if let Some(days) = clinic_domain::outcome::DayWindow::new(course.start, course.course_end) {
-            use clinic_domain::outcome::measure::{retention, RetentionStatus};
-            let window = MeasureWindow { name: "the course".into(), days, source: "the signed plan".into() };
-            let contact = self.follow_up_contact(patient, plan, facts).await?;
-            let r = retention(&contact, &window, today);
+        let c = self.course_results(patient, plan, facts, &course).await?;
+        if let Some(r) = c.retention {
             let value = match r.status {
                 RetentionStatus::Retained => format!("retained (last contact {})", r.last_contact),
                 RetentionStatus::NotRetained => format!("not retained (last contact {})", r.last_contact),
@@ -364,18 +437,7 @@ impl<S: Store> Clinic<S> {
             };
             out.push(ProtocolMeasure { name: "Retention".into(), value, definition: described(&r.definition) });
         }
-        // Counseling attendance over the course so far.
-        let last = course.course_end.min(today);
-        if let Some(days) = clinic_domain::outcome::DayWindow::new(course.start, last) {
-            let window = MeasureWindow { name: "the course so far".into(), days, source: "the signed plan".into() };
-            let sessions: Vec<SessionRecord> = self
-                .store()
-                .patient_counseling(patient_id)
-                .await?
-                .iter()
-                .map(|r| SessionRecord { date: r.recorded_at.with_timezone(&zone).date_naive(), attendance: clinic_domain::counseling::Attendance::parse(&r.attendance).ok() })
-                .collect();
-            let a = attendance(&sessions, &window);
+        if let Some(a) = c.attendance {
             out.push(ProtocolMeasure {
                 name: "Counseling attendance".into(),
                 value: a.percent.map_or_else(|| "no session recorded".to_string(), |p| format!("{} % ({} of {} expected)", p.to_decimal().split('.').next().unwrap_or("0"), a.attended, a.expected)),

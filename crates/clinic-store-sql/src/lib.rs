@@ -11,6 +11,7 @@
 //! `fn pool(&self) -> &sqlx::Pool<DB>` and
 //! `async fn begin_write(&self) -> Result<sqlx::Transaction<'static, DB>, sqlx::Error>`.
 
+mod analytics;
 mod orders;
 mod plans;
 mod schedule;
@@ -1336,6 +1337,7 @@ macro_rules! impl_store {
             $crate::impl_ledger_store!($store);
             $crate::impl_counseling_store!($store);
             $crate::impl_outcome_store!($store);
+            $crate::impl_analytics_store!($store);
         }
     };
 }

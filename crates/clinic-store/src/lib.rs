@@ -2,6 +2,7 @@
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
+pub mod analytics;
 pub mod counseling;
 pub mod error;
 pub mod ledger;
@@ -33,7 +34,7 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// Everything the service needs from a database. Every method is one
 /// transaction; methods that change data take the audit event that records the
 /// change and commit both together.
-pub trait Store: screening::ScreeningStore + plans::PlanStore + schedule::ScheduleStore + orders::OrderStore + sessions::SessionStore + ledger::LedgerStore + counseling::CounselingStore + outcomes::OutcomeStore + Clone + Send + Sync + 'static {
+pub trait Store: screening::ScreeningStore + plans::PlanStore + schedule::ScheduleStore + orders::OrderStore + sessions::SessionStore + ledger::LedgerStore + counseling::CounselingStore + outcomes::OutcomeStore + analytics::AnalyticsStore + Clone + Send + Sync + 'static {
     // Sites.
     /// Returns the clinic's first site, creating it from `site` when there is none.
     fn ensure_site(&self, site: &Site) -> impl Future<Output = StoreResult<Site>> + Send;

@@ -7,6 +7,7 @@ pub mod counseling;
 pub mod eligibility;
 pub mod home;
 pub mod ledger;
+pub mod analytics;
 pub mod inquiries;
 pub mod login;
 pub mod orders;
@@ -122,6 +123,13 @@ pub fn routes<S: Store>(table: RouteTable<S>) -> RouteTable<S> {
         .add(RouteSpec::page("POST", "/patients/{id}/relapse-decisions", Access::Permission(Permission::OutcomeRecord), "Confirm or reject a proposed lapse, relapse or dropout"), post(outcomes::decide::<S>))
         .add(RouteSpec::page("POST", "/patients/{id}/misuse-signals", Access::Permission(Permission::OutcomeRecord), "Record a craving for ketamine or a request for more (alerts the physicians)"), post(outcomes::misuse_signal::<S>))
         .add(RouteSpec::page("POST", "/patients/{id}/misuse-decisions", Access::Permission(Permission::MisuseDecide), "Confirm or reject a ketamine-misuse flag"), post(outcomes::misuse_decide::<S>))
+        .add(RouteSpec::page("GET", "/analytics", Access::Permission(Permission::AnalyticsRead), "The director's dashboard: program outcomes beside the trials, funnel, utilisation, safety (aggregates only)"), get(analytics::show::<S>))
+        .add(RouteSpec::page("GET", "/analytics/outcomes.csv", Access::Permission(Permission::AnalyticsRead), "Program outcomes by protocol (CSV)"), get(analytics::outcomes_download::<S>))
+        .add(RouteSpec::page("GET", "/analytics/km.csv", Access::Permission(Permission::AnalyticsRead), "Kaplan-Meier tables by protocol (CSV)"), get(analytics::km_download::<S>))
+        .add(RouteSpec::page("GET", "/analytics/cohort.csv", Access::Permission(Permission::AnalyticsRead), "The time-to-relapse cohort behind the curves (CSV, pseudonymous)"), get(analytics::cohort_download::<S>))
+        .add(RouteSpec::page("GET", "/analytics/funnel.csv", Access::Permission(Permission::AnalyticsRead), "The inquiry to treatment funnel (CSV)"), get(analytics::funnel_download::<S>))
+        .add(RouteSpec::page("GET", "/analytics/utilisation.csv", Access::Permission(Permission::AnalyticsRead), "Chair utilisation by site (CSV)"), get(analytics::utilisation_download::<S>))
+        .add(RouteSpec::page("GET", "/analytics/safety.csv", Access::Permission(Permission::AnalyticsRead), "Safety events by protocol (CSV)"), get(analytics::safety_download::<S>))
         .add(RouteSpec::page("GET", "/ledger", Access::Permission(Permission::LedgerRead), "The controlled-substance ledger of a site"), get(ledger::show::<S>))
         .add(RouteSpec::page("POST", "/ledger/entries", Access::Permission(Permission::LedgerRecord), "Record a receipt, count, destruction, loss or correction"), post(ledger::record::<S>))
         .add(RouteSpec::page("POST", "/ledger/discrepancies/{id}/close", Access::Permission(Permission::LedgerRecord), "Close a count discrepancy with the response taken"), post(ledger::close_discrepancy::<S>))
@@ -166,6 +174,7 @@ pub enum Nav {
     Schedule,
     Floor,
     Ledger,
+    Analytics,
     Audit,
     Outbox,
     None,
@@ -197,6 +206,7 @@ pub fn staff_page(principal: &Principal, site_name: &str, title: &str, nav: Nav,
                         @if role_allows(role, Permission::InfusionChart) { (link("/floor", "Floor", Nav::Floor)) }
                         @if role_allows(role, Permission::LedgerRead) { (link("/ledger", "Ledger", Nav::Ledger)) }
                         @if role_allows(role, Permission::AlertRead) { (link("/alerts", "Alerts", Nav::Alerts)) }
+                        @if role_allows(role, Permission::AnalyticsRead) { (link("/analytics", "Analytics", Nav::Analytics)) }
                         @if role_allows(role, Permission::AuditRead) { (link("/audit", "Audit log", Nav::Audit)) }
                         @if role_allows(role, Permission::AuditRead) { (link("/outbox", "Outbox", Nav::Outbox)) }
                     }

@@ -191,6 +191,14 @@ const MATRIX: &[(&str, &str, Allowed)] = &[
     ("GET", "/ledger/reports/administration.csv", Allowed::Roles(&[Physician, Nurse])),
     ("GET", "/ledger/reports/inventory.csv", Allowed::Roles(&[Physician, Nurse])),
     ("GET", "/ledger/reports/loss.csv", Allowed::Roles(&[Physician, Nurse])),
+    // Program analytics: aggregates for the director and the physicians (DESIGN.md users table).
+    ("GET", "/analytics", Allowed::Roles(&[Director, Physician])),
+    ("GET", "/analytics/outcomes.csv", Allowed::Roles(&[Director, Physician])),
+    ("GET", "/analytics/km.csv", Allowed::Roles(&[Director, Physician])),
+    ("GET", "/analytics/cohort.csv", Allowed::Roles(&[Director, Physician])),
+    ("GET", "/analytics/funnel.csv", Allowed::Roles(&[Director, Physician])),
+    ("GET", "/analytics/utilisation.csv", Allowed::Roles(&[Director, Physician])),
+    ("GET", "/analytics/safety.csv", Allowed::Roles(&[Director, Physician])),
 ];
 
 crate::backend_tests!(every_route_answers_as_the_matrix_says);

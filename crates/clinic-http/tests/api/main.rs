@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed step is a failed test.
 
+mod analytics;
 mod audit;
 mod auth;
 mod authz;
