@@ -1092,6 +1092,9 @@ impl<S: Store> Clinic<S> {
             let Some(lot) = lots.get(&booking.site_id).copied() else {
                 continue;
             };
+            if !self.pump_can_run(booking).await? {
+                continue;
+            }
             self.destroy_expired_vials(
                 staff,
                 booking.site_id,
@@ -1144,6 +1147,28 @@ impl<S: Store> Clinic<S> {
             }
         }
         Ok(())
+    }
+
+    /// Whether the booking's live order gives a pump rate the pump takes (at
+    /// most 4 decimals): a clinic without a pump step set gets the exact rate,
+    /// which for a split dose (0.11 then 0.60 mg/kg) has no finite decimal,
+    /// and the nurse could not start the pump. Such an infusion is not given.
+    async fn pump_can_run(&self, booking: &BookingRecord) -> Result<bool, ServiceError> {
+        let Some(event_id) = booking.plan_event_id else {
+            return Ok(false);
+        };
+        let orders = self.store().patient_orders(booking.patient_id).await?;
+        let Some(order) = orders
+            .iter()
+            .find(|o| o.plan_event_id == event_id && o.cancelled_at.is_none())
+        else {
+            return Ok(false);
+        };
+        let calc = self.order_calc(order)?;
+        Ok(calc.phases.iter().all(|p| {
+            let rate = p.pump.map_or(p.rate_ml_per_h, |r| r.setting).to_decimal();
+            rate.split('.').nth(1).is_none_or(|f| f.len() <= 4)
+        }))
     }
 
     /// Opened vials of `lot` past their discard-by date at `at`, destroyed (witnessed).
