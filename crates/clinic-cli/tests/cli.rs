@@ -368,8 +368,10 @@ fn export_cohort_writes_the_csv_contract_and_refuses_an_unknown_protocol() {
 
 /// `export cohort` on the demo's data: the demo clinic's own relapse
 /// settings apply to a database the demo seeded, so the patients with
-/// infusions behind them come out — one relapsed, one followed without a
-/// confirmed relapse — and the rest are left out, each named on stderr.
+/// infusions behind them come out — the two early patients (one relapsed,
+/// one followed without a confirmed relapse) and the 24 of the past cohort
+/// (11 relapsed, 13 censored) — and the rest, whose courses have not
+/// started, are left out, each named on stderr.
 #[test]
 fn export_cohort_on_the_demo_data() {
     let dir = temp_dir();
@@ -392,9 +394,14 @@ fn export_cohort_on_the_demo_data() {
     let csv = stdout(&out);
     let rows: Vec<&str> = csv.lines().collect();
     assert_eq!(rows[0], "patient_id,arm,days,relapsed");
-    assert_eq!(rows.len(), 3, "{csv}");
+    assert_eq!(rows.len(), 1 + 26, "{csv}");
     let relapsed: Vec<&str> = rows[1..].iter().map(|r| r.rsplit(',').next().unwrap()).collect();
-    assert!(relapsed.contains(&"1") && relapsed.contains(&"0"), "{csv}");
+    assert_eq!(relapsed.iter().filter(|r| **r == "1").count(), 12, "{csv}");
+    // Every protocol has rows, with relapses and censored follow-up.
+    for arm in ["alcohol-kare-grabski2022", "alcohol-met-dakwar2020", "cocaine-mbrp-dakwar2019", "clinic-series-6", "opioid-clinic-moud-example"] {
+        let of: Vec<&&str> = rows[1..].iter().filter(|r| r.split(',').nth(1) == Some(arm)).collect();
+        assert!(of.iter().any(|r| r.ends_with(",1")) && of.iter().any(|r| r.ends_with(",0")), "{arm}: {csv}");
+    }
     assert!(rows[1..].iter().all(|r| r.starts_with('P') && r.split(',').count() == 4), "pseudonymous ids: {csv}");
     let left_out = stderr(&out);
     assert!(left_out.lines().count() >= 8 && left_out.lines().all(|l| l.starts_with("left out P")), "{left_out}");
