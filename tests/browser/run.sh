@@ -10,4 +10,4 @@ if [ ! -d node_modules ]; then
   npm ci --no-audit --no-fund
 fi
 
-exec node --test signin.test.mjs inquiry.test.mjs patient.test.mjs portal.test.mjs plan.test.mjs order.test.mjs chair.test.mjs
+exec node --test signin.test.mjs inquiry.test.mjs patient.test.mjs portal.test.mjs plan.test.mjs order.test.mjs chair.test.mjs analytics.test.mjs

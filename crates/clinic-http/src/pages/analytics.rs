@@ -65,7 +65,7 @@ pub async fn show<S: Store>(State(app): State<AppState<S>>, Extension(principal)
         Ok(s) => s,
         Err(e) => return failure(e),
     };
-    staff_page(&principal, &site.name, "Program outcomes", Nav::Analytics, page(&d, &q))
+    staff_page(&principal, &site.name, "Program outcomes", Nav::Analytics, html! { div.analytics { (page(&d, &q)) } })
 }
 
 fn page(d: &Dashboard, q: &FilterQuery) -> Markup {
@@ -155,8 +155,8 @@ fn protocol_panel(p: &ProtocolPanel) -> Markup {
                     tr { td { "Retained through the course" } td { (o.retention.words()) } }
                     tr { td { "Counseling sessions attended" } td { (o.attendance.words()) } }
                     @if let Some(name) = &o.window_name {
-                        tr { td { "Abstinent over " (name) } td data-testid="window-abstinence" { (o.window_abstinence.words()) @if o.window_undetermined > 0 { " — " (o.window_undetermined) " undetermined, counted as not abstinent" } } }
-                        tr { td { "Percent days abstinent over " (name) } td { (mean_words(o)) } }
+                        tr { td { "Abstinent through the window “" (name) "”" } td data-testid="window-abstinence" { (o.window_abstinence.words()) @if o.window_undetermined > 0 { " — " (o.window_undetermined) " undetermined, counted as not abstinent" } } }
+                        tr { td { "Percent days abstinent in the window “" (name) "”" } td { (mean_words(o)) } }
                     }
                     @if o.heavy_days.n > 0 { tr { td { "Heavy drinking days (of days assessed)" } td { (o.heavy_days.words()) } } }
                     tr { td { "Time to relapse" } td data-testid="relapse-counts" {
@@ -292,7 +292,11 @@ fn funnel_section(d: &Dashboard) -> Markup {
     let bar = |label: &str, n: u32, extra: String| {
         let width = 100.0 * f64::from(n) / f64::from(max);
         html! {
-            tr { th scope="row" { (label) } td { (n) } td.bar { span style=(format!("display:inline-block;height:0.9em;background:#1f5fa8;width:{width:.1}%")) {} } td { (extra) } }
+            tr {
+                th scope="row" { (label) } td { (n) }
+                td.bar { svg viewBox="0 0 100 6" width="160" height="12" aria-hidden="true" { rect x="0" y="0" width=(format!("{width:.1}")) height="6" fill="#1f5fa8" {} } }
+                td { (extra) }
+            }
         }
     };
     let days = |m: Option<f64>| m.map_or_else(String::new, |v| format!("median {v} days from the stage before"));
