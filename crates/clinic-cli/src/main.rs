@@ -392,12 +392,8 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             let mut out = std::io::stdout().lock();
             let _ = writeln!(out, "ketaclinic demo is running at http://{local}/");
             let _ = writeln!(out, "database: {}", path.display());
-            if let SeedOutcome::Seeded { n_users, n_patients } = outcome {
-                let _ = writeln!(
-                    out,
-                    "seeded a demo clinic: {n_users} staff accounts, {n_patients} synthetic patients, {} inquiries",
-                    clinic_service::seed::N_DEMO_INQUIRIES
-                );
+            if let SeedOutcome::Seeded { n_users, n_patients, n_inquiries } = outcome {
+                let _ = writeln!(out, "seeded a demo clinic: {n_users} staff accounts, {n_patients} synthetic patients, {n_inquiries} inquiries");
             }
             let names: Vec<&str> = DEMO_ACCOUNTS.iter().map(|(name, _, _)| *name).collect();
             let _ = writeln!(out, "staff accounts (password \"demo\"): {}", names.join(", "));
@@ -582,6 +578,8 @@ async fn serve_with<S: Store>(clinic: Clinic<S>, listener: tokio::net::TcpListen
     // Day-before reminders go to the outbox; checked every 10 minutes.
     let reminders = clinic_service::scheduling::spawn_reminders(clinic.clone(), std::time::Duration::from_secs(600));
     let diary_reminders = clinic_service::outcomes::spawn_diary_reminders(clinic.clone(), std::time::Duration::from_secs(600));
+    // Derived outcome summaries from an earlier day are recomputed in the background.
+    let outcome_refresh = clinic_service::analytics::spawn_outcome_refresh(clinic.clone(), std::time::Duration::from_secs(600));
     axum::serve(listener, app.router.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())
         .await
@@ -590,6 +588,7 @@ async fn serve_with<S: Store>(clinic: Clinic<S>, listener: tokio::net::TcpListen
     sealer.abort();
     reminders.abort();
     diary_reminders.abort();
+    outcome_refresh.abort();
     if let Some(delivery) = delivery {
         delivery.abort();
     }

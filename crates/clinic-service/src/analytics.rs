@@ -79,6 +79,9 @@ pub struct Dashboard {
     pub utilisation: Vec<SiteUtilisation>,
     /// Summaries recomputed for this view.
     pub refreshed: usize,
+    /// Summaries still from an earlier day (the background refresh brings
+    /// them up to date; figures that depend on the date may lag until then).
+    pub earlier_day: usize,
     /// Every site, for the filter.
     pub sites: Vec<(Uuid, String)>,
     /// Every protocol installed, for the filter.
@@ -220,11 +223,24 @@ impl<S: Store> Clinic<S> {
         }))
     }
 
-    /// Recomputes every stale summary; returns how many.
+    /// Recomputes every stale summary, those from an earlier day included;
+    /// returns how many. Run in the background by `serve` and `demo`
+    /// (`spawn_outcome_refresh`) and by the cohort export.
     pub async fn refresh_outcome_summaries(&self) -> Result<usize, ServiceError> {
         let today = self.clinic_today().await?;
+        self.refresh_summaries(today, Some(today)).await
+    }
+
+    /// Recomputes the summaries a change to the record made stale, and the
+    /// missing ones (not those only from an earlier day); returns how many.
+    pub async fn refresh_changed_summaries(&self) -> Result<usize, ServiceError> {
+        let today = self.clinic_today().await?;
+        self.refresh_summaries(today, None).await
+    }
+
+    async fn refresh_summaries(&self, today: NaiveDate, stale_before: Option<NaiveDate>) -> Result<usize, ServiceError> {
         let unchanging: Vec<&'static str> = AuditAction::ALL.into_iter().filter(|a| !a.may_change_record()).map(AuditAction::as_str).collect();
-        let stale = self.store().stale_outcome_snapshots(today, &unchanging).await?;
+        let stale = self.store().stale_outcome_snapshots(stale_before, &unchanging).await?;
         let mut done = 0;
         for patient_id in stale {
             let mark_at = Utc::now() - Duration::seconds(MARK_MARGIN_SECONDS);
@@ -248,22 +264,31 @@ impl<S: Store> Clinic<S> {
         Ok(done)
     }
 
-    /// The clinic's date today (its first site's zone).
+    /// The clinic's date today (its first site's zone; UTC before any site
+    /// is set up, when there is no patient either).
     async fn clinic_today(&self) -> Result<NaiveDate, ServiceError> {
-        let zone = Self::site_zone(&self.main_site().await?);
+        let zone = match self.store().list_sites().await?.first() {
+            Some(site) => Self::site_zone(site),
+            None => chrono_tz::UTC,
+        };
         Ok(self.now().with_timezone(&zone).date_naive())
     }
 
-    /// Every stored summary, fresh (stale ones recomputed first).
-    pub(crate) async fn outcome_summaries(&self) -> Result<(Vec<PatientSummary>, usize), ServiceError> {
-        let refreshed = self.refresh_outcome_summaries().await?;
+    /// Every stored summary, with those stale from a change recomputed first;
+    /// `whole_day` recomputes those from an earlier day too. Returns the
+    /// summaries, how many were recomputed, and how many are still from an
+    /// earlier day.
+    pub(crate) async fn outcome_summaries(&self, whole_day: bool) -> Result<(Vec<PatientSummary>, usize, usize), ServiceError> {
+        let refreshed = if whole_day { self.refresh_outcome_summaries().await? } else { self.refresh_changed_summaries().await? };
+        let today = self.clinic_today().await?.to_string();
         let rows = self.store().outcome_snapshots().await?;
+        let earlier = rows.iter().filter(|r| r.computed_on < today).count();
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
             let s: PatientSummary = serde_json::from_str(&r.summary).map_err(|e| ServiceError::Internal(anyhow::anyhow!("stored outcome summary of {} does not parse: {e}", r.patient_id)))?;
             out.push(s);
         }
-        Ok((out, refreshed))
+        Ok((out, refreshed, earlier))
     }
 
     /// Checks the dashboard's filters, naming the field and the allowed values.
@@ -321,7 +346,7 @@ impl<S: Store> Clinic<S> {
     pub async fn program_dashboard(&self, principal: &Principal, input: &FilterInput) -> Result<Dashboard, ServiceError> {
         self.authorize(principal, Permission::AnalyticsRead, "read program analytics").await?;
         let filters = self.parse_filters(input)?;
-        let (summaries, refreshed) = self.outcome_summaries().await?;
+        let (summaries, refreshed, earlier_day) = self.outcome_summaries(false).await?;
         let today = self.clinic_today().await?;
         let overall = outcomes(&summaries, &filters, None);
         let mut ids: Vec<String> = summaries.iter().filter(|s| filters.admits(s)).map(|s| s.protocol_id.clone()).collect();
@@ -354,7 +379,7 @@ impl<S: Store> Clinic<S> {
             })
             .collect();
         let facts: Vec<FunnelFacts> = {
-            let zone = Self::site_zone(&self.main_site().await?);
+            let zone = self.store().list_sites().await?.first().map_or(chrono_tz::UTC, Self::site_zone);
             let local = |t: DateTime<Utc>| t.with_timezone(&zone).date_naive();
             self.store().funnel_rows().await?.into_iter().map(|r| FunnelFacts { inquiry_on: local(r.inquiry_at), screened_on: r.screened_at.map(local), treated_on: r.treated_at.map(local) }).collect()
         };
@@ -384,6 +409,7 @@ impl<S: Store> Clinic<S> {
             funnel,
             utilisation,
             refreshed,
+            earlier_day,
             sites: sites.iter().map(|s| (s.id, s.name.clone())).collect(),
             protocol_ids: self.protocols().ids().into_iter().map(str::to_string).collect(),
         })
@@ -394,7 +420,7 @@ impl<S: Store> Clinic<S> {
     pub async fn dashboard_cohort(&self, principal: &Principal, input: &FilterInput) -> Result<Vec<crate::relapse::CohortRow>, ServiceError> {
         self.authorize(principal, Permission::AnalyticsRead, "download the time-to-relapse cohort").await?;
         let filters = self.parse_filters(input)?;
-        Ok(self.cohort_filtered(&principal.actor(), &filters).await?.0)
+        Ok(self.cohort_filtered(&principal.actor(), &filters, false).await?.0)
     }
 
     /// Chair use at a site over `[first, last]`.
@@ -580,4 +606,20 @@ pub fn safety_csv(d: &Dashboard) -> String {
     }
     row("all", &d.overall);
     out
+}
+
+/// Recomputes stale outcome summaries every `interval` (after midnight,
+/// every patient's once) so the dashboard's first view of a day does not
+/// pay for it.
+pub fn spawn_outcome_refresh<S: Store>(clinic: Clinic<S>, interval: std::time::Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            match clinic.refresh_outcome_summaries().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(recomputed = n, "outcome summaries brought up to date"),
+                Err(err) => tracing::warn!(error = %err, "recomputing outcome summaries failed; will retry"),
+            }
+            tokio::time::sleep(interval).await;
+        }
+    })
 }

@@ -35,12 +35,15 @@ impl<S: Store> Clinic<S> {
         AuditEvent::new(Uuid::now_v7(), self.now(), &principal.actor(), action, AuditTarget::patient(patient), outcome, Some(detail.to_string()))
     }
 
-    /// Records a booked therapy or integration session, on or after its day.
+    /// Records a booked therapy or integration session, or a follow-up
+    /// contact on the protocol's schedule (reached or not), on or after its
+    /// day; the booking and the plan event follow. An attended follow-up is
+    /// the patient's last contact for retention and time to relapse.
     pub async fn record_counseling(&self, principal: &Principal, booking_id: Uuid, input: &CounselingInput) -> Result<CounselingRow, ServiceError> {
         self.authorize(principal, Permission::CounselingRecord, "record a counseling session").await?;
         let booking = self.store().get_booking(booking_id).await.map_err(|e| ServiceError::from_store("booking", e))?;
-        if !matches!(booking.kind, EventKind::Therapy | EventKind::Integration) {
-            return Err(ServiceError::Conflict { code: "not_counseling", message: "only a therapy or integration session is recorded here".into() });
+        if !matches!(booking.kind, EventKind::Therapy | EventKind::Integration | EventKind::FollowUp) {
+            return Err(ServiceError::Conflict { code: "not_counseling", message: "only a therapy or integration session or a follow-up contact is recorded here".into() });
         }
         if booking.status != BookingStatus::Booked {
             return Err(ServiceError::Conflict {

@@ -114,7 +114,7 @@ impl<S: Store> Clinic<S> {
             subtype: "medical_screening".into(),
             body,
             created_by: Some(principal.user.id),
-            created_at: crate::now(),
+            created_at: self.now(),
             closed_at: None,
             closed_by: None,
             version: 1,

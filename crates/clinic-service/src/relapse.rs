@@ -251,15 +251,17 @@ impl<S: Store> Clinic<S> {
     /// those left out with the reason (settings unset, decisions pending).
     /// An operator's export, audited as such.
     pub async fn cohort(&self, actor: &Actor, protocol: Option<&str>) -> Result<(Vec<CohortRow>, Vec<Excluded>), ServiceError> {
-        self.cohort_filtered(actor, &clinic_domain::analytics::Filters { protocol: protocol.map(str::to_string), ..Default::default() }).await
+        self.cohort_filtered(actor, &clinic_domain::analytics::Filters { protocol: protocol.map(str::to_string), ..Default::default() }, true).await
     }
 
-    /// The cohort of the patients the filters admit (the dashboard's download uses the dashboard's filters).
-    pub async fn cohort_filtered(&self, actor: &Actor, filters: &clinic_domain::analytics::Filters) -> Result<(Vec<CohortRow>, Vec<Excluded>), ServiceError> {
+    /// The cohort of the patients the filters admit (the dashboard's download
+    /// uses the dashboard's filters and, like the dashboard, leaves summaries
+    /// only from an earlier day to the background refresh: `whole_day` false).
+    pub async fn cohort_filtered(&self, actor: &Actor, filters: &clinic_domain::analytics::Filters, whole_day: bool) -> Result<(Vec<CohortRow>, Vec<Excluded>), ServiceError> {
         let protocol = filters.protocol.as_deref();
         // The same stored summaries the dashboard reads (stale ones recomputed
         // first), so the export reproduces the dashboard's curve.
-        let (summaries, _) = self.outcome_summaries().await?;
+        let (summaries, _, _) = self.outcome_summaries(whole_day).await?;
         let mut rows = Vec::new();
         let mut excluded = Vec::new();
         for s in summaries.iter().filter(|s| filters.admits(s)) {
@@ -367,11 +369,14 @@ impl<S: Store> Clinic<S> {
         let attendance = match clinic_domain::outcome::DayWindow::new(course.start, course.course_end.min(facts.today)) {
             Some(days) => {
                 let window = MeasureWindow { name: "the course so far".into(), days, source: "the signed plan".into() };
+                // Follow-up contacts are recorded like sessions but are not counseling.
+                let follow_ups: Vec<Uuid> = self.store().patient_bookings(patient.id).await?.iter().filter(|b| b.kind == PlanEventKind::FollowUp).map(|b| b.id).collect();
                 let sessions: Vec<SessionRecord> = self
                     .store()
                     .patient_counseling(patient.id)
                     .await?
                     .iter()
+                    .filter(|r| r.booking_id.is_none_or(|b| !follow_ups.contains(&b)))
                     .map(|r| SessionRecord { date: r.recorded_at.with_timezone(&facts.zone).date_naive(), attendance: clinic_domain::counseling::Attendance::parse(&r.attendance).ok() })
                     .collect();
                 Some(attendance(&sessions, &window))

@@ -141,7 +141,7 @@ impl<S: Store> Clinic<S> {
     pub async fn record_questionnaire(&self, principal: &Principal, patient_id: Uuid, input: &QuestionnaireInput) -> Result<RecordedQuestionnaire, ServiceError> {
         self.authorize(principal, Permission::ScreeningRecord, "record questionnaire").await?;
         let patient = self.store().get_patient(patient_id).await.map_err(|e| ServiceError::from_store("patient", e))?;
-        self.store_questionnaire(&patient, input, ResponseSource::Staff, Some(principal.user.id), None, principal.actor(), crate::now()).await
+        self.store_questionnaire(&patient, input, ResponseSource::Staff, Some(principal.user.id), None, principal.actor(), self.now()).await
     }
 
     /// Seeding: a questionnaire entered at `at` by the seed actor.
@@ -431,7 +431,7 @@ impl<S: Store> Clinic<S> {
         }
         let input = QuestionnaireInput { instrument, answers, sex: None, substance: None, difficulty };
         let actor = portal_actor(&view.patient, client_addr);
-        self.store_questionnaire(&view.patient, &input, ResponseSource::Portal, None, Some(view.link.id), actor, crate::now()).await
+        self.store_questionnaire(&view.patient, &input, ResponseSource::Portal, None, Some(view.link.id), actor, self.now()).await
     }
 
     /// Messages awaiting delivery (and delivered), newest first.

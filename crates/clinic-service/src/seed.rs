@@ -38,7 +38,7 @@ pub const N_DEMO_PATIENTS: usize = 48;
 /// What seeding did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SeedOutcome {
-    Seeded { n_users: usize, n_patients: usize },
+    Seeded { n_users: usize, n_patients: usize, n_inquiries: usize },
     AlreadySeeded,
 }
 
@@ -210,7 +210,7 @@ impl<S: Store> Clinic<S> {
             ),
         );
         self.audit_writer().record(vec![event]).await?;
-        Ok(SeedOutcome::Seeded { n_users: DEMO_ACCOUNTS.len(), n_patients: N_DEMO_PATIENTS + alumni.patients })
+        Ok(SeedOutcome::Seeded { n_users: DEMO_ACCOUNTS.len(), n_patients: N_DEMO_PATIENTS + alumni.patients, n_inquiries: N_DEMO_INQUIRIES + alumni.inquiries })
     }
 }
 

@@ -24,6 +24,11 @@ impl PgStore {
     }
 
     pub async fn connect_with(options: PgConnectOptions) -> anyhow::Result<PgStore> {
+        // JIT off for our sessions: every query here is a short OLTP lookup,
+        // and the planner's cost estimates (a correlated subquery over many
+        // rows) would make PostgreSQL spend ~200 ms compiling what runs in
+        // ~30 ms (docs/BENCHMARKS.md, the analytics dashboard).
+        let options = options.options([("jit", "off")]);
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(30))

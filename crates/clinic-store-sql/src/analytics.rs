@@ -24,7 +24,7 @@ macro_rules! impl_analytics_store {
         }
 
         impl AnalyticsStore for $store {
-            async fn stale_outcome_snapshots(&self, today: NaiveDate, unchanging_actions: &[&'static str]) -> StoreResult<Vec<Uuid>> {
+            async fn stale_outcome_snapshots(&self, stale_before: Option<NaiveDate>, unchanging_actions: &[&'static str]) -> StoreResult<Vec<Uuid>> {
                 // The action names are the domain's own constants (letters, dots
                 // and underscores), checked here before they enter the text.
                 if let Some(bad) = unchanging_actions.iter().find(|a| !a.chars().all(|c| c.is_ascii_lowercase() || c == '.' || c == '_')) {
@@ -39,14 +39,20 @@ macro_rules! impl_analytics_store {
                      WHERE s.computed_on < $1 OR EXISTS (SELECT 1 FROM audit_events a WHERE a.patient_id = s.patient_id AND a.id > s.mark \
                        AND a.outcome = 'success' AND a.action NOT IN ({list}))"
                 );
-                let rows = ::sqlx::query(&sql).bind(today.to_string()).fetch_all(self.pool()).await.map_err(db_err)?;
+                // Without a day, '' makes the day condition false for every row.
+                let before = stale_before.map(|d| d.to_string()).unwrap_or_default();
+                let rows = ::sqlx::query(&sql).bind(before).fetch_all(self.pool()).await.map_err(db_err)?;
                 rows.iter().map(|r| r.try_get("patient_id").map_err(db_err)).collect()
             }
 
             async fn put_outcome_snapshot(&self, r: &OutcomeSnapshotRow) -> StoreResult<()> {
                 let mut tx = self.begin_write().await.map_err(db_err)?;
-                ::sqlx::query("DELETE FROM outcome_snapshots WHERE patient_id = $1").bind(r.patient_id).execute(&mut *tx).await.map_err(db_err)?;
-                let sql = format!("INSERT INTO outcome_snapshots ({SNAPSHOT_COLUMNS}) VALUES ({})", placeholders(1, 9));
+                let sql = format!(
+                    "INSERT INTO outcome_snapshots ({SNAPSHOT_COLUMNS}) VALUES ({}) ON CONFLICT (patient_id) DO UPDATE SET \
+                     plan_id = excluded.plan_id, protocol_id = excluded.protocol_id, site_id = excluded.site_id, start_date = excluded.start_date, \
+                     mark = excluded.mark, computed_on = excluded.computed_on, computed_at = excluded.computed_at, summary = excluded.summary",
+                    placeholders(1, 9)
+                );
                 ::sqlx::query(&sql)
                     .bind(r.patient_id)
                     .bind(r.plan_id)

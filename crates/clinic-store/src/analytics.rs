@@ -38,10 +38,10 @@ pub struct FunnelRow {
 
 pub trait AnalyticsStore {
     /// Patients with a signed plan whose summary is missing, was computed
-    /// before `today`, or predates a successful audited event that may change
-    /// the record (its action not in `unchanging_actions`).
-    fn stale_outcome_snapshots(&self, today: NaiveDate, unchanging_actions: &[&'static str]) -> impl Future<Output = StoreResult<Vec<Uuid>>> + Send;
-    /// Inserts or replaces a patient's summary.
+    /// before `stale_before` (when given), or predates a successful audited
+    /// event that may change the record (its action not in `unchanging_actions`).
+    fn stale_outcome_snapshots(&self, stale_before: Option<NaiveDate>, unchanging_actions: &[&'static str]) -> impl Future<Output = StoreResult<Vec<Uuid>>> + Send;
+    /// Inserts or replaces a patient's summary (an upsert, so two refreshes racing both succeed).
     fn put_outcome_snapshot(&self, row: &OutcomeSnapshotRow) -> impl Future<Output = StoreResult<()>> + Send;
     /// Every stored summary.
     fn outcome_snapshots(&self) -> impl Future<Output = StoreResult<Vec<OutcomeSnapshotRow>>> + Send;

@@ -78,6 +78,12 @@ fn page(d: &Dashboard, q: &FilterQuery) -> Markup {
             "Aggregates only: no patient is named here. Each figure comes from every patient's stored outcome summary, recomputed when the record changes ("
             (d.refreshed) " recomputed for this view). Today is " (d.today) "."
         }
+        @if d.earlier_day > 0 {
+            p.notice data-testid="earlier-day" {
+                (d.earlier_day) " patient summaries were computed on an earlier day and are being brought up to date in the background; "
+                "figures that depend on the date (windows that end, follow-up time) may lag until then."
+            }
+        }
         form.filters method="get" action="/analytics" data-testid="filters" {
             label { "Protocol "
                 select name="protocol" {

@@ -52,8 +52,10 @@ async fn form_page<S: Store>(app: &AppState<S>, principal: &Principal, booking_i
         _ => Modality::Other.as_str().into(),
     };
     let chosen = |current: &Option<String>, value: &str, default: &str| current.as_deref().unwrap_or(default) == value;
+    let follow_up = booking.kind == clinic_domain::protocol::EventKind::FollowUp;
     let body = html! {
-        h1 { "Counseling session" }
+        h1 { @if follow_up { "Follow-up contact" } @else { "Counseling session" } }
+        @if follow_up { p.muted { "The protocol's follow-up: record whether the patient was reached (attended) or not (no-show), and what they reported; enter their use since the last contact as a week of the timeline follow-back." } }
         p {
             @if let Some(p) = &patient { a href={ "/patients/" (p.id) "?tab=counseling" } { (p.details.given_name) " " (p.details.family_name) } " · " }
             (site_time(booking.starts_at, &site.1)) " · " (booking.minutes) " min booked"

@@ -164,7 +164,7 @@ pub async fn day_board<S: Store>(
                             @if b.booking.kind == EventKind::Infusion && b.booking.status == BookingStatus::Booked && role_allows(principal.user.role, Permission::InfusionChart) {
                                 " " a href={ "/bookings/" (b.booking.id) "/check-in" } { "Chart" }
                             }
-                            @if matches!(b.booking.kind, EventKind::Therapy | EventKind::Integration) && b.booking.status == BookingStatus::Booked && role_allows(principal.user.role, Permission::CounselingRecord) {
+                            @if matches!(b.booking.kind, EventKind::Therapy | EventKind::Integration | EventKind::FollowUp) && b.booking.status == BookingStatus::Booked && role_allows(principal.user.role, Permission::CounselingRecord) {
                                 " " a href={ "/bookings/" (b.booking.id) "/counseling" } { "Record" }
                             }
                         }

@@ -10,7 +10,7 @@ use clinic_store::records::AuditFilter;
 
 use crate::helpers::{FORM, req, spawn_app_with};
 
-crate::backend_tests!(a_counselor_records_sessions_and_keeps_a_note_apart);
+crate::backend_tests!(a_counselor_records_sessions_and_keeps_a_note_apart, the_protocol_follow_up_contact_is_booked_and_recorded);
 
 async fn a_counselor_records_sessions_and_keeps_a_note_apart<S: Store>(store: S) {
     let app = spawn_app_with(store, crate::scheduling::config()).await;
@@ -166,4 +166,59 @@ async fn a_counselor_records_sessions_and_keeps_a_note_apart<S: Store>(store: S)
     assert!(!summary.text.contains("Transference"), "SUD counseling notes are never in the summary");
     assert_eq!(app.send(req("GET", &format!("/patients/{patient}/discharge-summary")).token(&desk)).await.status, StatusCode::FORBIDDEN);
     assert!(app.audit_events(AuditFilter { action: Some("counseling.read".into()), ..Default::default() }).await.len() >= 3);
+}
+
+
+/// Dakwar 2019's 6-month follow-up contact: booked from the plan, recorded
+/// from the day board as reached, it completes the plan event, shows on the
+/// discharge summary and is not counted as a counseling session.
+async fn the_protocol_follow_up_contact_is_booked_and_recorded<S: Store>(store: S) {
+    let app = spawn_app_with(store, crate::scheduling::config()).await;
+    let site_id = crate::scheduling::set_up_site(&app, 1, serde_json::json!([])).await;
+    let desk = app.login("frontdesk").await;
+    let counselor = app.login("counselor").await;
+    let doctor = app.login("physician").await;
+    let body = serde_json::json!({
+        "given_name": "Ana", "family_name": "Sixmonths", "date_of_birth": "1980-01-01", "substances": ["cocaine"],
+        "phone": "555-010-0177", "contact_channels": ["sms"], "preferred_contact_channel": "sms", "confirm_not_duplicate": true,
+    });
+    let patient = app.create_patient(&doctor, body).await["id"].as_str().unwrap().to_string();
+    let res = app.send(req("PATCH", &format!("/api/v1/patients/{patient}")).token(&doctor).header("if-match", "\"1\"").json(serde_json::json!({"status": "eligible"}))).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+    let res = app.send(req("POST", &format!("/api/v1/patients/{patient}/plans")).token(&doctor).json(serde_json::json!({"protocol_id": "cocaine-mbrp-dakwar2019", "start_date": "2030-03-04"}))).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
+    let plan_id = res.json()["id"].as_str().unwrap().to_string();
+    let plan = app.send(req("POST", &format!("/api/v1/plans/{plan_id}/sign")).token(&doctor).header("if-match", "\"1\"")).await.json();
+    let follow_up = plan["events"].as_array().unwrap().iter().find(|e| e["kind"] == "follow_up").cloned().unwrap_or_else(|| panic!("no follow-up in {plan}"));
+    let date = follow_up["date"].as_str().unwrap().to_string();
+    // The counselor is on site that day; the front desk books a 20-minute call.
+    let counselor_id = app.clinic.store().list_users().await.unwrap().into_iter().find(|u| u.username == "counselor").unwrap().id;
+    let admin = app.login("admin").await;
+    let hours = serde_json::json!({"user_id": counselor_id, "from": date, "to": date, "weekdays": ["mon", "tue", "wed", "thu", "fri"], "starts": "08:00", "ends": "18:00"});
+    assert_eq!(app.send(req("POST", &format!("/api/v1/sites/{site_id}/staff-hours")).token(&admin).json(hours)).await.status, StatusCode::CREATED);
+    let res = app
+        .send(req("POST", &format!("/api/v1/plan-events/{}/booking", follow_up["id"].as_str().unwrap())).token(&desk).json(serde_json::json!({"time": "10:00", "minutes": "20", "clinician_id": counselor_id.to_string()})))
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
+    let booking = res.json()["id"].as_str().unwrap().to_string();
+    let starts_at: chrono::DateTime<chrono::Utc> = res.json()["starts_at"].as_str().unwrap().parse().unwrap();
+
+    app.clinic.set_clock(Some(starts_at + chrono::Duration::minutes(30)));
+    let board = app.send(req("GET", &format!("/schedule?date={date}")).token(&counselor)).await.text;
+    assert!(board.contains(&format!("/bookings/{booking}/counseling")), "{board}");
+    let form = app.send(req("GET", &format!("/bookings/{booking}/counseling")).token(&counselor)).await.text;
+    assert!(form.contains("Follow-up contact"), "{form}");
+    let res = app
+        .send(req("POST", &format!("/bookings/{booking}/counseling")).token(&counselor).raw("modality=other&format=individual&attendance=attended&minutes=20&progress_note=Reached+by+phone:+no+use+since+the+last+visit", FORM))
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text);
+    assert_eq!(app.send(req("GET", &format!("/api/v1/bookings/{booking}")).token(&desk)).await.json()["status"], "attended");
+    let plan = app.send(req("GET", &format!("/api/v1/plans/{plan_id}")).token(&doctor)).await.json();
+    let event = plan["events"].as_array().unwrap().iter().find(|e| e["id"] == follow_up["id"]).cloned().unwrap();
+    assert_eq!(event["status"], "completed", "{event}");
+    let summary = app.send(req("GET", &format!("/patients/{patient}/discharge-summary")).token(&counselor)).await.text;
+    assert!(summary.contains(&format!("{date}: completed")), "{summary}");
+    // Not a counseling session: the Outcomes tab's attendance counts none.
+    let tab = app.send(req("GET", &format!("/patients/{patient}?tab=outcomes")).token(&counselor)).await.text;
+    assert!(tab.contains("no session recorded"), "{tab}");
 }
