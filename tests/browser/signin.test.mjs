@@ -108,4 +108,23 @@ describe('ketaclinic demo in chromium', () => {
     t.diagnostic(`phone page width: scrollWidth ${overflow.scrollWidth}, clientWidth ${overflow.clientWidth}`);
     for (const p of page.problems) t.diagnostic(p);
   });
+
+  test('every demo chart fits a phone, overview and outcomes', { timeout: 4 * TEST_MS }, async () => {
+    const page = await newPage({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+    await signIn(page, 'physician', 'demo');
+    await page.waitForURL((u) => u.pathname === '/home');
+    const res = await fetch(url('/api/v1/auth/login'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'physician', password: 'demo' }) });
+    const { token } = await res.json();
+    const { items } = await (await fetch(url('/api/v1/patients?limit=200'), { headers: { authorization: `Bearer ${token}` } })).json();
+    assert.ok(items.length >= 40, `the demo's patients: ${items.length}`);
+    const wide = [];
+    for (const p of items) {
+      for (const tab of ['', '?tab=outcomes']) {
+        await page.goto(url(`/patients/${p.id}${tab}`));
+        const w = await pageWidth(page);
+        if (w.scrollWidth > w.clientWidth) wide.push(`${p.family_name}${tab}: ${w.scrollWidth}px`);
+      }
+    }
+    assert.deepEqual(wide, [], `charts that scroll sideways on a phone: ${wide.join(', ')}`);
+  });
 });
