@@ -13,7 +13,7 @@ use clinic_store::records::AuditFilter;
 
 use crate::helpers::{FORM, TestApp, req, spawn_app_with};
 
-crate::backend_tests!(a_relapse_is_proposed_confirmed_and_exported);
+crate::backend_tests!(a_relapse_is_proposed_confirmed_and_exported, a_plan_ended_before_the_course_ends_is_a_dropout);
 
 async fn planned<S: Store>(app: &TestApp<S>, family: &str, substance: &str, protocol: &str) -> String {
     let doctor = app.login("physician").await;
@@ -89,4 +89,50 @@ async fn a_relapse_is_proposed_confirmed_and_exported<S: Store>(store: S) {
     assert!(tab.contains("data-testid=\"relapse-unset\"") && tab.contains("needs clinic setting"), "{tab}");
     assert_eq!(app.audit_events(AuditFilter { action: Some("relapse.decide".into()), ..Default::default() }).await.len(), 1);
     assert_eq!(app.audit_events(AuditFilter { action: Some("export.cohort".into()), ..Default::default() }).await.len(), 2);
+}
+
+/// Dakwar 2019 counts dropout as relapse: a plan ended before the course's
+/// last day, with no contact since, proposes a dropout on the last contact and
+/// the patient is not retained; a plan ended after the course is a completion.
+async fn a_plan_ended_before_the_course_ends_is_a_dropout<S: Store>(store: S) {
+    let mut config = crate::scheduling::config();
+    config.relapse = vec![(
+        "cocaine-mbrp-dakwar2019".into(),
+        ClinicRelapseSettings { index_date: Some(IndexDate::Start), follow_up_end: Some(FollowUpEnd::CourseEnd), set_by: "test clinic".into(), ..ClinicRelapseSettings::unset() },
+    )];
+    let app = spawn_app_with(store, config).await;
+    let counselor = app.login("counselor").await;
+    let doctor = app.login("physician").await;
+    let dropped = planned(&app, "Leftearly", "cocaine", "cocaine-mbrp-dakwar2019").await;
+    let completed = planned(&app, "Stayed", "cocaine", "cocaine-mbrp-dakwar2019").await;
+    let end = |patient: String, at: &'static str| {
+        let app = &app;
+        let doctor = doctor.clone();
+        async move {
+            app.clinic.set_clock(Some(at.parse().unwrap()));
+            let plans = app.send(req("GET", &format!("/api/v1/patients/{patient}/plans")).token(&doctor)).await.json();
+            let plan = &plans["items"][0];
+            let res = app
+                .send(req("POST", &format!("/api/v1/plans/{}/end", plan["id"].as_str().unwrap())).token(&doctor).header("if-match", &format!("\"{}\"", plan["version"])).json(serde_json::json!({"reason": "course over or patient gone"})))
+                .await;
+            assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+        }
+    };
+    // Both report no use for the first week; one stops coming and the plan is ended on day 20.
+    app.clinic.set_clock(Some("2030-03-12T12:00:00Z".parse().unwrap()));
+    for p in [&dropped, &completed] {
+        let mut week = "week_start=2030-03-04&substance=cocaine".to_string();
+        for _ in 0..7 {
+            week.push_str("&use=no&amount=");
+        }
+        assert_eq!(app.send(req("POST", &format!("/patients/{p}/tlfb")).token(&counselor).raw(&week, FORM)).await.status, StatusCode::SEE_OTHER);
+    }
+    end(dropped.clone(), "2030-03-24T12:00:00Z").await;
+    end(completed.clone(), "2030-04-08T12:00:00Z").await;
+    let tab = app.send(req("GET", &format!("/patients/{dropped}?tab=outcomes")).token(&counselor)).await.text;
+    assert!(tab.contains("data-kind=\"dropout\""), "a dropout is proposed: {tab}");
+    assert!(tab.contains("not retained (last contact 2030-03-12)"), "{tab}");
+    let tab = app.send(req("GET", &format!("/patients/{completed}?tab=outcomes")).token(&counselor)).await.text;
+    assert!(!tab.contains("data-kind=\"dropout\""), "a completed course is no dropout: {tab}");
+    assert!(tab.contains("retained (last contact"), "{tab}");
 }
