@@ -186,17 +186,14 @@ impl<S: Store> Clinic<S> {
             Ok(o) if !o.time.pending.is_empty() => RelapseSummary::Pending { proposals: u32::try_from(o.time.pending.len()).unwrap_or(u32::MAX) },
             Ok(o) => {
                 let d = &o.definition;
-                let part = |x: Option<String>| x.unwrap_or_else(|| "unset".into());
+                let unset = || "unset (needs clinic setting)".to_string();
+                let triggers = d.triggers.require().map_or_else(|_| unset(), |t| t.iter().map(trigger_words).collect::<Vec<_>>().join(" or "));
+                let dropout = d.dropout_is_relapse.require().map_or_else(|_| unset(), |b| if *b { "yes".into() } else { "no (censored at the last contact)".into() });
+                let index = d.index_date.require().map_or_else(|_| unset(), |i| index_words(*i).to_string());
+                let end = d.follow_up_end.require().map_or_else(|_| unset(), |e| end_words(*e));
                 definitions.insert(
                     "time to relapse".into(),
-                    format!(
-                        "relapse when any of {}; dropout counts as relapse: {}; days from the index date ({:?}, here {}); follow-up ends {}; confirmed events only",
-                        part(d.triggers.require().ok().map(|t| format!("{t:?}"))),
-                        part(d.dropout_is_relapse.require().ok().map(|b| b.to_string())),
-                        d.index_date.require().ok(),
-                        o.proposals.index,
-                        part(d.follow_up_end.require().ok().map(|f| format!("{f:?}"))),
-                    ),
+                    format!("relapse: {triggers}; dropout counts as relapse: {dropout}; days counted from {index}; follow-up ends {end}; only events a clinician confirmed count"),
                 );
                 RelapseSummary::Settled { days: o.time.point.days, relapsed: o.time.point.relapsed }
             }
@@ -462,6 +459,36 @@ impl<S: Store> Clinic<S> {
             infusions_attended: infusions.iter().filter(|b| b.status == BookingStatus::Attended).count(),
             no_shows: infusions.iter().filter(|b| b.status == BookingStatus::NoShow).count(),
         })
+    }
+}
+
+fn trigger_words(t: &clinic_domain::outcome::relapse::RelapseTrigger) -> String {
+    use clinic_domain::outcome::relapse::RelapseTrigger as T;
+    match t {
+        T::SelfReportedUse => "any day of reported use".into(),
+        T::UnexplainedPositiveTest => "an unexplained positive test".into(),
+        T::HeavyDrinkingDay(rule) => format!("a heavy drinking day ({})", rule.source),
+        T::ConsecutiveUseDays(n) => format!("use on {n} consecutive days"),
+    }
+}
+
+fn index_words(i: clinic_domain::protocol::definition::IndexDate) -> &'static str {
+    use clinic_domain::protocol::definition::IndexDate as I;
+    match i {
+        I::Start => "the plan's start (day 0)",
+        I::FirstInfusion => "the first infusion",
+        I::LastInfusion => "the last infusion",
+        I::InpatientDischarge => "the inpatient discharge",
+        I::CourseEnd => "the course's last day",
+    }
+}
+
+fn end_words(e: clinic_domain::outcome::relapse::FollowUpEnd) -> String {
+    use clinic_domain::outcome::relapse::FollowUpEnd as E;
+    match e {
+        E::CourseEnd => "at the course's last day".into(),
+        E::ProtocolFollowUp => "at the protocol's follow-up contact".into(),
+        E::DaysAfterIndex(n) => format!("{n} days after the index date"),
     }
 }
 

@@ -107,7 +107,7 @@ fn page(d: &Dashboard, q: &FilterQuery) -> Markup {
             label { "to " input type="date" name="to" value=[d.filters.to.map(|x| x.to_string())]; }
             button type="submit" { "Apply" }
         }
-        (overview(&d.overall))
+        (overview(&d.overall, d.filters != clinic_domain::analytics::Filters::default()))
         @if d.protocols.is_empty() {
             p.card { "No patient with a signed plan matches these filters." }
         }
@@ -134,10 +134,10 @@ fn page(d: &Dashboard, q: &FilterQuery) -> Markup {
     }
 }
 
-fn overview(o: &ProtocolOutcomes) -> Markup {
+fn overview(o: &ProtocolOutcomes, filtered: bool) -> Markup {
     html! {
         section.card #overview data-testid="overview" {
-            h2 { "All protocols" }
+            h2 { @if filtered { "The patients these filters select" } @else { "All protocols" } }
             dl.facts {
                 dt { "Patients with a signed plan" } dd data-testid="patients" { (o.patients) }
                 dt { "Retained through the course" } dd { (o.retention.words()) }
