@@ -461,3 +461,17 @@ pub fn cohort_csv(rows: &[CohortRow]) -> String {
     }
     out
 }
+
+/// The cohort as the dashboard offers it: the same rows in the same format,
+/// sorted by arm, days and outcome, numbered `row-1`, `row-2`… instead of
+/// pseudonyms, so the download carries no more than the curve's own table
+/// (analytics show aggregates only) and still runs through `stats survival`.
+pub fn unlinked_cohort_csv(rows: &[CohortRow]) -> String {
+    let mut sorted: Vec<&CohortRow> = rows.iter().collect();
+    sorted.sort_by(|a, b| (&a.arm, a.days, a.relapsed).cmp(&(&b.arm, b.days, b.relapsed)));
+    let mut out = String::from("patient_id,arm,days,relapsed\n");
+    for (i, r) in sorted.iter().enumerate() {
+        out.push_str(&format!("row-{},{},{},{}\n", i + 1, r.arm, r.days, u8::from(r.relapsed)));
+    }
+    out
+}

@@ -120,7 +120,7 @@ fn page(d: &Dashboard, q: &FilterQuery) -> Markup {
             ul {
                 li { a href=(link("outcomes.csv")) { "Outcomes by protocol" } }
                 li { a href=(link("km.csv")) { "Kaplan–Meier tables" } }
-                li { a href=(link("cohort.csv")) { "Time-to-relapse cohort" } " — pseudonymous " code { "patient_id,arm,days,relapsed" } ", audited as an export" }
+                li { a href=(link("cohort.csv")) { "Time-to-relapse cohort" } " — " code { "patient_id,arm,days,relapsed" } " with numbered rows (no pseudonym links a row to a patient), audited as an export" }
                 li { a href=(link("funnel.csv")) { "Funnel" } }
                 li { a href=(link("utilisation.csv")) { "Chair utilisation" } }
                 li { a href=(link("safety.csv")) { "Safety events" } }
@@ -381,10 +381,11 @@ csv_handler!(funnel_download, "funnel.csv", |d: &Dashboard| funnel_csv(&d.funnel
 csv_handler!(utilisation_download, "utilisation.csv", utilisation_csv);
 csv_handler!(safety_download, "safety.csv", safety_csv);
 
-/// The cohort behind the curves, with the dashboard's filters (pseudonymous; audited as an export).
+/// The cohort behind the curves, with the dashboard's filters: rows numbered,
+/// not pseudonymous, so nothing links them to a patient (audited as an export).
 pub async fn cohort_download<S: Store>(State(app): State<AppState<S>>, Extension(principal): Extension<Principal>, Query(q): Query<FilterQuery>) -> Response {
     match app.clinic.dashboard_cohort(&principal, &q.input()).await {
-        Ok(rows) => csv_response("cohort.csv", clinic_service::relapse::cohort_csv(&rows)),
+        Ok(rows) => csv_response("cohort.csv", clinic_service::relapse::unlinked_cohort_csv(&rows)),
         Err(e) => failure(e),
     }
 }
