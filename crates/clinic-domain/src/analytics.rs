@@ -180,6 +180,17 @@ pub struct Mean {
     pub interval: Option<(f64, f64)>,
 }
 
+impl Mean {
+    /// "95.7 % (mean of 5 patients; 95 % CI 90.1–100.0 %)", or "no patient yet".
+    pub fn words(self) -> String {
+        match (self.mean, self.interval) {
+            (Some(m), Some((lo, hi))) => format!("{m:.1} % (mean of {} patients; 95 % CI {lo:.1}–{hi:.1} %)", self.n),
+            (Some(m), None) => format!("{m:.1} % (one patient)"),
+            _ => "no patient yet".into(),
+        }
+    }
+}
+
 pub fn mean_of(values: &[f64]) -> Mean {
     let n = u32::try_from(values.len()).unwrap_or(u32::MAX);
     if values.is_empty() {

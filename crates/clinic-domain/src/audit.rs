@@ -355,6 +355,11 @@ impl Actor {
         Actor { user_id: None, name: SYSTEM_CLI_ACTOR.to_string(), role: None, client_addr: None }
     }
 
+    /// The background jobs that queue reminders to patients.
+    pub fn system_reminders() -> Actor {
+        Actor { user_id: None, name: "system:reminders".to_string(), role: None, client_addr: None }
+    }
+
     pub fn anonymous(client_addr: Option<String>) -> Actor {
         Actor { user_id: None, name: ANONYMOUS_ACTOR.to_string(), role: None, client_addr }
     }

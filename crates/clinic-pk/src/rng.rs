@@ -8,7 +8,9 @@ pub struct Rng {
     spare_normal: Option<f64>,
 }
 
-fn splitmix64(state: &mut u64) -> u64 {
+/// SplitMix64: one step of the seeding generator (also a small generator on
+/// its own, as the demo seed uses it).
+pub fn splitmix64(state: &mut u64) -> u64 {
     *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
     let mut z = *state;
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);

@@ -44,19 +44,12 @@ use uuid::Uuid;
 const PASSWORD: &str = "Bench-passphrase-2026";
 const RUNS: usize = 10;
 
-/// A small constant-seeded generator (xorshift64*), so every run has the same data.
-struct Rng(u64);
+/// The project's seeded generator (`clinic_pk::rng`), so every run has the same data.
+struct Rng(clinic_pk::rng::Rng);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
     fn below(&mut self, n: u32) -> u32 {
-        u32::try_from(self.next() % u64::from(n.max(1))).unwrap_or(0)
+        u32::try_from(self.0.next_u64() % u64::from(n.max(1))).unwrap_or(0)
     }
 }
 
@@ -157,7 +150,7 @@ async fn measure<S: Store>(label: &str, store: S, n: usize) -> anyhow::Result<Fi
     let director = principal(&clinic.add_user(&cli, "director", "Bench Director", Role::Director, PASSWORD).await?);
     let today = clinic_service::now().date_naive();
     let seed_actor = Actor::system_cli();
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut rng = Rng(clinic_pk::rng::Rng::seeded(2026));
     let mut planned = Vec::with_capacity(n);
     let protocols: Vec<_> = clinic.protocols().iter().collect();
     println!("\n=== {label}: setting up {n} patients with signed plans and {n} inquiries ===");

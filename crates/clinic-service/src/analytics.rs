@@ -109,21 +109,11 @@ impl<S: Store> Clinic<S> {
         let Some(plan) = self.outcome_plan(patient).await? else { return Ok(None) };
         let facts = self.outcome_facts(patient).await?;
         let mut definitions = BTreeMap::new();
-        // Infusions given and adverse events, from the chair's charts.
-        let (mut infusions_given, mut adverse_events, mut severe_adverse_events) = (0u32, 0u32, 0u32);
-        for s in self.store().patient_sessions(patient.id).await? {
-            let chart = self.fold_chart(s).await?;
-            if chart.started_at.is_some() {
-                infusions_given += 1;
-            }
-            for e in chart.entries.iter().filter(|e| e.kind == "adverse_event") {
-                adverse_events += 1;
-                let body: serde_json::Value = serde_json::from_str(&e.body).unwrap_or_default();
-                if matches!(body["severity"].as_str(), Some("severe" | "serious")) {
-                    severe_adverse_events += 1;
-                }
-            }
-        }
+        // Infusions given and adverse events, from the chair's charts (read with the facts).
+        let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        let infusions_given = count(facts.infusions_at.len());
+        let adverse_events = count(facts.adverse_severities.len());
+        let severe_adverse_events = count(facts.adverse_severities.iter().filter(|s| matches!(s.as_str(), "severe" | "serious")).count());
         definitions.insert("infusions given".into(), "sessions at the chair whose pump was started".into());
         definitions.insert("adverse events".into(), "adverse events recorded on the chair's chart; severe = recorded as severe or serious".into());
         let (retention, sessions_expected, sessions_attended, window) = match self.protocols().get(&plan.header.protocol_id) {
@@ -145,7 +135,7 @@ impl<S: Store> Clinic<S> {
                 let (expected, attended) = match &c.attendance {
                     Some(a) => {
                         definitions.insert("counseling attendance".into(), described_rule(&a.definition));
-                        (u32::try_from(a.expected).unwrap_or(u32::MAX), u32::try_from(a.attended).unwrap_or(u32::MAX))
+                        (count(a.expected), count(a.attended))
                     }
                     None => (0, 0),
                 };
@@ -168,9 +158,9 @@ impl<S: Store> Clinic<S> {
                                         AbstinenceVerdict::Undetermined => WindowVerdict::Undetermined,
                                     },
                                     biologically_confirmed: r.abstinence.biologically_confirmed,
-                                    abstinent_days: u32::try_from(r.pda.abstinent_days).unwrap_or(u32::MAX),
-                                    days_assessed: u32::try_from(r.pda.days_assessed).unwrap_or(u32::MAX),
-                                    heavy_days: r.heavy.as_ref().map(|h| u32::try_from(h.heavy_days.len()).unwrap_or(u32::MAX)),
+                                    abstinent_days: count(r.pda.abstinent_days),
+                                    days_assessed: count(r.pda.days_assessed),
+                                    heavy_days: r.heavy.as_ref().map(|h| count(h.heavy_days.len())),
                                 }
                             })
                             .collect();
@@ -183,7 +173,7 @@ impl<S: Store> Clinic<S> {
         };
         let relapse = match self.evaluate_relapse(patient, &plan, &facts).await?.0 {
             Err(reason) => RelapseSummary::Unavailable { reason },
-            Ok(o) if !o.time.pending.is_empty() => RelapseSummary::Pending { proposals: u32::try_from(o.time.pending.len()).unwrap_or(u32::MAX) },
+            Ok(o) if !o.time.pending.is_empty() => RelapseSummary::Pending { proposals: count(o.time.pending.len()) },
             Ok(o) => {
                 let d = &o.definition;
                 let unset = || "unset (needs clinic setting)".to_string();
@@ -198,7 +188,7 @@ impl<S: Store> Clinic<S> {
                 RelapseSummary::Settled { days: o.time.point.days, relapsed: o.time.point.relapsed }
             }
         };
-        let misuse_confirmed = u32::try_from(self.misuse_of(patient, &facts).await?.confirmed).unwrap_or(u32::MAX);
+        let misuse_confirmed = count(self.misuse_of(patient, &facts).await?.confirmed);
         definitions.insert("ketamine misuse".into(), "flags (an unexplained ketamine positive, a ketamine craving, a request for more ketamine) a physician confirmed".into());
         Ok(Some(PatientSummary {
             patient_id: patient.id,
@@ -228,13 +218,8 @@ impl<S: Store> Clinic<S> {
         self.refresh_summaries(today, Some(today)).await
     }
 
-    /// Recomputes the summaries a change to the record made stale, and the
-    /// missing ones (not those only from an earlier day); returns how many.
-    pub async fn refresh_changed_summaries(&self) -> Result<usize, ServiceError> {
-        let today = self.clinic_today().await?;
-        self.refresh_summaries(today, None).await
-    }
-
+    /// Recomputes the missing summaries and those a change to the record
+    /// made stale, and, with `stale_before`, those computed before that day.
     async fn refresh_summaries(&self, today: NaiveDate, stale_before: Option<NaiveDate>) -> Result<usize, ServiceError> {
         let unchanging: Vec<&'static str> = AuditAction::ALL.into_iter().filter(|a| !a.may_change_record()).map(AuditAction::as_str).collect();
         let stale = self.store().stale_outcome_snapshots(stale_before, &unchanging).await?;
@@ -263,7 +248,7 @@ impl<S: Store> Clinic<S> {
 
     /// The clinic's date today (its first site's zone; UTC before any site
     /// is set up, when there is no patient either).
-    async fn clinic_today(&self) -> Result<NaiveDate, ServiceError> {
+    pub(crate) async fn clinic_today(&self) -> Result<NaiveDate, ServiceError> {
         let zone = match self.store().list_sites().await?.first() {
             Some(site) => Self::site_zone(site),
             None => chrono_tz::UTC,
@@ -272,12 +257,12 @@ impl<S: Store> Clinic<S> {
     }
 
     /// Every stored summary, with those stale from a change recomputed first;
-    /// `whole_day` recomputes those from an earlier day too. Returns the
+    /// `whole_day` recomputes those from before `today` too. Returns the
     /// summaries, how many were recomputed, and how many are still from an
     /// earlier day.
-    pub(crate) async fn outcome_summaries(&self, whole_day: bool) -> Result<(Vec<PatientSummary>, usize, usize), ServiceError> {
-        let refreshed = if whole_day { self.refresh_outcome_summaries().await? } else { self.refresh_changed_summaries().await? };
-        let today = self.clinic_today().await?.to_string();
+    pub(crate) async fn outcome_summaries(&self, today: NaiveDate, whole_day: bool) -> Result<(Vec<PatientSummary>, usize, usize), ServiceError> {
+        let refreshed = self.refresh_summaries(today, whole_day.then_some(today)).await?;
+        let today = today.to_string();
         let rows = self.store().outcome_snapshots().await?;
         let earlier = rows.iter().filter(|r| r.computed_on < today).count();
         let mut out = Vec::with_capacity(rows.len());
@@ -343,8 +328,10 @@ impl<S: Store> Clinic<S> {
     pub async fn program_dashboard(&self, principal: &Principal, input: &FilterInput) -> Result<Dashboard, ServiceError> {
         self.authorize(principal, Permission::AnalyticsRead, "read program analytics").await?;
         let filters = self.parse_filters(input)?;
-        let (summaries, refreshed, earlier_day) = self.outcome_summaries(false).await?;
-        let today = self.clinic_today().await?;
+        let sites = self.store().list_sites().await?;
+        let zone = sites.first().map_or(chrono_tz::UTC, Self::site_zone);
+        let today = self.now().with_timezone(&zone).date_naive();
+        let (summaries, refreshed, earlier_day) = self.outcome_summaries(today, false).await?;
         let overall = outcomes(&summaries, &filters, None);
         let mut ids: Vec<String> = summaries.iter().filter(|s| filters.admits(s)).map(|s| s.protocol_id.clone()).collect();
         ids.sort();
@@ -360,11 +347,7 @@ impl<S: Store> Clinic<S> {
                         let figure = figure_for(&o, p.measure);
                         let words = match figure {
                             clinic_domain::analytics::ComparedFigure::Proportion(x) => x.words(),
-                            clinic_domain::analytics::ComparedFigure::Mean(m) => match (m.mean, m.interval) {
-                                (Some(v), Some((lo, hi))) => format!("{v:.1} % (mean of {} patients; 95 % CI {lo:.1}–{hi:.1} %)", m.n),
-                                (Some(v), None) => format!("{v:.1} % (one patient)"),
-                                _ => "no patient yet".into(),
-                            },
+                            clinic_domain::analytics::ComparedFigure::Mean(m) => m.words(),
                         };
                         let r = reading(&figure, &p);
                         (p, words, r)
@@ -376,14 +359,12 @@ impl<S: Store> Clinic<S> {
             })
             .collect();
         let facts: Vec<FunnelFacts> = {
-            let zone = self.store().list_sites().await?.first().map_or(chrono_tz::UTC, Self::site_zone);
             let local = |t: DateTime<Utc>| t.with_timezone(&zone).date_naive();
             self.store().funnel_rows().await?.into_iter().map(|r| FunnelFacts { inquiry_on: local(r.inquiry_at), screened_on: r.screened_at.map(local), treated_on: r.treated_at.map(local) }).collect()
         };
         let funnel = funnel(&facts, filters.from, filters.to);
         let period = (filters.from.unwrap_or(today - Duration::days(27)), filters.to.unwrap_or(today));
         let mut utilisation = Vec::new();
-        let sites = self.store().list_sites().await?;
         for site in sites.iter().filter(|s| filters.site.is_none_or(|id| id == s.id)) {
             utilisation.push(self.site_utilisation(site, period).await?);
         }
@@ -413,7 +394,8 @@ impl<S: Store> Clinic<S> {
     }
 
     /// The cohort behind the dashboard's curves, with its filters
-    /// (directors and physicians; pseudonymous; audited as an export).
+    /// (directors and physicians; audited as an export). The rows carry the
+    /// export's pseudonyms; the page numbers them instead (`unlinked_cohort_csv`).
     pub async fn dashboard_cohort(&self, principal: &Principal, input: &FilterInput) -> Result<Vec<crate::relapse::CohortRow>, ServiceError> {
         self.authorize(principal, Permission::AnalyticsRead, "download the time-to-relapse cohort").await?;
         let filters = self.parse_filters(input)?;

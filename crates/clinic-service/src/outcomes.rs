@@ -90,6 +90,20 @@ pub struct OutcomeFacts {
     pub conflicts: Vec<Conflict>,
     /// When each clinic infusion started (site time).
     pub infusions_at: Vec<NaiveDateTime>,
+    /// The severity of each adverse event recorded at the chair, as entered.
+    pub adverse_severities: Vec<String>,
+    /// The patient's bookings (attended ones are contacts).
+    pub bookings: Vec<clinic_store::schedule::BookingRecord>,
+    /// When the newest use report was recorded (a contact).
+    pub last_report_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// What `explanations_of` reads from the chair's charts and the medication list.
+pub(crate) struct ChairFacts {
+    pub infusions_at: Vec<NaiveDateTime>,
+    pub moud: Vec<MoudCourse>,
+    pub rescue: Vec<RescueDose>,
+    pub adverse_severities: Vec<String>,
 }
 
 /// The chart's Outcomes tab, whole.
@@ -236,8 +250,8 @@ impl<S: Store> Clinic<S> {
         // A ketamine positive that nothing explains (or only an unset window could) raises a misuse alert at once.
         let site = self.site_by_id(patient.site_id).await?;
         let zone = Self::site_zone(&site);
-        let (infusions_at, moud, rescue) = self.explanations_of(&patient, zone).await?;
-        let explanations = Explanations { infusions_at: &infusions_at, moud: &moud, prescriptions: &[], rescue_doses: &rescue };
+        let chair = self.explanations_of(&patient, zone).await?;
+        let explanations = Explanations { infusions_at: &chair.infusions_at, moud: &chair.moud, prescriptions: &[], rescue_doses: &chair.rescue };
         let new_tests: Vec<LabTest> = rows.iter().zip(&results).map(|(r, (a, res))| LabTest { id: r.id, collected_at: collected, analyte: *a, result: *res }).collect();
         let classified = classify_all(&new_tests, &explanations, &self.detection_windows());
         let flagged: Vec<&ClassifiedTest> = classified
@@ -281,15 +295,14 @@ impl<S: Store> Clinic<S> {
         self.config().detection_windows.clone()
     }
 
-    /// What can explain a positive: the clinic's infusions and midazolam
-    /// given (from the chair's charts), and MOUD on the medication list.
-    pub(crate) async fn explanations_of(
-        &self,
-        patient: &Patient,
-        zone: chrono_tz::Tz,
-    ) -> Result<(Vec<NaiveDateTime>, Vec<MoudCourse>, Vec<RescueDose>), ServiceError> {
+    /// What the chair's charts and the medication list say about a patient,
+    /// read once: when each infusion started (one pump start per session) and
+    /// midazolam given (both explain positives), MOUD on the medication list,
+    /// and the severity of each adverse event recorded.
+    pub(crate) async fn explanations_of(&self, patient: &Patient, zone: chrono_tz::Tz) -> Result<ChairFacts, ServiceError> {
         let mut infusions_at = Vec::new();
         let mut rescue = Vec::new();
+        let mut adverse_severities = Vec::new();
         for s in self.store().patient_sessions(patient.id).await? {
             for e in self.store().session_entries(s.id).await? {
                 let local = e.at.with_timezone(&zone).naive_local();
@@ -298,6 +311,10 @@ impl<S: Store> Clinic<S> {
                 }
                 if e.kind == "medication" && e.body.to_ascii_lowercase().contains("midazolam") {
                     rescue.push(RescueDose { drug: RescueDrug::Midazolam, given_at: local });
+                }
+                if e.kind == "adverse_event" {
+                    let body: serde_json::Value = serde_json::from_str(&e.body).unwrap_or_default();
+                    adverse_severities.push(body["severity"].as_str().unwrap_or("").to_string());
                 }
             }
         }
@@ -311,7 +328,7 @@ impl<S: Store> Clinic<S> {
             .filter_map(|m| MoudMedication::parse(clinic_domain::chart::moud_generic(&m.name)?).ok())
             .map(|medication| MoudCourse { medication, from: NaiveDate::MIN, to: None })
             .collect();
-        Ok((infusions_at, moud, rescue))
+        Ok(ChairFacts { infusions_at, moud, rescue, adverse_severities })
     }
 
     /// Everything the outcome views read about one patient, loaded once: the
@@ -320,7 +337,10 @@ impl<S: Store> Clinic<S> {
     pub(crate) async fn outcome_facts(&self, patient: &Patient) -> Result<OutcomeFacts, ServiceError> {
         let zone = Self::site_zone(&self.site_by_id(patient.site_id).await?);
         let today = self.now().with_timezone(&zone).date_naive();
-        let reports = latest(&self.store().patient_use_reports(patient.id).await?);
+        let report_rows = self.store().patient_use_reports(patient.id).await?;
+        let last_report_at = report_rows.iter().map(|r| r.recorded_at).max();
+        let reports = latest(&report_rows);
+        let bookings = self.store().patient_bookings(patient.id).await?;
         let tests: Vec<LabTest> = self
             .store()
             .patient_lab_tests(patient.id)
@@ -335,12 +355,12 @@ impl<S: Store> Clinic<S> {
                 })
             })
             .collect();
-        let (infusions_at, moud, rescue) = self.explanations_of(patient, zone).await?;
-        let explanations = Explanations { infusions_at: &infusions_at, moud: &moud, prescriptions: &[], rescue_doses: &rescue };
+        let chair = self.explanations_of(patient, zone).await?;
+        let explanations = Explanations { infusions_at: &chair.infusions_at, moud: &chair.moud, prescriptions: &[], rescue_doses: &chair.rescue };
         let windows = self.detection_windows();
         let tests = classify_all(&tests, &explanations, &windows);
         let conflicts = conflicts(&reports, &tests, &windows);
-        Ok(OutcomeFacts { zone, today, reports, tests, conflicts, infusions_at })
+        Ok(OutcomeFacts { zone, today, reports, tests, conflicts, infusions_at: chair.infusions_at, adverse_severities: chair.adverse_severities, bookings, last_report_at })
     }
 
     /// The chart's view of the facts (no permission check, no audit).
@@ -553,7 +573,7 @@ impl<S: Store> Clinic<S> {
         let Some(at) = self.config().diary.reminder_time else {
             return Ok(0);
         };
-        let actor = clinic_domain::audit::Actor { user_id: None, name: "system:reminders".into(), role: None, client_addr: None };
+        let actor = clinic_domain::audit::Actor::system_reminders();
         let mut handled = 0;
         for site in self.store().list_sites().await? {
             let local = now.with_timezone(&Self::site_zone(&site));

@@ -109,21 +109,14 @@ impl<S: Store> Clinic<S> {
     /// today) and where follow-up stands: completed once the plan is ended on or
     /// after the course's last day, dropped out when it ended before with no
     /// contact since.
-    async fn follow_up_contact(
-        &self,
-        patient: &Patient,
-        plan: &PlanRecord,
-        facts: &crate::outcomes::OutcomeFacts,
-    ) -> Result<FollowUpContact, ServiceError> {
+    fn follow_up_contact(&self, plan: &PlanRecord, facts: &crate::outcomes::OutcomeFacts) -> FollowUpContact {
         let (zone, today) = (facts.zone, facts.today);
         let mut last_contact = plan.header.start_date;
-        for b in self.store().patient_bookings(patient.id).await? {
-            if b.status == BookingStatus::Attended {
-                last_contact = last_contact.max(b.starts_at.with_timezone(&zone).date_naive());
-            }
+        for b in facts.bookings.iter().filter(|b| b.status == BookingStatus::Attended) {
+            last_contact = last_contact.max(b.starts_at.with_timezone(&zone).date_naive());
         }
-        for r in self.store().patient_use_reports(patient.id).await? {
-            last_contact = last_contact.max(r.recorded_at.with_timezone(&zone).date_naive());
+        if let Some(at) = facts.last_report_at {
+            last_contact = last_contact.max(at.with_timezone(&zone).date_naive());
         }
         for t in &facts.tests {
             last_contact = last_contact.max(t.test.collected_on());
@@ -140,7 +133,7 @@ impl<S: Store> Clinic<S> {
         } else {
             ContactStatus::InFollowUp
         };
-        Ok(FollowUpContact { last_contact: last_contact.min(today), status })
+        FollowUpContact { last_contact: last_contact.min(today), status }
     }
 
     /// Evaluates a patient's plan (no permission check, no audit: callers do both).
@@ -155,7 +148,7 @@ impl<S: Store> Clinic<S> {
         };
         let course = course_dates(plan, protocol.definition().course_days);
         let (reports, tests) = (&facts.reports, &facts.tests);
-        let contact = self.follow_up_contact(patient, plan, facts).await?;
+        let contact = self.follow_up_contact(plan, facts);
         let windows = self.detection_windows();
         let facts = RelapseFacts {
             patient_substances: &patient.details.substances,
@@ -261,7 +254,7 @@ impl<S: Store> Clinic<S> {
         let protocol = filters.protocol.as_deref();
         // The same stored summaries the dashboard reads (stale ones recomputed
         // first), so the export reproduces the dashboard's curve.
-        let (summaries, _, _) = self.outcome_summaries(whole_day).await?;
+        let (summaries, _, _) = self.outcome_summaries(self.clinic_today().await?, whole_day).await?;
         let mut rows = Vec::new();
         let mut excluded = Vec::new();
         for s in summaries.iter().filter(|s| filters.admits(s)) {
@@ -361,7 +354,7 @@ impl<S: Store> Clinic<S> {
         let retention = match clinic_domain::outcome::DayWindow::new(course.start, course.course_end) {
             Some(days) => {
                 let window = MeasureWindow { name: "the course".into(), days, source: "the signed plan".into() };
-                let contact = self.follow_up_contact(patient, plan, facts).await?;
+                let contact = self.follow_up_contact(plan, facts);
                 Some(retention(&contact, &window, facts.today))
             }
             None => None,
@@ -370,7 +363,7 @@ impl<S: Store> Clinic<S> {
             Some(days) => {
                 let window = MeasureWindow { name: "the course so far".into(), days, source: "the signed plan".into() };
                 // Follow-up contacts are recorded like sessions but are not counseling.
-                let follow_ups: Vec<Uuid> = self.store().patient_bookings(patient.id).await?.iter().filter(|b| b.kind == PlanEventKind::FollowUp).map(|b| b.id).collect();
+                let follow_ups: Vec<Uuid> = facts.bookings.iter().filter(|b| b.kind == PlanEventKind::FollowUp).map(|b| b.id).collect();
                 let sessions: Vec<SessionRecord> = self
                     .store()
                     .patient_counseling(patient.id)

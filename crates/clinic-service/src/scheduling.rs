@@ -1902,12 +1902,7 @@ impl<S: Store> Clinic<S> {
                 let audit = AuditEvent::new(
                     Uuid::now_v7(),
                     now,
-                    &clinic_domain::audit::Actor {
-                        user_id: None,
-                        name: "system:reminders".into(),
-                        role: None,
-                        client_addr: None,
-                    },
+                    &clinic_domain::audit::Actor::system_reminders(),
                     AuditAction::ReminderQueue,
                     AuditTarget::patient(patient.id),
                     Outcome::Success,

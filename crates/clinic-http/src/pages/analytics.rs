@@ -6,8 +6,7 @@
 
 use axum::Extension;
 use axum::extract::{Query, State};
-use axum::http::{HeaderValue, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use clinic_domain::analytics::ProtocolOutcomes;
 use clinic_service::analytics::{Dashboard, FilterInput, ProtocolPanel, funnel_csv, km_csv, minutes_f64, outcomes_csv, safety_csv, utilisation_csv};
 use clinic_service::auth::Principal;
@@ -17,7 +16,7 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use crate::AppState;
-use crate::pages::{Nav, failure, staff_page};
+use crate::pages::{Nav, csv_response, failure, staff_page};
 
 #[derive(Debug, Default, Deserialize)]
 pub struct FilterQuery {
@@ -41,15 +40,6 @@ impl FilterQuery {
             .collect();
         serde_urlencoded::to_string(pairs).unwrap_or_default()
     }
-}
-
-fn csv_response(name: &str, body: String) -> Response {
-    let mut res = body.into_response();
-    res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
-        res.headers_mut().insert(header::CONTENT_DISPOSITION, v);
-    }
-    res
 }
 
 fn pct(x: Option<f64>) -> String {
@@ -162,7 +152,7 @@ fn protocol_panel(p: &ProtocolPanel) -> Markup {
                     tr { td { "Counseling sessions attended" } td { (o.attendance.words()) } }
                     @if let Some(name) = &o.window_name {
                         tr { td { "Abstinent through the window “" (name) "”" } td data-testid="window-abstinence" { (o.window_abstinence.words()) @if o.window_undetermined > 0 { " — " (o.window_undetermined) " undetermined, counted as not abstinent" } } }
-                        tr { td { "Percent days abstinent in the window “" (name) "”" } td { (mean_words(o)) } }
+                        tr { td { "Percent days abstinent in the window “" (name) "”" } td { (o.pda.words()) " (normal approximation, bounded to 0–100 %)" } }
                     }
                     @if o.heavy_days.n > 0 { tr { td { "Heavy drinking days (of days assessed)" } td { (o.heavy_days.words()) } } }
                     tr { td { "Time to relapse" } td data-testid="relapse-counts" {
@@ -201,14 +191,6 @@ fn protocol_panel(p: &ProtocolPanel) -> Markup {
                 }
             }
         }
-    }
-}
-
-fn mean_words(o: &ProtocolOutcomes) -> String {
-    match (o.pda.mean, o.pda.interval) {
-        (Some(m), Some((lo, hi))) => format!("{m:.1} % (mean of {} patients; 95 % CI {lo:.1}–{hi:.1} %, normal approximation bounded to 0–100 %)", o.pda.n),
-        (Some(m), None) => format!("{m:.1} % (one patient)"),
-        _ => "no patient yet".into(),
     }
 }
 

@@ -7,7 +7,7 @@
 
 use axum::Extension;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use clinic_domain::dose::Exact;
 use clinic_domain::ledger::Drug;
@@ -21,7 +21,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::AppState;
-use crate::pages::{Nav, csrf_input, failure, figure, form_field, form_pairs, problem_text, site_time, staff_page};
+use crate::pages::{Nav, csrf_input, csv_response, failure, figure, form_field, form_pairs, problem_text, site_time, staff_page};
 
 #[derive(Debug, Deserialize)]
 pub struct SiteQuery {
@@ -356,15 +356,6 @@ pub async fn close_discrepancy<S: Store>(
             None => failure(err),
         },
     }
-}
-
-fn csv_response(name: &str, body: String) -> Response {
-    let mut res = body.into_response();
-    res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
-        res.headers_mut().insert(header::CONTENT_DISPOSITION, v);
-    }
-    res
 }
 
 pub async fn administration_csv<S: Store>(State(app): State<AppState<S>>, Extension(principal): Extension<Principal>, Query(q): Query<SiteQuery>) -> Response {

@@ -239,6 +239,16 @@ pub fn bare_page(title: &str, body: Markup) -> Markup {
     }
 }
 
+/// A CSV download with its file name.
+pub(crate) fn csv_response(name: &str, body: String) -> Response {
+    let mut res = body.into_response();
+    res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
+        res.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+    }
+    res
+}
+
 /// A posted form as (name, value) pairs, repeated names kept (checkboxes).
 pub(crate) fn form_pairs(raw: &[u8]) -> Vec<(String, String)> {
     serde_urlencoded::from_bytes(raw).unwrap_or_default()
